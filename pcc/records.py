@@ -1,0 +1,87 @@
+"""The records that flow between stages, and their JSON Lines files.
+
+papers → sentences (this module's `Sentence`) → weak labels → dataset → model → predictions.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from pcc.errors import UserError
+
+LABELS: tuple[str, ...] = ("problem", "cause", "countermeasure", "other")
+QUALITIES: tuple[str, ...] = ("ok", "garbled")
+
+
+@dataclass
+class Paper:
+    paper_id: str  # "<file stem>" or "<file stem>#NN" when one file holds several papers
+    title: str
+    source: str  # path of the file it was read from
+    ordinal: int = 1  # position of the paper inside its file, from 1
+
+
+@dataclass
+class Sentence:
+    paper_id: str
+    paper_title: str
+    index: int  # position in the paper, from 0
+    text: str
+    heading_path: list[str] = field(default_factory=list)  # enclosing headings, outermost first
+    is_heading: bool = False
+    quality: str = "ok"  # one of QUALITIES
+
+    @property
+    def id(self) -> str:
+        return f"{self.paper_id}/{self.index:04d}"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, row: dict) -> "Sentence":
+        return cls(**{k: v for k, v in row.items() if k != "id"})
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict]:
+    """Yield the objects of a JSON Lines file; a malformed line is a UserError naming file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UserError(f"{path}:{number}: not valid JSON ({error.msg}); fix or remove the line") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            yield row
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
+    """Write rows atomically: readers see the old file or the whole new one, never half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def read_sentences(path: str | Path) -> list[Sentence]:
+    return [Sentence.from_json(row) for row in read_jsonl(path)]

@@ -1,0 +1,15 @@
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_model import build_tiny_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_CORPUS = REPO / "data" / "raw" / "police_public_relations_papers.txt"
+DEV_GOLD = REPO / "data" / "gold" / "dev.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT classifier with a character vocabulary of the seed corpus."""
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "checkpoint", SEED_CORPUS.read_text("utf-8"))
