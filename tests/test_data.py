@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from pcc.errors import UserError
+from pcc.records import LABELS, Sentence, read_jsonl, read_sentences, write_jsonl
+from tests.conftest import DEV_GOLD
+from training import data
+
+SECTION_OF = {"problem": ["一、存在的问题"], "cause": ["二、原因分析"], "countermeasure": ["三、对策建议"], "other": []}
+SEED_FILE = "police_public_relations_papers"
+
+
+def write_weak_corpus(directory, papers_from_gold=("D02", "D04", "D06", "D08"), other_papers=(5, 7)):
+    """Write sentences.jsonl and weak_labels.jsonl built from real dev-gold sentences.
+
+    Gold papers named in `papers_from_gold` hold their gold sentences (so they are dev papers); each paper
+    in `other_papers` holds rewritten copies that match no gold text; one garbled sentence per paper.
+    Weak labels put 0.7 on the gold class. Returns (sentences path, weak labels path).
+    """
+    gold = list(read_jsonl(DEV_GOLD))
+    sentences = []
+
+    def add(paper_id, text, label, quality="ok"):
+        index = sum(s[0].paper_id == paper_id for s in sentences)
+        sentences.append((Sentence(paper_id, f"论文 {paper_id}", index, text, SECTION_OF[label], quality=quality), label))
+
+    for code in papers_from_gold:
+        paper_id = f"{SEED_FILE}#{int(code[1:]):02d}"
+        for row in (r for r in gold if r["paper"] == code):
+            add(paper_id, row["text"], row["label"])
+        add(paper_id, "警 民 关 系 和 谐 公 安 机 关 构 建", "other", quality="garbled")
+    for number in other_papers:
+        paper_id = f"{SEED_FILE}#{number:02d}"
+        for row in gold[number * 7:number * 7 + 12]:
+            add(paper_id, "另外，" + row["text"] + "此外还有其他方面。", row["label"])
+        add(paper_id, "公 安 机 关 构 建 警 民", "other", quality="garbled")
+    sentences_path = directory / "sentences.jsonl"
+    weak_path = directory / "weak_labels.jsonl"
+    write_jsonl(sentences_path, [s.to_json() for s, _ in sentences])
+    write_jsonl(weak_path, [
+        {**{k: v for k, v in s.to_json().items() if k != "quality"}, "label": label,
+         "probs": {name: 0.7 if name == label else 0.1 for name in LABELS}, "votes": {}}
+        for s, label in sentences if s.quality == "ok"
+    ])
+    return sentences_path, weak_path
+
+
+def test_normalise_text_ignores_spacing_and_punctuation():
+    assert data.normalise_text("警 民，关系。“和谐”") == data.normalise_text("警民关系和谐")
+
+
+def test_locate_gold_finds_corpus_context_and_stands_unmatched_alone(tmp_path):
+    sentences_path, _ = write_weak_corpus(tmp_path)
+    sentences = read_sentences(sentences_path)
+    gold_file = tmp_path / "gold.jsonl"
+    gold_file.write_text(
+        json.dumps({"text": "本句不在任何论文里，只为测试。", "label": "problem", "paper": "D02"}, ensure_ascii=False) + "\n"
+        + json.dumps({"text": "这句话不在语料里。", "label": "other", "heading": "一、背景"}, ensure_ascii=False) + "\n",
+        "utf-8")
+    target = next(s for s in sentences if s.paper_id.endswith("#04"))
+    gold_file.write_text(gold_file.read_text("utf-8") + json.dumps(
+        {"text": target.text.replace("，", " "), "label": "cause"}, ensure_ascii=False) + "\n", "utf-8")
+    located = data.locate_gold(data.read_gold(gold_file), sentences)
+    assert [g.matched for g in located] == [False, False, True]
+    assert located[0].sentence.paper_id == f"{SEED_FILE}#02"  # from the paper code
+    assert located[1].sentence.heading_path == ["一、背景"]
+    assert (located[2].sentence.paper_id, located[2].sentence.index) == (target.paper_id, target.index)
+    assert located[2].sentence.heading_path == target.heading_path
+
+
+def test_dataset_holds_out_dev_papers_and_drops_garbled(tmp_path):
+    sentences_path, weak_path = write_weak_corpus(tmp_path)
+    sentences = read_sentences(sentences_path)
+    gold = data.locate_gold(data.read_gold(DEV_GOLD), sentences)
+    folds = data.assign_folds(gold, {s.paper_id for s in sentences}, 2)
+    assert set(folds) == {f"{SEED_FILE}#{n:02d}" for n in (2, 4, 6, 8)}
+    assert sorted(folds.values()) == [0, 0, 1, 1]  # 24+22 vs 17+16 gold sentences: balanced greedily
+
+    weak_rows = data.read_weak_labels(weak_path)
+    garbled = {s.id for s in sentences if s.quality == "garbled"}
+    # A garbled sentence that slipped into the weak labels is still kept out.
+    weak_rows.append(data.WeakRow(next(s for s in sentences if s.quality == "garbled"), [0.25] * 4, "other"))
+    dataset = data.build_dataset(weak_rows, gold, folds, garbled)
+    assert set(dataset) == {"train", "dev", "gold"}
+    assert not garbled & set(list(dataset["train"]["id"]) + list(dataset["dev"]["id"]))
+    assert set(dataset["train"]["paper_id"]) == {f"{SEED_FILE}#05", f"{SEED_FILE}#07"}
+    assert set(dataset["dev"]["paper_id"]) == set(folds)
+    assert all(fold == folds[p] for p, fold in zip(dataset["dev"]["paper_id"], dataset["dev"]["fold"]))
+    assert len(dataset["gold"]) == 138
+    in_dev_papers = [f for f in dataset["gold"]["fold"] if f >= 0]
+    assert len(in_dev_papers) == 24 + 22 + 17 + 16
+    assert sorted(dataset["train"][0]["soft_labels"]) == pytest.approx([0.1, 0.1, 0.1, 0.7])
+
+
+def test_bad_gold_row_names_file_line_and_field(tmp_path):
+    gold_file = tmp_path / "gold.jsonl"
+    gold_file.write_text('{"text": "一句话。", "label": "other"}\n{"text": "两句话。", "label": "solution"}\n', "utf-8")
+    with pytest.raises(UserError, match=r"gold.jsonl:2: field 'label'"):
+        data.read_gold(gold_file)
+    gold_file.write_text('{"text": "  ", "label": "other"}\n', "utf-8")
+    with pytest.raises(UserError, match=r"gold.jsonl:1: field 'text'"):
+        data.read_gold(gold_file)
+
+
+def test_weak_label_row_without_probs_is_rejected(tmp_path):
+    path = tmp_path / "weak.jsonl"
+    path.write_text('{"paper_id": "p", "index": 0, "text": "一句话。", "probs": {"problem": 1.0}}\n', "utf-8")
+    with pytest.raises(UserError, match=r"weak.jsonl:1: field 'probs'"):
+        data.read_weak_labels(path)

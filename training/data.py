@@ -1,0 +1,184 @@
+"""Weak labels + gold file → the `datasets.DatasetDict` that fine-tuning and evaluation share.
+
+Splits: `train` (clean sentences of papers without gold sentences), `dev` (clean sentences of the dev
+papers, i.e. papers holding a gold sentence, each tagged with its cross-fitting fold) and `gold` (the gold
+sentences with their corpus context and fold). Dev papers are never trained on while settings are chosen
+on their gold sentences; a fold's model trains on `train` plus the other folds' `dev` rows.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from pcc.errors import UserError
+from pcc.records import LABELS, Sentence, read_jsonl
+
+GOLD_PAPER_CODE = re.compile(r"D(\d+)")
+
+
+def normalise_text(text: str) -> str:
+    """Text without whitespace or punctuation, so hand-cleaned gold text matches extracted text."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if not c.isspace() and not unicodedata.category(c).startswith("P"))
+
+
+@dataclass
+class WeakRow:
+    sentence: Sentence
+    probs: list[float]  # label-model probabilities in LABELS order
+    label: str | None  # None where every labeling function abstained
+
+
+@dataclass
+class GoldSentence:
+    sentence: Sentence  # the gold text, placed in its corpus context when found there
+    label: str
+    line: int  # line of the gold file, for messages and reports
+    matched: bool  # True when the text was found in the prepared corpus
+
+
+def read_weak_labels(path: str | Path) -> list[WeakRow]:
+    """Read `pcc label` output; a row without usable probabilities is a UserError naming file:line and field."""
+    rows = []
+    for number, row in enumerate(read_jsonl(path), 1):
+        where = f"{path}:{number}"
+        for field in ("paper_id", "index", "text", "probs"):
+            if field not in row:
+                raise UserError(f"{where}: field '{field}' is missing; rerun `pcc label`")
+        probs = row["probs"]
+        if not isinstance(probs, dict) or set(probs) != set(LABELS):
+            raise UserError(f"{where}: field 'probs' must map each of {', '.join(LABELS)} to a probability")
+        label = row.get("label")
+        if label is not None and label not in LABELS:
+            raise UserError(f"{where}: field 'label' is {label!r}; expected one of {', '.join(LABELS)} or null")
+        sentence = Sentence(
+            paper_id=row["paper_id"], paper_title=row.get("paper_title", ""), index=int(row["index"]),
+            text=row["text"], heading_path=list(row.get("heading_path") or []),
+            is_heading=bool(row.get("is_heading", False)), quality=row.get("quality", "ok"),
+        )
+        rows.append(WeakRow(sentence, [float(probs[name]) for name in LABELS], label))
+    return rows
+
+
+def read_gold(path: str | Path) -> list[dict]:
+    """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field."""
+    rows = []
+    for number, row in enumerate(read_jsonl(path), 1):
+        where = f"{path}:{number}"
+        text = row.get("text")
+        if not isinstance(text, str) or not normalise_text(text):
+            raise UserError(f"{where}: field 'text' must be a non-empty string")
+        if row.get("label") not in LABELS:
+            raise UserError(f"{where}: field 'label' is {row.get('label')!r}; expected one of {', '.join(LABELS)}")
+        heading = row.get("heading")
+        if heading is not None and not isinstance(heading, (str, list)):
+            raise UserError(f"{where}: field 'heading' must be a string, a list of strings or absent")
+        if row.get("paper") is not None and not isinstance(row["paper"], str):
+            raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
+        rows.append({**row, "line": number})
+    return rows
+
+
+def paper_for_code(code: str | None, paper_ids: list[str]) -> str | None:
+    """The corpus paper a gold `paper` code names: "D05" is the fifth paper of the seed file, id "<file>#05"."""
+    match = GOLD_PAPER_CODE.fullmatch(code or "")
+    if not match:
+        return None
+    suffix = f"#{int(match.group(1)):02d}"
+    return next((paper_id for paper_id in paper_ids if paper_id.endswith(suffix)), None)
+
+
+def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[str, Sentence]]) -> Sentence | None:
+    """The corpus sentence equal to the gold text, else the one overlapping it most (one inside the other)."""
+    exact = [s for n, s in corpus if n == normalised]
+    if exact:
+        return next((s for s in exact if s.paper_id == paper_id), exact[0])
+    best, best_overlap = None, 0
+    for text, sentence in corpus:
+        if len(text) >= 8 and (text in normalised or normalised in text):
+            overlap = min(len(text), len(normalised)) + (1 if sentence.paper_id == paper_id else 0)
+            if overlap > best_overlap:
+                best, best_overlap = sentence, overlap
+    return best
+
+
+def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSentence]:
+    """Place each gold sentence in the corpus: its paper, position and heading path; else stand it alone."""
+    paper_ids = sorted({s.paper_id for s in sentences})
+    corpus = [(normalise_text(s.text), s) for s in sentences]
+    located = []
+    for row in gold_rows:
+        paper_id = paper_for_code(row.get("paper"), paper_ids)
+        found = _find_in_corpus(normalise_text(row["text"]), paper_id, corpus)
+        if found is not None:
+            sentence = Sentence(found.paper_id, found.paper_title, found.index, row["text"],
+                                list(found.heading_path), found.is_heading)
+        else:
+            heading = row.get("heading")
+            heading_path = [heading] if isinstance(heading, str) else list(heading or [])
+            # A negative index cannot collide with a corpus sentence of the same paper.
+            sentence = Sentence(paper_id or f"gold:{row.get('paper') or 'unknown'}", "", -row["line"],
+                                row["text"], heading_path)
+        located.append(GoldSentence(sentence, row["label"], row["line"], found is not None))
+    return located
+
+
+def assign_folds(gold: list[GoldSentence], paper_ids: set[str], n_folds: int) -> dict[str, int]:
+    """Dev paper → fold: papers with the most gold sentences first, each to the fold with fewest so far."""
+    counts: dict[str, int] = {}
+    for item in gold:
+        if item.sentence.paper_id in paper_ids:
+            counts[item.sentence.paper_id] = counts.get(item.sentence.paper_id, 0) + 1
+    load = [0] * n_folds
+    folds = {}
+    for paper_id in sorted(counts, key=lambda p: (-counts[p], p)):
+        fold = min(range(n_folds), key=lambda f: (load[f], f))
+        folds[paper_id] = fold
+        load[fold] += counts[paper_id]
+    return folds
+
+
+def _sentence_columns(sentence: Sentence) -> dict:
+    return {"id": sentence.id, "paper_id": sentence.paper_id, "text": sentence.text,
+            "heading_path": list(sentence.heading_path)}
+
+
+def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],
+                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True):
+    """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out."""
+    from datasets import Dataset, DatasetDict
+
+    def weak_split(keep) -> Dataset:
+        rows = [
+            {**_sentence_columns(w.sentence), "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1)}
+            for w in weak_rows
+            if keep(w.sentence.paper_id) and w.sentence.quality == "ok" and w.sentence.id not in garbled_ids
+            and not (drop_abstained and w.label is None)
+        ]
+        return Dataset.from_list(rows, features=_weak_features())
+
+    gold_rows = [
+        {**_sentence_columns(g.sentence), "label": LABELS.index(g.label), "line": g.line,
+         "fold": folds.get(g.sentence.paper_id, -1)}
+        for g in gold
+    ]
+    return DatasetDict({
+        "train": weak_split(lambda paper_id: paper_id not in folds),
+        "dev": weak_split(lambda paper_id: paper_id in folds),
+        "gold": Dataset.from_list(gold_rows, features=_gold_features()),
+    })
+
+
+def _weak_features():
+    from datasets import Features, List, Value
+    return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
+                     "heading_path": List(Value("string")), "soft_labels": List(Value("float32")),
+                     "fold": Value("int32")})
+
+
+def _gold_features():
+    from datasets import Features, List, Value
+    return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
+                     "heading_path": List(Value("string")), "label": Value("int32"), "line": Value("int32"),
+                     "fold": Value("int32")})
