@@ -1,0 +1,213 @@
+"""Line-level cleaning of extracted paper text, and detection of text too broken to classify.
+
+PDF extraction of Chinese papers leaves spaces between characters, ASCII punctuation, page
+furniture (mastheads, page numbers, download-site notices) and, for multi-column layouts, lines
+read across the columns. Everything here works on general features of the text, never on
+phrases of particular papers.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+FULL_WIDTH_PUNCT = "，。、；：？！“”‘’「」『』《》〈〉（）【】—…·～"
+_COMMON_PUNCT = FULL_WIDTH_PUNCT + ",.;:?!()[]%-/'\"+=<>@#&*_~" + "―–‐"
+_CJK_CHAR = re.compile(f"[{CJK}]")
+_CJKISH = f"{CJK}{FULL_WIDTH_PUNCT}"
+
+# Whitespace is dropped where either neighbour is Chinese or full-width punctuation.
+_SPACE_NEAR_CJK = re.compile(f"(?<=[{_CJKISH}])[ \t\u3000\u00a0]+|[ \t\u3000\u00a0]+(?=[{_CJKISH}])")
+_MULTISPACE = re.compile(r"[ \t\u3000\u00a0]{2,}")
+
+# Notices that document-sharing sites add to downloads: a line is one when it hits two of these.
+_DISCLAIMER_WORDS = ("下载", "文档", "客服", "预览", "侵犯您", "退款", "甄别", "本站", "上传者")
+_DISCLAIMER_MIN_HITS = 3
+
+# Journal metadata fields that end up glued between the keywords and the body.
+_METADATA_FIELD = re.compile(
+    r"[【\[［]?\s*(?:中图分类号|中图法分类号|文献标识码|文献标志码|文章编号|DOI|doi)\s*[】\]］]?\s*[：:]?"
+    r"\s*[A-Za-z0-9.\-‐―—–/()（）:：]*"
+)
+# Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
+_CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
+
+CHINESE_NUMERALS = "一二三四五六七八九十百零〇"
+_ORPHAN_NUMERAL = re.compile(f"^[{CHINESE_NUMERALS}]{{1,3}}$")
+_ORPHAN_COMMA = re.compile(r"^[、,，]$")
+
+
+@dataclass
+class Line:
+    """One cleaned line, with the raw line it came from (its spacing is evidence of PDF origin)."""
+
+    text: str
+    raw: str
+
+
+def is_cjk(char: str) -> bool:
+    return bool(_CJK_CHAR.match(char))
+
+
+def cjk_count(text: str) -> int:
+    return len(_CJK_CHAR.findall(text))
+
+
+def is_disclaimer(line: str) -> bool:
+    """A download-site notice (`- 1、下载文档前请自行甄别…`)."""
+    hits = sum(word in line for word in _DISCLAIMER_WORDS)
+    return hits >= _DISCLAIMER_MIN_HITS
+
+
+def is_junk(line: str) -> bool:
+    """Page furniture: masthead letters, page numbers, symbol runs — lines with no Chinese to speak of.
+
+    A line of real Latin prose (an English abstract) is kept: it has several lower-case words.
+    Numbers and punctuation are neutral: `6.68亿，互联网普及率为48.8%。` is text.
+    """
+    compact = re.sub(r"\s+", "", _CYRILLIC_RUN.sub("", line))
+    if not compact:
+        return True
+    if _ORPHAN_NUMERAL.match(compact) or _ORPHAN_COMMA.match(compact):
+        return False  # a heading numeral split off its heading; merge_orphan_numerals decides
+    if len(re.findall(r"\b[a-z]{3,}\b", line)) >= 3:
+        return False
+    chinese = cjk_count(compact)
+    if chinese == 0 or (chinese == 1 and compact[-1] not in "。！？!?"):
+        return True
+    return noise_count(compact) / len(compact) > 0.4
+
+
+def noise_count(text: str) -> int:
+    """Characters that are neither Chinese, digits, whitespace nor common punctuation: stray OCR letters and symbols."""
+    return sum(1 for char in text if not (is_cjk(char) or char.isdigit() or char.isspace() or char in _COMMON_PUNCT))
+
+
+def merge_orphan_numerals(lines: list[str]) -> list[str]:
+    """Re-attach heading numerals that extraction put on lines of their own.
+
+    `一` + `、` + `网络时代…` → `一、网络时代…`; a lone `、` goes to the front of the next line
+    (its numeral was lost; segmentation reads it as a numbered heading). A lone numeral not
+    followed by `、` is dropped: it is a page or column number.
+    """
+    merged: list[str] = []
+    pending = ""
+    for line in lines:
+        compact = re.sub(r"\s+", "", line)
+        if _ORPHAN_NUMERAL.match(compact):
+            pending = compact
+            continue
+        if _ORPHAN_COMMA.match(compact):
+            pending = pending + "、"
+            continue
+        if pending.endswith("、"):
+            merged.append(pending + line.lstrip())
+        else:
+            merged.append(line)
+        pending = ""
+    return merged
+
+
+def despace(text: str) -> str:
+    """Drop spaces next to Chinese characters or full-width punctuation; keep them in Latin text and numbers."""
+    text = _SPACE_NEAR_CJK.sub("", text)
+    return _MULTISPACE.sub(" ", text).strip()
+
+
+def _neighbour(text: str, index: int, step: int) -> str:
+    index += step
+    while 0 <= index < len(text) and text[index] == " ":
+        index += step
+    return text[index] if 0 <= index < len(text) else ""
+
+
+def _in_chinese(text: str, index: int) -> bool:
+    before, after = _neighbour(text, index, -1), _neighbour(text, index, 1)
+    return any(c and (is_cjk(c) or c in FULL_WIDTH_PUNCT) for c in (before, after))
+
+
+_ASCII_TO_FULL = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+
+
+def normalize_punctuation(text: str) -> str:
+    """ASCII punctuation inside Chinese text → full-width; a '.' ending a Chinese sentence → 。.
+
+    Decimals (3.5), times (9:00), thousands (1,000) and enumerations (`2.提高`) keep their ASCII
+    characters because a digit sits on the left of the mark.
+    """
+    chars = list(text)
+    quote_open = True
+    for i, char in enumerate(chars):
+        before, after = _neighbour(text, i, -1), _neighbour(text, i, 1)
+        if char in _ASCII_TO_FULL:
+            if before.isdigit() and after.isdigit():
+                continue
+            if char == "(" and before.isascii() and before.isalnum() and after.isascii():
+                continue
+            if _in_chinese(text, i) or (char in "()" and _paren_holds_chinese(text, i)):
+                chars[i] = _ASCII_TO_FULL[char]
+        elif char == "." and before and is_cjk(before) and (not after or is_cjk(after) or after in "“”\"'）)"):
+            chars[i] = "。"
+        elif char == '"' and _in_chinese(text, i):
+            chars[i] = "“" if quote_open else "”"
+            quote_open = not quote_open
+    return "".join(chars)
+
+
+def _paren_holds_chinese(text: str, index: int) -> bool:
+    if text[index] == "(":
+        end = text.find(")", index)
+        inner = text[index + 1 : end] if end != -1 else ""
+    else:
+        start = text.rfind("(", 0, index)
+        inner = text[start + 1 : index] if start != -1 else ""
+    return cjk_count(inner) > 0
+
+
+def strip_metadata_fields(text: str) -> str:
+    """Journal classification fields (`【中图分类号】D631【文献标识码】A…`) become a line break."""
+    return _METADATA_FIELD.sub("\n", text)
+
+
+def clean_line(raw: str) -> str:
+    text = _CYRILLIC_RUN.sub(" ", raw)
+    text = despace(text)
+    text = normalize_punctuation(text)
+    text = despace(text)  # full-width marks made by normalisation may now sit next to spaces
+    return text
+
+
+def clean_lines(raw_lines: list[str]) -> list[Line]:
+    """Cleaned lines of one paper; disclaimers and page furniture removed, orphan numerals re-attached."""
+    kept = [line for line in raw_lines if not is_disclaimer(line) and not is_junk(line)]
+    cleaned: list[Line] = []
+    for raw in merge_orphan_numerals(kept):
+        for piece in strip_metadata_fields(raw).split("\n"):
+            text = clean_line(piece)
+            if text and not is_junk(text):
+                cleaned.append(Line(text=text, raw=piece))
+    return cleaned
+
+
+def broken_word_share(raw: str) -> float:
+    """Among the space-separated pieces of a raw line holding Chinese, the share that are one character.
+
+    PDF extraction of a column layout leaves words broken (`民关 系`, `国公 安`); evenly
+    letter-spaced text (every piece one character) is not broken and scores 0.
+    """
+    pieces = [piece for piece in raw.split() if cjk_count(piece)]
+    if len(pieces) < 6:
+        return 0.0
+    single = sum(1 for piece in pieces if cjk_count(piece) == 1)
+    share = single / len(pieces)
+    return 0.0 if share > 0.9 else share
+
+
+def is_garbled(text: str, line: Line) -> bool:
+    """Text too broken to classify: stray OCR letters and symbols, or words broken by a column layout."""
+    compact = re.sub(r"\s+", "", text)
+    if not compact:
+        return True
+    if noise_count(compact) / len(compact) > 0.05:
+        return True
+    return broken_word_share(line.raw) > 0.3

@@ -1,0 +1,173 @@
+"""From a file or a string to papers made of clean, segmented sentences.
+
+A .txt file may hold several papers one after another (as collected from the web); each starts
+with a title line, recognised by its shape and by what follows it — never by its wording.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pcc.cleaning import Line, clean_line, clean_lines, cjk_count, is_disclaimer, is_junk, is_garbled, merge_orphan_numerals
+from pcc.errors import UserError
+from pcc.readers import read_text
+from pcc.records import Paper, Sentence
+from pcc.segmentation import (
+    TERMINALS,
+    Unit,
+    assign_heading_paths,
+    is_heading_line,
+    segment_paragraph,
+    _heading_marker,
+)
+
+_SPACED_CJK = re.compile(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff]")
+_MIN_TITLE_CJK = 8  # a title not confirmed by a repeat below it must be at least this long
+_MAX_TITLE_PREFIX = 4  # `浅谈` / `浅析` … may precede the title where it is repeated on the next line
+_NON_TERMINAL_END = "，、：,:（(“《"
+
+
+@dataclass
+class PreparedPaper:
+    paper: Paper
+    sentences: list[Sentence]
+
+
+def looks_like_title(text: str) -> bool:
+    """Shape of a title line: short, no sentence punctuation, not a numbered section heading."""
+    return is_heading_line(text) and _heading_marker(text) is None
+
+
+def _repeats_title(title: str, line: str) -> int | None:
+    """Where the title ends in `line` when the line repeats it near its start (title glued to body)."""
+    position = line.find(title, 0, len(title) + _MAX_TITLE_PREFIX)
+    return None if position == -1 else position + len(title)
+
+
+def split_papers(raw_lines: list[str]) -> list[list[str]]:
+    """Group the lines of a file into papers; each paper starts at a title line.
+
+    A title line is confirmed when the next line repeats it glued to the first sentence, or when it
+    is at least `_MIN_TITLE_CJK` characters long and was not broken apart by PDF extraction (spaced
+    characters mark body text and running headers). A title-like line right after a title is a
+    subtitle of the same paper.
+    """
+    lines = merge_orphan_numerals([line for line in raw_lines if line.strip() and not is_disclaimer(line) and not is_junk(line)])
+    cleaned = [clean_line(line) for line in lines]
+    papers: list[list[str]] = []
+    previous_was_title = False
+    for index, (raw, text) in enumerate(zip(lines, cleaned)):
+        is_title = False
+        if looks_like_title(text) and not previous_was_title:
+            following = cleaned[index + 1] if index + 1 < len(cleaned) else ""
+            glued = following != text and _repeats_title(text, following) is not None
+            unbroken = cjk_count(text) >= _MIN_TITLE_CJK and not _SPACED_CJK.search(raw)
+            is_title = index == 0 or glued or unbroken
+        if is_title or not papers:
+            papers.append([])
+        papers[-1].append(raw)
+        previous_was_title = is_title or (previous_was_title and looks_like_title(text))
+    return papers
+
+
+def join_wrapped_lines(lines: list[Line]) -> list[Line]:
+    """Join lines that a layout broke mid-sentence into paragraphs.
+
+    A line continues on the next one when it ends with a non-final mark (，、：…), or when the text is
+    hard-wrapped (most long lines end without final punctuation) and this line is about as long as
+    the wrap width. Heading-shaped lines never continue.
+    """
+    long_lines = [line for line in lines if len(line.text) > 10]
+    unterminated = [line for line in long_lines if line.text[-1] not in TERMINALS]
+    wrapped = len(long_lines) >= 4 and len(unterminated) >= 0.4 * len(long_lines)
+    wrap_width = sorted(len(line.text) for line in unterminated)[len(unterminated) // 2] if wrapped else 0
+    paragraphs: list[Line] = []
+    continues = False
+    for line in lines:
+        if continues and paragraphs and _heading_marker(line.text) is None:
+            last = paragraphs[-1]
+            paragraphs[-1] = Line(last.text + line.text, last.raw + " " + line.raw)
+        else:
+            paragraphs.append(line)
+        text = paragraphs[-1].text
+        continues = text[-1] in _NON_TERMINAL_END or (
+            wrapped and text[-1] not in TERMINALS and len(line.text) >= 0.8 * wrap_width and not is_heading_line(line.text)
+        )
+    return paragraphs
+
+
+def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
+    """The paper's title, its title units (title, subtitles, a repeat glued to the body) and the remaining lines."""
+    units: list[Unit] = []
+    rest = list(lines)
+    while rest and looks_like_title(rest[0].text) and len(units) < 3:
+        units.append(Unit(rest.pop(0).text, True, None))
+    if not units:
+        return "", units, rest
+    title = units[0].text
+    if rest:
+        end = _repeats_title(units[-1].text, rest[0].text)
+        if end is not None and end < len(rest[0].text):
+            first = rest.pop(0)
+            units.append(Unit(first.text[:end], True, None))
+            rest.insert(0, Line(first.text[end:], first.raw))
+    return title, units, rest
+
+
+def _build(units_and_lines: list[tuple[Unit, Line | None]], paper: Paper) -> PreparedPaper:
+    units = [unit for unit, _ in units_and_lines]
+    paths = assign_heading_paths(units)
+    sentences = []
+    for index, ((unit, line), path) in enumerate(zip(units_and_lines, paths)):
+        garbled = line is not None and is_garbled(unit.text, line)
+        sentences.append(
+            Sentence(
+                paper_id=paper.paper_id,
+                paper_title=paper.title,
+                index=index,
+                text=unit.text,
+                heading_path=path,
+                is_heading=unit.is_heading,
+                quality="garbled" if garbled else "ok",
+            )
+        )
+    return PreparedPaper(paper=paper, sentences=sentences)
+
+
+def prepare_lines(raw_lines: list[str], paper_id: str, source: str, ordinal: int = 1, title: str | None = None) -> PreparedPaper:
+    """One paper's raw lines → the paper and its sentences."""
+    lines = clean_lines(raw_lines)
+    if title is None:
+        title, units, lines = _title_units(lines)
+    else:
+        units = [Unit(title, True, None)]
+    pairs: list[tuple[Unit, Line | None]] = [(unit, None) for unit in units]
+    for paragraph in join_wrapped_lines(lines):
+        pairs.extend((unit, paragraph) for unit in segment_paragraph(paragraph.text))
+    title = title or (pairs[0][0].text[:40] if pairs else paper_id)
+    return _build(pairs, Paper(paper_id=paper_id, title=title, source=source, ordinal=ordinal))
+
+
+def prepare_text(text: str, title: str | None = None, paper_id: str = "text") -> PreparedPaper:
+    """One paper given as a string; without a title, the first line is the title when it looks like one."""
+    return prepare_lines(text.splitlines(), paper_id=paper_id, source="<text>", title=title)
+
+
+def load_document(path: str | Path) -> list[PreparedPaper]:
+    """One file → its papers, cleaned and segmented. A file holding several papers gives ids `<stem>#01`, …"""
+    path = Path(path)
+    text = read_text(path)
+    groups = split_papers(text.splitlines()) if path.suffix.lower() == ".txt" else [text.splitlines()]
+    groups = [group for group in groups if any(line.strip() for line in group)]
+    if not groups:
+        raise UserError(f"{path}: no text left after cleaning")
+    papers = []
+    for ordinal, group in enumerate(groups, 1):
+        paper_id = path.stem if len(groups) == 1 else f"{path.stem}#{ordinal:02d}"
+        prepared = prepare_lines(group, paper_id=paper_id, source=str(path), ordinal=ordinal)
+        if prepared.sentences:
+            papers.append(prepared)
+    if not papers:
+        raise UserError(f"{path}: no sentences found after cleaning")
+    return papers

@@ -1,0 +1,231 @@
+"""Cut cleaned paragraphs into sentences and headings, and give each its enclosing headings.
+
+Sentences end at 。！？ (and at ； when it closes a full clause), never inside quotes or brackets.
+Numbered section headings (`一、` `（一）` `1、` `1.` `（1）` `第一章` `第一节`) are split off the
+sentence they are glued to; short unpunctuated lines are headings too.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pcc.cleaning import CHINESE_NUMERALS, cjk_count, is_cjk
+
+TERMINALS = "。！？"
+_CLOSERS_AFTER_TERMINAL = "”’」』》）)】\"'"
+_PAIRS = {"“": "”", "‘": "’", "「": "」", "『": "』", "《": "》", "（": "）", "【": "】", "(": ")", "[": "]"}
+_KEYWORD_LABEL = re.compile(r"^[【\[［(（]?\s*(关键词|关键字|主题词|key\s*words?)", re.IGNORECASE)
+# A clause must be this long before a ； may end it: shorter runs are list items (keywords, names).
+_MIN_CLAUSE_FOR_SEMICOLON = 6
+
+_N = CHINESE_NUMERALS
+# (level, pattern) — outermost first. Level decides nesting in heading paths.
+_MARKERS: list[tuple[int, re.Pattern]] = [
+    (0, re.compile(f"^第[{_N}0-9]+[章篇]")),
+    (1, re.compile(f"^第[{_N}0-9]+节")),
+    (2, re.compile(f"^[{_N}]{{1,3}}[、．.](?![0-9])|^、")),  # a bare 、 is a heading whose numeral was lost
+    (3, re.compile(f"^[（(][{_N}]{{0,3}}[)）]")),  # （） with its numeral lost still marks a heading
+    (4, re.compile(r"^[0-9]{1,2}(?:[、．]|\.(?![0-9]))")),
+    (5, re.compile(r"^[（(][0-9]{1,2}[)）]|^[①-⑳]")),
+]
+UNNUMBERED_LEVEL = 2
+_MAX_SHORT_HEADING = 25  # characters after the numeral: a numbered unit this short is all heading
+_MAX_HEADING = 40  # a heading glued to a sentence is looked for within this many characters
+
+# Nouns that typically close a section heading, and words that typically open a sentence.
+# Both are general Chinese academic-writing vocabulary.
+_HEADING_NOUNS = (
+    "问题", "原因", "成因", "根源", "因素", "对策", "措施", "建议", "意义", "作用", "现状", "状况", "特点",
+    "特征", "途径", "路径", "方法", "方式", "挑战", "机遇", "效果", "基础", "前提", "关键", "核心", "内涵",
+    "概述", "背景", "目标", "原则", "思路", "必要性", "重要性", "可行性", "表现", "分析", "思考", "要求",
+    "价值", "内容", "策略", "困境", "不足", "经验", "启示", "结论", "引言", "前言", "结语", "展望", "影响",
+    "手段", "环节", "保障", "机制", "体系", "优势", "局限", "误区", "意识", "能力", "水平",
+)
+_STRONG_HEADING_NOUNS = (
+    "问题", "原因", "成因", "根源", "因素", "对策", "措施", "建议", "意义", "现状", "状况", "特点", "特征",
+    "途径", "路径", "挑战", "机遇", "基础", "前提", "内涵", "概述", "必要性", "重要性", "策略", "困境",
+)
+_OPENERS = (
+    "总体上", "总的来说", "总体来说", "总体而言", "总之", "随着", "当前", "目前", "近年来", "近些年", "如今",
+    "现阶段", "由于", "因为", "所谓", "首先", "其次", "再次", "最后", "我们", "我国", "笔者", "本文", "在",
+    "从", "对于", "为了", "通过", "作为", "它", "这", "该", "根据", "据", "针对", "面对", "一方面", "众所周知",
+    "长期以来", "同时", "此外", "但是", "然而", "虽然", "尽管", "如果", "只有", "要", "应当", "必须", "一是",
+    "第一", "其中", "可见", "因此", "所以", "改革开放", "新时期", "新形势下", "人民群众", "群众",
+)
+
+
+@dataclass
+class Unit:
+    """A sentence or heading, as cut from a paragraph. A title has is_heading and level None:
+    it heads the whole paper, so it is in no heading path."""
+
+    text: str
+    is_heading: bool = False
+    level: int | None = UNNUMBERED_LEVEL
+
+
+def _heading(text: str, level: int | None) -> Unit:
+    # A bare leading 、 only marked the lost numeral; it is not part of the heading's text.
+    return Unit(text.lstrip("、").strip(), True, level)
+
+
+def _matching_closers(text: str) -> dict[int, int]:
+    """Opening bracket/quote index → its closing index; unmatched openers (broken text) are ignored."""
+    pairs: dict[int, int] = {}
+    stack: list[tuple[str, int]] = []
+    closers = {close: open_ for open_, close in _PAIRS.items()}
+    for i, char in enumerate(text):
+        if char in _PAIRS and not (char == "‘" and stack and stack[-1][0] == "‘"):
+            stack.append((char, i))
+        elif char in closers:
+            for depth in range(len(stack) - 1, -1, -1):
+                if stack[depth][0] == closers[char]:
+                    pairs[stack[depth][1]] = i
+                    del stack[depth:]
+                    break
+    return pairs
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Cut at 。！？ (with any closing quote after them) and at clause-ending ；, outside quotes and brackets."""
+    closers = _matching_closers(paragraph)
+    is_keyword_list = bool(_KEYWORD_LABEL.match(paragraph))
+    sentences: list[str] = []
+    start = clause_start = 0
+    i = 0
+    while i < len(paragraph):
+        char = paragraph[i]
+        cut = None
+        if i in closers:
+            close = closers[i]
+            if char in "“‘「『" and paragraph[close - 1] in TERMINALS:
+                cut = close + 1  # a quoted sentence: `…难了。”` ends where its quote closes
+            else:
+                i = close + 1
+                continue
+        elif char in TERMINALS:
+            cut = i + 1
+        elif char in "；;" and not is_keyword_list:
+            if cjk_count(paragraph[clause_start:i]) >= _MIN_CLAUSE_FOR_SEMICOLON:
+                cut = i + 1
+            clause_start = i + 1
+        elif char in "：:" and _heading_marker(paragraph[i + 1 :].lstrip()) and i + 1 - start > 1:
+            cut = i + 1  # `…如下：一、加强队伍建设` — a list of sections starts here
+        if cut is not None:
+            while cut < len(paragraph) and (paragraph[cut] in TERMINALS or paragraph[cut] in _CLOSERS_AFTER_TERMINAL):
+                cut += 1
+            sentences.append(paragraph[start:cut].strip())
+            start = clause_start = cut
+            i = cut
+            continue
+        i += 1
+    if paragraph[start:].strip():
+        sentences.append(paragraph[start:].strip())
+    return [s for s in sentences if s]
+
+
+def _heading_marker(text: str) -> tuple[int, int] | None:
+    """(level, length of the marker) when text starts with a heading numeral."""
+    for level, pattern in _MARKERS:
+        match = pattern.match(text)
+        if match and len(text) > match.end():
+            return level, match.end()
+    return None
+
+
+def _nested_marker_at(body: str, level: int) -> int | None:
+    """Where a deeper numbered heading starts inside a heading's text (`…重要意义（一）构建…`)."""
+    for pos in range(2, min(len(body), _MAX_HEADING)):
+        before = body[pos - 1]
+        if not is_cjk(before) or before == "第":
+            continue
+        found = _heading_marker(body[pos:])
+        if found and found[0] > level:
+            after = body[pos + found[1] : pos + found[1] + 1]
+            if after == " " or is_cjk(after) or after in "“《":
+                return pos
+    return None
+
+
+def _glued_boundary(body: str) -> int | None:
+    """Where a heading glued to its first sentence ends (`当前警民关系的现实状况|总体上讲，…`)."""
+    window = re.split(r"[。：；！？:;]", body[:_MAX_HEADING], maxsplit=1)[0]
+    fallback = None
+    for pos in range(4, len(window)):
+        head, rest = window[:pos], body[pos:]
+        if not is_cjk(head[-1]):
+            continue
+        noun = head.endswith(_HEADING_NOUNS)
+        if rest.startswith("“") and (noun or (fallback is None and len(head) <= 16)):
+            return pos
+        if not is_cjk(rest[0]) or "，" in head:
+            continue
+        if noun and rest.startswith(_OPENERS) and not rest.startswith(("在于", "这一", "这种")):
+            return pos
+        if fallback is None and len(head) >= 6 and head.endswith(_STRONG_HEADING_NOUNS):
+            fallback = pos
+    if fallback is not None and len(body) > _MAX_SHORT_HEADING:
+        return fallback
+    return None
+
+
+def split_heading(unit: str) -> list[Unit]:
+    """A numbered unit → its heading(s) and the sentence glued after them, if any."""
+    marker = _heading_marker(unit)
+    if marker is None:
+        return [Unit(unit)]
+    level, marker_end = marker
+    body = unit[marker_end:]
+    nested = _nested_marker_at(body, level)
+    if nested is not None:
+        return [_heading(unit[: marker_end + nested], level)] + split_heading(body[nested:].strip())
+    if len(body.strip()) <= _MAX_SHORT_HEADING:
+        return [_heading(unit, level)]
+    boundary = _glued_boundary(body)
+    if boundary is None:
+        return [Unit(unit)]  # a numbered paragraph, not a heading
+    return [_heading(unit[: marker_end + boundary], level), Unit(body[boundary:].strip())]
+
+
+def is_heading_line(text: str) -> bool:
+    """A short line with no sentence punctuation inside or at its end: a title or section heading."""
+    return (
+        2 <= cjk_count(text) <= 30
+        and len(text) <= 40
+        and not re.search(r"[，。；：！？,;:!?]", text)
+    )
+
+
+def segment_paragraph(paragraph: str) -> list[Unit]:
+    if is_heading_line(paragraph):
+        marker = _heading_marker(paragraph)
+        if marker is None:
+            return [_heading(paragraph, UNNUMBERED_LEVEL)]
+        if _nested_marker_at(paragraph[marker[1] :], marker[0]) is None:
+            return [_heading(paragraph, marker[0])]
+    units: list[Unit] = []
+    for sentence in split_sentences(paragraph):
+        units.extend(split_heading(sentence))
+    return units
+
+
+def heading_label(text: str) -> str:
+    """A heading as it appears in heading paths: without the closing 。 or a lost numeral's bare 、."""
+    return text.rstrip("。．.").strip()
+
+
+def assign_heading_paths(units: list[Unit]) -> list[list[str]]:
+    """Each unit's enclosing headings, outermost first; a heading's own path is its parents."""
+    stack: list[tuple[int, str]] = []
+    paths: list[list[str]] = []
+    for unit in units:
+        if unit.is_heading and unit.level is None:
+            paths.append([])
+        elif unit.is_heading:
+            while stack and stack[-1][0] >= unit.level:
+                stack.pop()
+            paths.append([text for _, text in stack])
+            stack.append((unit.level, heading_label(unit.text)))
+        else:
+            paths.append([text for _, text in stack])
+    return paths
