@@ -1,0 +1,92 @@
+"""The HTTP service: `POST /classify`, `POST /analyze`, the web page at `/`, BentoML's health and metrics.
+
+Start it with `pcc serve` or `bentoml serve serving.service:PCC`. Settings come from the environment, so
+the same service runs under both and inside a container:
+  PCC_BUNDLE     ONNX bundle directory (default: models/latest/onnx)
+  PCC_DEVICE     auto | cpu | cuda (cuda needs `pip install onnxruntime-gpu` and reserves one GPU per worker)
+  PCC_PRECISION  bundle precision to load (default int8)
+  PCC_WORKERS    worker processes, each loads its own copy of the model (default 1)
+  PCC_BATCHING   1 (default): BentoML merges concurrent /classify requests into one model call; 0: it does not
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Annotated, Optional
+
+import bentoml
+from pydantic import BaseModel, Field, StringConstraints
+
+from serving.web import page_app
+
+MAX_SENTENCES = 256
+MAX_SENTENCE_CHARS = 2_000
+MAX_DOCUMENT_CHARS = 200_000
+MAX_TITLE_CHARS = 500
+
+DEVICE = os.environ.get("PCC_DEVICE", "auto")
+BATCHING = os.environ.get("PCC_BATCHING", "1") != "0"
+
+SentenceText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SENTENCE_CHARS)]
+Sentences = Annotated[list[SentenceText], Field(min_length=1, max_length=MAX_SENTENCES)]
+DocumentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DOCUMENT_CHARS)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE_CHARS)]
+
+
+class PredictionOut(BaseModel):
+    label: str
+    confidence: float
+    scores: dict[str, float]
+
+
+class SentenceOut(BaseModel):
+    index: int
+    text: str
+    heading_path: list[str]
+    is_heading: bool
+    quality: str  # "ok" or "garbled"; garbled sentences are not classified
+    label: Optional[str]
+    confidence: Optional[float]
+    scores: Optional[dict[str, float]]
+
+
+class AnalysisOut(BaseModel):
+    title: str
+    sentences: list[SentenceOut]
+    summary: dict[str, list[str]]  # category -> its sentences, in paper order
+
+
+@bentoml.asgi_app(page_app(), path="/")
+@bentoml.service(
+    name="pcc",
+    workers=int(os.environ.get("PCC_WORKERS", "1")),
+    traffic={"timeout": 120},
+    **({"resources": {"gpu": 1}} if DEVICE == "cuda" else {}),
+)
+class PCC:
+    def __init__(self) -> None:
+        from serving.classifier import SentenceClassifier, default_bundle_dir
+
+        self.classifier = SentenceClassifier(
+            default_bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION", "int8"))
+        # The first run sizes ONNX Runtime's buffers; pay for it before /readyz answers, not in a request.
+        self.classifier.classify(["预热模型。"])
+
+    @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=10_000)
+    def classify(self, sentences: Sentences) -> list[PredictionOut]:
+        """One prediction per sentence, in order. With batching on, `sentences` joins several requests."""
+        return [asdict(prediction) for prediction in self.classifier.classify(sentences)]
+
+    @bentoml.api
+    def analyze(self, text: DocumentText, title: Optional[Title] = None) -> AnalysisOut:
+        """Segment a paper into sentences and classify every readable one."""
+        analysis = self.classifier.analyze(text, title=title or None)
+        sentences = [
+            SentenceOut(
+                index=item.sentence.index, text=item.sentence.text, heading_path=item.sentence.heading_path,
+                is_heading=item.sentence.is_heading, quality=item.sentence.quality,
+                **(asdict(item.prediction) if item.prediction else {"label": None, "confidence": None, "scores": None}),
+            )
+            for item in analysis.sentences
+        ]
+        return AnalysisOut(title=analysis.paper.title, sentences=sentences, summary=analysis.summary())
