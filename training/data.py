@@ -147,7 +147,7 @@ def _sentence_columns(sentence: Sentence) -> dict:
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],
                   garbled_ids: set[str] = frozenset(), drop_abstained: bool = True):
     """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out."""
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
 
     def weak_split(keep) -> Dataset:
         rows = [
@@ -156,7 +156,7 @@ def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dic
             if keep(w.sentence.paper_id) and w.sentence.quality == "ok" and w.sentence.id not in garbled_ids
             and not (drop_abstained and w.label is None)
         ]
-        return Dataset.from_list(rows, features=_weak_features())
+        return _dataset(rows, _weak_features())
 
     gold_rows = [
         {**_sentence_columns(g.sentence), "label": LABELS.index(g.label), "line": g.line,
@@ -166,8 +166,14 @@ def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dic
     return DatasetDict({
         "train": weak_split(lambda paper_id: paper_id not in folds),
         "dev": weak_split(lambda paper_id: paper_id in folds),
-        "gold": Dataset.from_list(gold_rows, features=_gold_features()),
+        "gold": _dataset(gold_rows, _gold_features()),
     })
+
+
+def _dataset(rows: list[dict], features):
+    from datasets import Dataset
+    # Built by columns so that an empty split (no dev papers) still has its columns.
+    return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 
 def _weak_features():

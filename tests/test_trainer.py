@@ -1,0 +1,85 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pcc.errors import UserError
+from pcc.records import LABELS
+from tests.conftest import DEV_GOLD, REPO
+from tests.test_data import write_weak_corpus
+from training.trainer import TrainConfig, train
+
+
+def tiny_config(tmp_path, checkpoint, **overrides) -> TrainConfig:
+    sentences, weak_labels = write_weak_corpus(tmp_path)
+    values = dict(base_model=str(checkpoint), sentences=str(sentences), weak_labels=str(weak_labels),
+                  gold=str(DEV_GOLD), output_dir=str(tmp_path / "models"), epochs=2, batch_size=8,
+                  learning_rate=1e-3, freeze_embeddings=False)
+    values.update(overrides)
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text(yaml.safe_dump(values), "utf-8")
+    return TrainConfig.load(config_file, {})
+
+
+def test_cross_fitted_training_writes_the_model_directory_contract(tmp_path, tiny_checkpoint):
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    run_dir = train(tiny_config(tmp_path, tiny_checkpoint))
+
+    latest = tmp_path / "models" / "latest"
+    assert latest.is_symlink() and os.readlink(latest) == run_dir.name
+    config = AutoConfig.from_pretrained(latest)
+    assert [config.id2label[i] for i in range(len(LABELS))] == list(LABELS)
+    assert (latest / "model.safetensors").is_file() and (latest / "tokenizer.json").is_file()
+    AutoTokenizer.from_pretrained(latest)
+    AutoModelForSequenceClassification.from_pretrained(latest)
+
+    info = json.loads((latest / "pcc_model.json").read_text("utf-8"))
+    assert info["labels"] == list(LABELS) and info["max_length"] == 128 and info["use_heading"] is True
+    assert info["base_model"] == str(tiny_checkpoint) and info["seed"] == 13 and 1 <= info["epochs"] <= 2
+    assert sorted(set(info["folds"].values())) == [0, 1]
+    assert yaml.safe_load((latest / "config.yaml").read_text("utf-8"))["epochs"] == 2
+
+    metrics = json.loads((latest / "metrics.json").read_text("utf-8"))
+    heldout = metrics["heldout"]
+    assert heldout["sentences"] == 24 + 22 + 17 + 16  # every gold sentence of the dev papers, once
+    for use in ("heading", "bare"):
+        assert 0.0 <= heldout[use]["macro_f1"] <= 1.0
+        assert sum(c["support"] for c in heldout[use]["per_class"].values()) == heldout["sentences"]
+    assert [c["epoch"] for c in metrics["per_epoch"]] == [1, 2]
+    assert set(metrics["fits"]) == {"fold 1/2", "fold 2/2", "refit on all papers"}
+    rows = [json.loads(line) for line in (latest / "heldout_predictions.jsonl").read_text("utf-8").splitlines()]
+    assert len(rows) == heldout["sentences"]
+    assert all(info["folds"][row["paper_id"]] == row["fold"] for row in rows)
+    assert all(sum(row["probs_heading"]) == pytest.approx(1.0, abs=1e-3) for row in rows)
+
+
+def test_config_overrides_and_bad_settings(tmp_path):
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text("epochs: 3\nlearning_rate: 5.0e-5\n", "utf-8")
+    config = TrainConfig.load(config_file, {"epochs": 1, "base_model": None})
+    assert (config.epochs, config.learning_rate, config.base_model) == (1, 5e-5, "default")
+    config_file.write_text("epoch: 3\n", "utf-8")
+    with pytest.raises(UserError, match="unknown setting.*epoch"):
+        TrainConfig.load(config_file, {})
+    with pytest.raises(UserError, match="no such config file"):
+        TrainConfig.load(tmp_path / "missing.yaml", {})
+
+
+def test_shipped_configs_load():
+    for name in ("train.yaml", "gpu.yaml"):
+        TrainConfig.load(REPO / "configs" / name, {})
+
+
+def test_short_fine_tune_of_the_converted_base_model(tmp_path):
+    base = REPO / "models" / "base"
+    if not (base / "config.json").is_file():
+        pytest.skip("models/base is not built (run `pcc base-model`); the real-model fine-tune needs it")
+    run_dir = train(tiny_config(tmp_path, base, folds=0, epochs=1, max_steps=3, batch_size=4, max_length=64,
+                                freeze_embeddings=True, learning_rate=5e-5))
+    info = json.loads((run_dir / "pcc_model.json").read_text("utf-8"))
+    assert info["base_model"] == str(base)
+    metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
+    assert metrics["fits"]["refit on all papers"]["steps"] == 3

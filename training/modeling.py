@@ -1,0 +1,127 @@
+"""The classifier: loading it, presenting a sentence to it, the soft-label loss, and batch prediction.
+
+A sentence is segment A of the input; its heading path (`pcc.model_input.heading_context`) is segment B
+when the heading is used and exists. Export and serving build the same pairs from the same function.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pcc.model_input import heading_context
+from pcc.records import LABELS
+
+
+def load_model(path: str, freeze_embeddings: bool = False, frozen_layers: int = 0):
+    """Tokenizer and a 4-way sequence classifier from a local checkpoint (hub ids only with network access).
+
+    Freezing the (large-vocabulary) embeddings and the lowest encoder layers saves most of the backward
+    pass and optimizer work on a CPU; the upper layers and the head still adapt.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+        label2id={name: i for i, name in enumerate(LABELS)}, ignore_mismatched_sizes=True,
+    )
+    if freeze_embeddings:
+        model.base_model.embeddings.requires_grad_(False)
+    for layer in model.base_model.encoder.layer[:frozen_layers]:
+        layer.requires_grad_(False)
+    return tokenizer, model
+
+
+def model_text_pair(text: str, heading_path: list[str] | None, use_heading: bool) -> tuple[str, str | None]:
+    """(segment A, segment B or None) for one sentence."""
+    return text, heading_context(heading_path) if use_heading else None
+
+
+def encode(tokenizer, pairs: list[tuple[str, str | None]], max_length: int) -> dict[str, torch.Tensor]:
+    """Tokenise sentence/heading pairs (a bare sentence where B is None), right-padded to the longest."""
+    with_heading = [i for i, (_, heading) in enumerate(pairs) if heading]
+    bare = [i for i, (_, heading) in enumerate(pairs) if not heading]
+    rows: list[dict] = [{}] * len(pairs)
+    if with_heading:
+        encoded = tokenizer([pairs[i][0] for i in with_heading], [pairs[i][1] for i in with_heading],
+                            truncation="longest_first", max_length=max_length)
+        for n, i in enumerate(with_heading):
+            rows[i] = {key: values[n] for key, values in encoded.items()}
+    if bare:
+        encoded = tokenizer([pairs[i][0] for i in bare], truncation=True, max_length=max_length)
+        for n, i in enumerate(bare):
+            rows[i] = {key: values[n] for key, values in encoded.items()}
+    width = max(len(row["input_ids"]) for row in rows)
+    pad_values = {"input_ids": tokenizer.pad_token_id}
+    return {
+        key: torch.tensor([row[key] + [pad_values.get(key, 0)] * (width - len(row[key])) for row in rows])
+        for key in rows[0]
+    }
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Noise-aware cross-entropy: the label model's probabilities are the target distribution.
+
+    Each class term is scaled by its weight, so rare classes count as much as frequent ones; the batch mean
+    keeps the scale independent of batch size.
+    """
+    log_probs = F.log_softmax(logits.float(), dim=-1)
+    terms = -targets.float() * log_probs
+    if class_weights is not None:
+        terms = terms * class_weights.to(terms.device)
+    return terms.sum(dim=-1).mean()
+
+
+def class_weights(soft_labels: np.ndarray, power: float) -> torch.Tensor:
+    """(mean mass / class mass) ** power, from the soft labels; power 0 = no weighting, 1 = fully balanced."""
+    mass = np.asarray(soft_labels, dtype=np.float64).sum(axis=0) + 1e-6
+    return torch.tensor((mass.mean() / mass) ** power, dtype=torch.float32)
+
+
+class SoftLabelCollator:
+    """Turns dataset rows into a padded batch with soft targets, dropping the heading at random.
+
+    Dropping the heading (probability `heading_drop`) teaches the model to classify a bare sentence too,
+    as it gets when a caller has no heading. Its own seeded generator keeps runs reproducible.
+    """
+
+    def __init__(self, tokenizer, max_length: int, use_heading: bool, heading_drop: float, seed: int):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.use_heading = use_heading
+        self.heading_drop = heading_drop
+        self.random = random.Random(seed)
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        pairs = [
+            model_text_pair(row["text"], row["heading_path"],
+                            self.use_heading and self.random.random() >= self.heading_drop)
+            for row in rows
+        ]
+        batch = encode(self.tokenizer, pairs, self.max_length)
+        batch["labels"] = torch.tensor([row["soft_labels"] for row in rows], dtype=torch.float32)
+        return batch
+
+
+@torch.inference_mode()
+def predict_proba(model, tokenizer, texts: list[str], heading_paths: list[list[str]], use_heading: bool,
+                  max_length: int, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities (rows in input order, columns in LABELS order)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = [model_text_pair(t, h, use_heading) for t, h in zip(texts, heading_paths)]
+    # Sorting by length keeps padding, hence work, small; the result is put back in input order.
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1] or ""))
+    probs = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        batch = {k: v.to(device) for k, v in encode(tokenizer, [pairs[i] for i in chunk], max_length).items()}
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            logits = model(**batch).logits
+        probs[chunk] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    model.train(was_training)
+    return probs
