@@ -13,3 +13,12 @@ DEV_GOLD = REPO / "data" / "gold" / "dev.jsonl"
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer BERT classifier with a character vocabulary of the seed corpus."""
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "checkpoint", SEED_CORPUS.read_text("utf-8"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_checkpoint, tmp_path_factory) -> Path:
+    """`tiny_checkpoint` exported by `pcc export` into an ONNX bundle (fp32 + int8), checked on the dev gold."""
+    from training.exporters.onnx import export_bundle, load_settings
+
+    settings = load_settings(REPO / "configs" / "export.yaml")
+    return export_bundle(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "onnx", gold=DEV_GOLD, settings=settings)

@@ -1,0 +1,199 @@
+"""The runtime sentence classifier: an ONNX bundle run by ONNX Runtime, with no torch in sight.
+
+A bundle is the directory `pcc export` writes: `model.onnx` (fp32), `model.int8.onnx`, `tokenizer.json`
+and `bundle.json` (labels, max_length, use_heading, input names, pad token, provenance, parity figures).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from pcc.errors import UserError
+from pcc.model_input import heading_context
+from pcc.records import LABELS, Paper, Sentence
+
+if TYPE_CHECKING:
+    from pcc.documents import PreparedPaper
+
+BUNDLE_ENV = "PCC_BUNDLE"
+MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+DEVICES = ("auto", "cpu", "cuda")
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def default_bundle_dir() -> Path:
+    """$PCC_BUNDLE if set, else the bundle of the latest training run."""
+    return Path(os.environ.get(BUNDLE_ENV) or Path("models") / "latest" / "onnx")
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float  # probability of `label`
+    scores: dict[str, float]  # label -> probability, in label order
+
+
+@dataclass
+class AnalyzedSentence:
+    sentence: Sentence
+    prediction: Prediction | None  # None when the sentence is garbled and was not classified
+
+
+@dataclass
+class PaperAnalysis:
+    paper: Paper
+    sentences: list[AnalyzedSentence]
+
+    def summary(self) -> dict[str, list[str]]:
+        """Label -> texts of the sentences predicted with it, in paper order; every label is a key."""
+        texts: dict[str, list[str]] = {label: [] for label in LABELS}
+        for item in self.sentences:
+            if item.prediction is not None:
+                texts[item.prediction.label].append(item.sentence.text)
+        return texts
+
+
+def _physical_cores() -> int:
+    """Physical cores this process may run on: one intra-op thread each (hyper-threads only add contention)."""
+    import psutil
+
+    available = len(os.sched_getaffinity(0))
+    return max(1, min(psutil.cpu_count(logical=False) or available, available))
+
+
+class SentenceClassifier:
+    """Classifies sentences (optionally with their heading path) as one of the bundle's labels."""
+
+    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = "int8", batch_size: int = 32):
+        self.bundle_dir = Path(bundle_dir)
+        if precision not in MODEL_FILES:
+            raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")
+        if device not in DEVICES:
+            raise UserError(f"device {device!r}: choose one of {', '.join(DEVICES)}")
+        if batch_size < 1:
+            raise UserError(f"batch size {batch_size}: must be at least 1")
+        self.precision = precision
+        self.batch_size = batch_size
+        self.bundle = _read_bundle(self.bundle_dir, MODEL_FILES[precision])
+        self.labels: tuple[str, ...] = tuple(self.bundle["labels"])
+        self.max_length: int = int(self.bundle["max_length"])
+        self.use_heading: bool = bool(self.bundle["use_heading"])
+        self._pad_id: int = int(self.bundle["pad_token_id"])
+        self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()  # batches are padded here, after sorting by length
+        self._tokenizer.enable_truncation(self.max_length)
+        self._session = ort.InferenceSession(
+            str(self.bundle_dir / MODEL_FILES[precision]), _session_options(), providers=_providers(device)
+        )
+        self.providers: list[str] = self._session.get_providers()
+        self._input_names = [node.name for node in self._session.get_inputs()]
+        unknown = set(self._input_names) - {"input_ids", "attention_mask", "token_type_ids"}
+        if unknown:
+            raise UserError(f"{self.bundle_dir}: the model expects unknown inputs {sorted(unknown)}; run `pcc export` again")
+
+    def classify(
+        self, sentences: Sequence[str], heading_paths: Sequence[list[str] | None] | None = None
+    ) -> list[Prediction]:
+        """Predict every sentence; `heading_paths[i]` is the heading path of `sentences[i]` (or None)."""
+        if heading_paths is not None and len(heading_paths) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(heading_paths)} heading paths")
+        contexts = [None] * len(sentences)
+        if self.use_heading and heading_paths is not None:
+            contexts = [heading_context(path) for path in heading_paths]
+        encodings = [
+            self._tokenizer.encode(text, context) if context else self._tokenizer.encode(text)
+            for text, context in zip(sentences, contexts)
+        ]
+        # Sorting by length keeps padding (wasted compute) small; results go back to input order.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        probabilities = np.empty((len(encodings), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            logits = self._session.run(None, self._feed([encodings[i] for i in batch]))[0]
+            probabilities[batch] = _softmax(logits)
+        return [self._prediction(row) for row in probabilities]
+
+    def classify_paper(self, prepared: PreparedPaper) -> PaperAnalysis:
+        """Classify the paper's readable sentences; garbled ones get prediction None."""
+        readable = [s for s in prepared.sentences if s.quality == "ok"]
+        predictions = iter(self.classify([s.text for s in readable], [s.heading_path for s in readable]))
+        analyzed = [
+            AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None) for s in prepared.sentences
+        ]
+        return PaperAnalysis(prepared.paper, analyzed)
+
+    def analyze(self, text: str, title: str | None = None) -> PaperAnalysis:
+        """Segment raw text into sentences (with headings) and classify them."""
+        from pcc.documents import prepare_text
+
+        return self.classify_paper(prepare_text(text, title=title))
+
+    def _feed(self, encodings: list) -> dict[str, np.ndarray]:
+        width = max(len(e.ids) for e in encodings)
+        arrays = {
+            "input_ids": np.full((len(encodings), width), self._pad_id, dtype=np.int64),
+            "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
+            "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64),
+        }
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            arrays["input_ids"][row, :length] = encoding.ids
+            arrays["attention_mask"][row, :length] = encoding.attention_mask
+            arrays["token_type_ids"][row, :length] = encoding.type_ids
+        return {name: arrays[name] for name in self._input_names}
+
+    def _prediction(self, probabilities: np.ndarray) -> Prediction:
+        best = int(probabilities.argmax())
+        scores = {label: float(p) for label, p in zip(self.labels, probabilities)}
+        return Prediction(self.labels[best], float(probabilities[best]), scores)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _read_bundle(bundle_dir: Path, model_file: str) -> dict:
+    hint = f"run `pcc export` to write it, or pass the bundle directory (--bundle / ${BUNDLE_ENV})"
+    if not bundle_dir.is_dir():
+        raise UserError(f"{bundle_dir}: no ONNX bundle here; {hint}")
+    for name in ("bundle.json", "tokenizer.json", model_file):
+        if not (bundle_dir / name).is_file():
+            raise UserError(f"{bundle_dir / name}: missing, the bundle is incomplete; {hint}")
+    try:
+        bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{bundle_dir / 'bundle.json'}: not valid JSON ({error}); {hint}") from None
+    missing = [key for key in ("labels", "max_length", "use_heading", "pad_token_id") if key not in bundle]
+    if missing:
+        raise UserError(f"{bundle_dir / 'bundle.json'}: missing field(s) {', '.join(missing)}; {hint}")
+    return bundle
+
+
+def _providers(device: str) -> list[str]:
+    available = ort.get_available_providers()
+    if device == "cpu" or (device == "auto" and CUDA_PROVIDER not in available):
+        return [CPU_PROVIDER]
+    if CUDA_PROVIDER not in available:
+        raise UserError(
+            "device 'cuda': this onnxruntime has no CUDA support; "
+            "install onnxruntime-gpu (pip install onnxruntime-gpu) or use --device cpu"
+        )
+    return [CUDA_PROVIDER, CPU_PROVIDER]
+
+
+def _session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _physical_cores()
+    options.inter_op_num_threads = 1  # the graph is one chain: parallelism is inside each operator
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options

@@ -1,0 +1,116 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pcc.documents import prepare_text
+from pcc.errors import UserError
+from pcc.records import LABELS
+from serving.classifier import PaperAnalysis, SentenceClassifier, default_bundle_dir
+from tests.conftest import REPO
+
+SENTENCES = ["警民关系紧张是当前面临的突出问题。", "原因在于部分民警执法不规范", "要加强队伍建设，提高执法公信力。", "一"]
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_bundle):
+    return SentenceClassifier(tiny_bundle, device="cpu", precision="fp32", batch_size=2)
+
+
+def test_importing_the_classifier_loads_neither_torch_nor_transformers():
+    code = (
+        "import sys, serving.classifier; "
+        "print(sorted(m for m in ('torch', 'transformers', 'training') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_predictions_are_probability_distributions_over_the_labels(classifier):
+    predictions = classifier.classify(SENTENCES)
+    assert classifier.labels == LABELS
+    assert classifier.providers == ["CPUExecutionProvider"]
+    assert len(predictions) == len(SENTENCES)
+    for prediction in predictions:
+        assert list(prediction.scores) == list(LABELS)
+        assert sum(prediction.scores.values()) == pytest.approx(1.0, abs=1e-5)
+        assert prediction.label == max(prediction.scores, key=prediction.scores.get)
+        assert prediction.confidence == prediction.scores[prediction.label]
+
+
+def test_batching_by_length_keeps_the_input_order(tiny_bundle, classifier):
+    one_by_one = SentenceClassifier(tiny_bundle, device="cpu", precision="fp32", batch_size=1)
+    expected = [one_by_one.classify([s])[0].scores for s in SENTENCES]
+    mixed = classifier.classify(SENTENCES[::-1])[::-1]
+    for prediction, scores in zip(mixed, expected):
+        assert np.allclose(list(prediction.scores.values()), list(scores.values()), atol=1e-5)
+    assert classifier.classify([]) == []
+
+
+def test_heading_path_is_part_of_the_input(classifier):
+    plain = classifier.classify(SENTENCES[:1])[0].scores
+    headed = classifier.classify(SENTENCES[:1], [["一、存在的问题"]])[0].scores
+    assert not np.allclose(list(plain.values()), list(headed.values()), atol=1e-6)
+    assert classifier.classify(SENTENCES[:1], [[]])[0].scores == pytest.approx(plain, abs=1e-6)
+
+
+def test_int8_model_runs_and_mostly_agrees_with_fp32(tiny_bundle, classifier):
+    int8 = SentenceClassifier(tiny_bundle, device="cpu")  # int8 is the default precision
+    texts = [json.loads(line)["text"] for line in (REPO / "data" / "gold" / "dev.jsonl").open(encoding="utf-8")]
+    agree = [a.label == b.label for a, b in zip(int8.classify(texts), classifier.classify(texts))]
+    assert np.mean(agree) >= 0.9
+
+
+def test_classify_paper_skips_garbled_sentences_and_summarises_by_label(classifier):
+    prepared = prepare_text("一、存在的问题\n警民关系紧张是当前面临的突出问题。执法不规范，群众不满意。\n二、对策\n要加强队伍建设。")
+    prepared.sentences[1].quality = "garbled"
+    analysis = classifier.classify_paper(prepared)
+    assert isinstance(analysis, PaperAnalysis)
+    assert [item.sentence for item in analysis.sentences] == prepared.sentences
+    assert analysis.sentences[1].prediction is None
+    assert all(item.prediction is not None for i, item in enumerate(analysis.sentences) if i != 1)
+    summary = analysis.summary()
+    assert list(summary) == list(LABELS)
+    assert sorted(t for texts in summary.values() for t in texts) == sorted(
+        s.text for i, s in enumerate(prepared.sentences) if i != 1)
+
+
+def test_analyze_segments_and_classifies_text(classifier):
+    analysis = classifier.analyze("警民关系紧张。原因是沟通不畅。要加强沟通。", title="警民关系研究")
+    assert analysis.paper.title == "警民关系研究"
+    assert [item.sentence.text for item in analysis.sentences][-1] == "要加强沟通。"
+    assert all(item.prediction.label in LABELS for item in analysis.sentences)
+
+
+def test_missing_or_broken_bundle_says_to_run_pcc_export(tmp_path, tiny_bundle):
+    with pytest.raises(UserError, match=r"nowhere.*pcc export"):
+        SentenceClassifier(tmp_path / "nowhere")
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle, broken)
+    (broken / "bundle.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(UserError, match=r"bundle\.json.*pcc export"):
+        SentenceClassifier(broken)
+    (broken / "bundle.json").unlink()
+    with pytest.raises(UserError, match=r"bundle\.json: missing"):
+        SentenceClassifier(broken)
+
+
+def test_cuda_without_gpu_runtime_asks_for_onnxruntime_gpu(tiny_bundle):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(UserError, match="onnxruntime-gpu"):
+        SentenceClassifier(tiny_bundle, device="cuda")
+    with pytest.raises(UserError, match="precision"):
+        SentenceClassifier(tiny_bundle, precision="fp16")
+
+
+def test_default_bundle_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("PCC_BUNDLE", raising=False)
+    assert default_bundle_dir().as_posix() == "models/latest/onnx"
+    monkeypatch.setenv("PCC_BUNDLE", str(tmp_path))
+    assert default_bundle_dir() == tmp_path

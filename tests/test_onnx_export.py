@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from pcc.cli import main
+from pcc.errors import UserError
+from pcc.model_input import heading_context
+from pcc.records import LABELS, read_jsonl
+from serving.classifier import SentenceClassifier
+from tests.conftest import DEV_GOLD
+from training.exporters.onnx import export_bundle, read_model_card
+
+HEADINGS = [None, ["一、存在的问题"], ["三、对策", "（二）完善机制"]]
+
+
+def test_bundle_is_self_contained_and_records_its_checks(tiny_bundle, tiny_checkpoint):
+    assert sorted(p.name for p in tiny_bundle.iterdir()) == ["bundle.json", "model.int8.onnx", "model.onnx", "tokenizer.json"]
+    bundle = json.loads((tiny_bundle / "bundle.json").read_text(encoding="utf-8"))
+    assert bundle["labels"] == list(LABELS)
+    assert (bundle["max_length"], bundle["use_heading"]) == (128, True)  # tiny_checkpoint has no pcc_model.json
+    assert bundle["input_names"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert bundle["source_model"] == str(tiny_checkpoint.resolve())
+    assert bundle["opset"] >= 17
+    checks = bundle["checks"]
+    assert checks["sentences"] == len(list(read_jsonl(DEV_GOLD)))
+    assert checks["fp32_max_abs_prob_diff"] <= 1e-4
+    assert 0 <= checks["int8_label_agreement"] <= 1 and isinstance(checks["int8_passed"], bool)
+    assert checks["int8_attempts"][0]["options"] == bundle["settings"]["quantization_attempts"][0]
+
+
+def test_graphs_have_dynamic_batch_and_sequence_axes_and_int8_is_quantised(tiny_bundle):
+    for name in ("model.onnx", "model.int8.onnx"):
+        graph = onnx.load(tiny_bundle / name).graph
+        for graph_input in graph.input:
+            dims = graph_input.type.tensor_type.shape.dim
+            assert [d.dim_param for d in dims] == ["batch", "sequence"]
+    ops = {node.op_type for node in onnx.load(tiny_bundle / "model.int8.onnx").graph.node}
+    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
+
+
+def test_onnx_fp32_matches_pytorch_within_1e_4(tiny_bundle, tiny_checkpoint):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint).eval()
+    texts = [row["text"] for row in read_jsonl(DEV_GOLD)][:30]
+    headings = [HEADINGS[i % len(HEADINGS)] for i in range(len(texts))]
+    with torch.inference_mode():
+        expected = np.stack([
+            torch.softmax(model(**tokenizer(t, heading_context(h), truncation=True, max_length=128,
+                                            return_tensors="pt")).logits, -1)[0].numpy()
+            for t, h in zip(texts, headings)
+        ])
+    classifier = SentenceClassifier(tiny_bundle, device="cpu", precision="fp32", batch_size=8)
+    actual = np.array([list(p.scores.values()) for p in classifier.classify(texts, headings)])
+    assert np.abs(actual - expected).max() < 1e-4
+
+
+def test_model_card_defaults_and_overrides(tmp_path):
+    assert read_model_card(tmp_path) == {"max_length": 128, "use_heading": True}
+    (tmp_path / "pcc_model.json").write_text(json.dumps({"labels": list(LABELS), "max_length": 64, "use_heading": False}))
+    card = read_model_card(tmp_path)
+    assert (card["max_length"], card["use_heading"]) == (64, False)
+    (tmp_path / "pcc_model.json").write_text("{oops")
+    with pytest.raises(UserError, match="pcc_model.json"):
+        read_model_card(tmp_path)
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(UserError, match="pcc train"):
+        export_bundle(tmp_path / "no-model", tmp_path / "out")
+    assert main(["export", "--model", str(tmp_path / "no-model")]) == 2
+    assert "no fine-tuned model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

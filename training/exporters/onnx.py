@@ -1,0 +1,279 @@
+"""`pcc export`: turn a fine-tuned model directory into a self-contained ONNX bundle, and check it.
+
+The bundle holds `model.onnx` (fp32, graph-optimised offline by ONNX Runtime), `model.int8.onnx`
+(dynamically quantised), `tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32
+probabilities match PyTorch; the int8 criteria (label agreement, macro-F1 loss on the gold file) are
+measured and reported, trying the configured quantisation settings in order until one meets them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pcc.errors import UserError
+from pcc.model_input import heading_context
+from pcc.records import LABELS, read_jsonl
+
+DEFAULT_MODEL = Path("models") / "latest"
+DEFAULT_CONFIG = Path("configs") / "export.yaml"
+DEFAULT_GOLD = Path("data") / "gold" / "dev.jsonl"
+MODEL_CARD = "pcc_model.json"
+CARD_DEFAULTS = {"max_length": 128, "use_heading": True}
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Heading paths paired with the gold sentences in the parity check, so the two-segment input is checked too.
+PROBE_HEADINGS = (["一、存在的问题"], ["二、原因分析"], ["三、对策与建议", "（一）加强队伍建设"])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help="fine-tuned model directory written by `pcc train` (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="bundle directory to write (default: <model>/onnx)")
+    parser.add_argument("--check-gold", type=Path, default=DEFAULT_GOLD,
+                        help="labelled sentences (JSONL: text, label) for the parity and int8 checks (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="export settings (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    out_dir = args.out or args.model / "onnx"
+    bundle_dir = export_bundle(args.model, out_dir, gold=args.check_gold, settings=load_settings(args.config))
+    checks = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))["checks"]
+    print(f"wrote {bundle_dir} (int8 criteria {'met' if checks['int8_passed'] else 'NOT met'})")
+    return 0
+
+
+def load_settings(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"{path}: no such settings file; pass --config configs/export.yaml")
+    settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    required = ("opset", "fp32_tolerance", "min_int8_agreement", "max_int8_f1_drop", "quantization_attempts")
+    missing = [key for key in required if key not in settings]
+    if missing:
+        raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
+    if settings["opset"] < 17:
+        raise UserError(f"{path}: opset {settings['opset']} is too old; use 17 or newer")
+    return settings
+
+
+def read_model_card(model_dir: Path) -> dict:
+    """The `pcc train` metadata of a model directory; a model without it gets the documented defaults."""
+    path = model_dir / MODEL_CARD
+    if not path.is_file():
+        return dict(CARD_DEFAULTS)
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error.msg}); run `pcc train` again") from None
+    return {**CARD_DEFAULTS, **card}
+
+
+def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, gold: str | Path | None = DEFAULT_GOLD,
+                  settings: dict | None = None) -> Path:
+    """Export, optimise, quantise and check; the bundle replaces `out_dir` only once complete."""
+    model_dir = Path(model_dir)
+    out_dir = Path(out_dir) if out_dir is not None else model_dir / "onnx"
+    settings = settings or load_settings(DEFAULT_CONFIG)
+    if not (model_dir / "config.json").is_file():
+        raise UserError(f"{model_dir}: no fine-tuned model here (config.json missing); run `pcc train` or pass --model")
+    gold_rows = _read_gold(Path(gold)) if gold is not None else []
+    card = read_model_card(model_dir)
+    tokenizer, model = _load(model_dir)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if tuple(labels) != LABELS:
+        raise UserError(f"{model_dir / 'config.json'}: id2label is {labels}, expected {list(LABELS)} in that order")
+
+    staging = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        input_names = _export_graph(model, tokenizer, staging / "model.raw.onnx", settings["opset"])
+        _optimize_graph(staging / "model.raw.onnx", staging / "model.onnx", model.config)
+        (staging / "model.raw.onnx").unlink()
+        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        bundle = {
+            "labels": labels,
+            "max_length": int(card["max_length"]),
+            "use_heading": bool(card["use_heading"]),
+            "input_names": input_names,
+            "pad_token_id": tokenizer.pad_token_id,
+            "source_model": str(model_dir.resolve()),
+            "base_model": card.get("base_model"),
+            "opset": settings["opset"],
+            "files": {"fp32": "model.onnx", "int8": "model.int8.onnx"},
+            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "settings": settings,
+        }
+        _write_json(staging / "bundle.json", bundle)
+        bundle["checks"] = _check_and_quantize(staging, model, tokenizer, bundle, gold_rows, gold, settings)
+        _write_json(staging / "bundle.json", bundle)
+        _replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _read_gold(path: Path) -> list[dict]:
+    rows = list(read_jsonl(path))
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row.get("text"), str) or row.get("label") not in LABELS:
+            raise UserError(f"{path}: row {number} needs a text and a label among {', '.join(LABELS)}")
+    if not rows:
+        raise UserError(f"{path}: no labelled sentences; pass a gold file with --check-gold")
+    return rows
+
+
+def _load(model_dir: Path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{model_dir}: cannot load the model ({error}); run `pcc train` again") from None
+    if not tokenizer.is_fast:
+        raise UserError(f"{model_dir}: the tokenizer has no tokenizer.json (a fast tokenizer is needed)")
+    return tokenizer, model.eval()
+
+
+def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
+    """torch.export-based ONNX export (the default exporter since torch 2.9) with dynamic batch and length."""
+    import torch
+
+    # The legacy TorchScript exporter traces transformers' attention-mask code into constants and
+    # drifts from PyTorch by ~1e-2 here; the torch.export path matches to ~1e-8.
+    example = tokenizer(["加强警民沟通。", "警民关系紧张的原因是多方面的"], ["一、存在的问题", "二、原因分析"],
+                        padding=True, return_tensors="pt")
+    inputs = {name: example[name] for name in MODEL_INPUTS if name in example}
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (), kwargs=inputs, input_names=list(inputs), output_names=["logits"], opset_version=opset,
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs}, dynamo=True, verbose=False,
+        )
+    program.save(path, external_data=False)
+    return list(inputs)
+
+
+def _optimize_graph(source: Path, target: Path, config) -> None:
+    """ONNX Runtime's transformer graph fusions (LayerNorm, GELU...), saved so loading needs no rework."""
+    from onnxruntime.transformers import optimizer
+
+    optimized = optimizer.optimize_model(
+        str(source), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size,
+        opt_level=0,  # graph fusions only: the result stays valid for every execution provider
+    )
+    optimized.save_model_to_file(str(target), use_external_data_format=False)
+
+
+def _torch_probabilities(model, tokenizer, texts: list[str], contexts: list[str | None], max_length: int) -> np.ndarray:
+    """Reference probabilities, one unpadded sentence at a time, tokenised the way training does."""
+    import torch
+
+    rows = []
+    with torch.inference_mode():
+        for text, context in zip(texts, contexts):
+            encoded = tokenizer(text, context, truncation=True, max_length=max_length, return_tensors="pt")
+            rows.append(torch.softmax(model(**encoded).logits, dim=-1)[0].numpy())
+    return np.stack(rows)
+
+
+def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows: list[dict], gold: Path | None,
+                        settings: dict) -> dict:
+    from onnxruntime.quantization import quantize_dynamic
+    from sklearn.metrics import f1_score
+
+    from serving.classifier import SentenceClassifier
+
+    texts = [row["text"] for row in gold_rows] or ["加强警民沟通，提高执法公信力。"]
+    gold_labels = [row["label"] for row in gold_rows]
+    headings = [PROBE_HEADINGS[i % len(PROBE_HEADINGS)] for i in range(len(texts))]
+
+    def scores(classifier, with_headings: bool) -> np.ndarray:
+        predictions = classifier.classify(texts, headings if with_headings else None)
+        return np.array([[p.scores[label] for label in bundle["labels"]] for p in predictions])
+
+    def macro_f1(probabilities: np.ndarray) -> float | None:
+        if not gold_labels:
+            return None
+        predicted = [bundle["labels"][i] for i in probabilities.argmax(axis=1)]
+        return float(f1_score(gold_labels, predicted, labels=list(LABELS), average="macro", zero_division=0))
+
+    fp32 = SentenceClassifier(staging, device="cpu", precision="fp32")
+    fp32_plain, fp32_headed = scores(fp32, False), scores(fp32, True)
+    contexts = [heading_context(h) if bundle["use_heading"] else None for h in headings]
+    torch_plain = _torch_probabilities(model, tokenizer, texts, [None] * len(texts), bundle["max_length"])
+    torch_headed = _torch_probabilities(model, tokenizer, texts, contexts, bundle["max_length"])
+    fp32_diff = float(max(np.abs(fp32_plain - torch_plain).max(), np.abs(fp32_headed - torch_headed).max()))
+    print(f"fp32 parity: max |ONNX - PyTorch| probability = {fp32_diff:.2e} over {2 * len(texts)} inputs "
+          f"(tolerance {settings['fp32_tolerance']:.0e})")
+    if fp32_diff > settings["fp32_tolerance"]:
+        raise UserError(f"{bundle['source_model']}: ONNX fp32 probabilities differ from PyTorch by {fp32_diff:.2e} "
+                        f"(> {settings['fp32_tolerance']:.0e}); no bundle was written. Check the opset in configs/export.yaml")
+
+    fp32_labels = fp32_plain.argmax(axis=1)
+    fp32_f1 = macro_f1(fp32_plain)
+    attempts = []
+    for number, options in enumerate(settings["quantization_attempts"]):
+        candidate = f"model.int8.try{number}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(staging / "model.onnx", staging / candidate, **options)
+        (staging / candidate).replace(staging / "model.int8.onnx")
+        int8_plain = scores(SentenceClassifier(staging, device="cpu", precision="int8"), False)
+        (staging / "model.int8.onnx").replace(staging / candidate)
+        agreement = float((int8_plain.argmax(axis=1) == fp32_labels).mean())
+        int8_f1 = macro_f1(int8_plain)
+        f1_drop = None if fp32_f1 is None else fp32_f1 - int8_f1
+        passed = agreement >= settings["min_int8_agreement"] and (f1_drop is None or f1_drop <= settings["max_int8_f1_drop"])
+        attempts.append({"options": options, "file": candidate, "label_agreement": agreement, "macro_f1": int8_f1,
+                         "max_abs_prob_diff_vs_fp32": float(np.abs(int8_plain - fp32_plain).max()), "passed": passed})
+        print(f"int8 {options}: labels agree with fp32 on {agreement:.1%} of {len(texts)} sentences "
+              f"(need {settings['min_int8_agreement']:.0%}); macro-F1 "
+              + (f"{int8_f1:.4f} vs fp32 {fp32_f1:.4f} (drop {100 * f1_drop:+.2f} points, allowed "
+                 f"{100 * settings['max_int8_f1_drop']:.1f})" if fp32_f1 is not None else "n/a (no gold)")
+              + (" -> OK" if passed else " -> not met"))
+        if passed:
+            break
+    chosen = next((a for a in attempts if a["passed"]), None) or max(
+        attempts, key=lambda a: (a["label_agreement"], a["macro_f1"] or 0.0))
+    (staging / chosen["file"]).replace(staging / "model.int8.onnx")
+    for attempt in attempts:
+        (staging / attempt.pop("file")).unlink(missing_ok=True)
+    if not chosen["passed"]:
+        print(f"int8 criteria NOT met by any quantisation setting; kept {chosen['options']}. "
+              "Use `--precision fp32` for full accuracy.")
+    return {
+        "gold": str(gold) if gold_rows else None,
+        "sentences": len(texts),
+        "fp32_max_abs_prob_diff": fp32_diff,
+        "fp32_macro_f1": fp32_f1,
+        "int8_options": chosen["options"],
+        "int8_label_agreement": chosen["label_agreement"],
+        "int8_macro_f1": chosen["macro_f1"],
+        "int8_passed": chosen["passed"],
+        "int8_attempts": attempts,
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _replace_dir(staging: Path, out_dir: Path) -> None:
+    """Swap the finished bundle in; an older bundle is kept aside until the new one is in place."""
+    previous = out_dir.parent / f".{out_dir.name}.previous"
+    shutil.rmtree(previous, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.replace(previous)
+    staging.replace(out_dir)
+    shutil.rmtree(previous, ignore_errors=True)
