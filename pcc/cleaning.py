@@ -189,6 +189,24 @@ def clean_lines(raw_lines: list[str]) -> list[Line]:
     return cleaned
 
 
+_SPACED_PAIR = re.compile(f"[{CJK}][ \t\u3000]+(?=[{CJK}])")
+_TERMINAL = re.compile("[。！？!?]")
+# One lower-case letter alone between Chinese characters: a column rule or speck read as a letter.
+_STRAY_LETTER = re.compile(f"(?<=[{CJK}，。、；：])[a-z](?=[{CJK}，。、；：])")
+# Thresholds of the layout evidence, set on the seed corpus and on synthetic paragraphs (tests).
+_BROKEN_WORDS_GARBLED = 0.3  # share of one-character pieces among the pieces of a raw paragraph
+_BROKEN_WORDS_GARBLED_HEADING = 0.5  # headings are short: stronger evidence needed
+_NOISE_GARBLED = 0.05  # share of stray letters and symbols in a sentence
+SPACED_PDF = 0.08  # spaces between Chinese characters per Chinese character: text from a PDF
+_INTERLEAVED_SENTENCE_LENGTH = 60  # mean Chinese characters per sentence in a spaced paragraph
+_MIN_CHARS_FOR_LENGTH_TEST = 200
+
+
+def spaced_share(raw: str) -> float:
+    """Spaces between two Chinese characters per Chinese character: high in PDF extractions."""
+    return len(_SPACED_PAIR.findall(raw)) / max(cjk_count(raw), 1)
+
+
 def broken_word_share(raw: str) -> float:
     """Among the space-separated pieces of a raw line holding Chinese, the share that are one character.
 
@@ -203,11 +221,25 @@ def broken_word_share(raw: str) -> float:
     return 0.0 if share > 0.9 else share
 
 
-def is_garbled(text: str, line: Line) -> bool:
-    """Text too broken to classify: stray OCR letters and symbols, or words broken by a column layout."""
+def paragraph_garbled(paragraph: Line, is_heading: bool = False) -> bool:
+    """Layout evidence that a paragraph was read across columns.
+
+    Words broken by spaces, or — in spaced PDF text — sentences far longer than usual: reading two
+    columns across merges their sentences, so the stretches between full stops grow.
+    """
+    broken = broken_word_share(paragraph.raw)
+    if broken > (_BROKEN_WORDS_GARBLED_HEADING if is_heading else _BROKEN_WORDS_GARBLED):
+        return True
+    chinese = cjk_count(paragraph.text)
+    if chinese < _MIN_CHARS_FOR_LENGTH_TEST or spaced_share(paragraph.raw) < SPACED_PDF:
+        return False
+    sentences = max(len(_TERMINAL.findall(paragraph.text)), 1)
+    return chinese / sentences >= _INTERLEAVED_SENTENCE_LENGTH
+
+
+def sentence_garbled(text: str) -> bool:
+    """Stray OCR letters and symbols inside a sentence (`…公安机关l常交流…`)."""
     compact = re.sub(r"\s+", "", text)
-    if not compact:
+    if not compact or _STRAY_LETTER.search(compact):
         return True
-    if noise_count(compact) / len(compact) > 0.05:
-        return True
-    return broken_word_share(line.raw) > 0.3
+    return noise_count(compact) / len(compact) > _NOISE_GARBLED

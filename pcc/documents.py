@@ -9,7 +9,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pcc.cleaning import Line, clean_line, clean_lines, cjk_count, is_disclaimer, is_junk, is_garbled, merge_orphan_numerals
+from pcc.cleaning import (
+    SPACED_PDF,
+    Line,
+    clean_line,
+    clean_lines,
+    cjk_count,
+    is_disclaimer,
+    is_junk,
+    merge_orphan_numerals,
+    paragraph_garbled,
+    sentence_garbled,
+    spaced_share,
+)
 from pcc.errors import UserError
 from pcc.readers import read_text
 from pcc.records import Paper, Sentence
@@ -115,38 +127,58 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
     return title, units, rest
 
 
-def _build(units_and_lines: list[tuple[Unit, Line | None]], paper: Paper) -> PreparedPaper:
-    units = [unit for unit, _ in units_and_lines]
-    paths = assign_heading_paths(units)
-    sentences = []
-    for index, ((unit, line), path) in enumerate(zip(units_and_lines, paths)):
-        garbled = line is not None and is_garbled(unit.text, line)
-        sentences.append(
-            Sentence(
-                paper_id=paper.paper_id,
-                paper_title=paper.title,
-                index=index,
-                text=unit.text,
-                heading_path=path,
-                is_heading=unit.is_heading,
-                quality="garbled" if garbled else "ok",
-            )
-        )
-    return PreparedPaper(paper=paper, sentences=sentences)
+def _smooth_garbled(flags: list[bool], paragraphs: list[Line]) -> list[bool]:
+    """A weak paragraph (PDF-spaced, or ending mid-sentence) between two garbled ones is garbled too:
+    column layouts garble whole stretches of a page, and short pieces in them carry too little
+    evidence of their own."""
+    smoothed = list(flags)
+    for index, paragraph in enumerate(paragraphs):
+        if flags[index]:
+            continue
+        weak = spaced_share(paragraph.raw) >= SPACED_PDF or paragraph.text[-1] not in TERMINALS
+        before = flags[index - 1] if index > 0 else None
+        after = flags[index + 1] if index + 1 < len(flags) else None
+        if weak and before and after:
+            smoothed[index] = True
+    return smoothed
 
 
 def prepare_lines(raw_lines: list[str], paper_id: str, source: str, ordinal: int = 1, title: str | None = None) -> PreparedPaper:
     """One paper's raw lines → the paper and its sentences."""
     lines = clean_lines(raw_lines)
     if title is None:
-        title, units, lines = _title_units(lines)
+        title, title_units, lines = _title_units(lines)
     else:
-        units = [Unit(title, True, None)]
-    pairs: list[tuple[Unit, Line | None]] = [(unit, None) for unit in units]
-    for paragraph in join_wrapped_lines(lines):
-        pairs.extend((unit, paragraph) for unit in segment_paragraph(paragraph.text))
-    title = title or (pairs[0][0].text[:40] if pairs else paper_id)
-    return _build(pairs, Paper(paper_id=paper_id, title=title, source=source, ordinal=ordinal))
+        title_units = [Unit(title, True, None)]
+    paragraphs = join_wrapped_lines(lines)
+    segmented = [segment_paragraph(paragraph.text) for paragraph in paragraphs]
+    flags = [
+        paragraph_garbled(paragraph, is_heading=all(unit.is_heading for unit in units))
+        for paragraph, units in zip(paragraphs, segmented)
+    ]
+    flags = _smooth_garbled(flags, paragraphs)
+    units = list(title_units)
+    garbled = [False] * len(title_units)
+    for paragraph_units, flag in zip(segmented, flags):
+        units.extend(paragraph_units)
+        garbled.extend(flag or sentence_garbled(unit.text) for unit in paragraph_units)
+    title = title or (units[0].text[:40] if units else paper_id)
+    paper = Paper(paper_id=paper_id, title=title, source=source, ordinal=ordinal)
+    # A garbled heading would put noise into the model input of every sentence under it.
+    paths = assign_heading_paths([Unit(u.text, u.is_heading and not g, u.level) for u, g in zip(units, garbled)])
+    sentences = [
+        Sentence(
+            paper_id=paper_id,
+            paper_title=title,
+            index=index,
+            text=unit.text,
+            heading_path=path,
+            is_heading=unit.is_heading,
+            quality="garbled" if is_garbled else "ok",
+        )
+        for index, (unit, path, is_garbled) in enumerate(zip(units, paths, garbled))
+    ]
+    return PreparedPaper(paper=paper, sentences=sentences)
 
 
 def prepare_text(text: str, title: str | None = None, paper_id: str = "text") -> PreparedPaper:

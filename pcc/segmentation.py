@@ -30,6 +30,7 @@ _MARKERS: list[tuple[int, re.Pattern]] = [
 ]
 UNNUMBERED_LEVEL = 2
 _MAX_SHORT_HEADING = 25  # characters after the numeral: a numbered unit this short is all heading
+_MAX_STANDALONE_HEADING = 40  # … and a numbered paragraph of one sentence this short
 _MAX_HEADING = 40  # a heading glued to a sentence is looked for within this many characters
 
 # Nouns that typically close a section heading, and words that typically open a sentence.
@@ -169,8 +170,11 @@ def _glued_boundary(body: str) -> int | None:
     return None
 
 
-def split_heading(unit: str) -> list[Unit]:
-    """A numbered unit → its heading(s) and the sentence glued after them, if any."""
+def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
+    """A numbered unit → its heading(s) and the sentence glued after them, if any.
+
+    `standalone`: the unit is a whole paragraph, so a longer one-sentence heading is allowed.
+    """
     marker = _heading_marker(unit)
     if marker is None:
         return [Unit(unit)]
@@ -179,7 +183,7 @@ def split_heading(unit: str) -> list[Unit]:
     nested = _nested_marker_at(body, level)
     if nested is not None:
         return [_heading(unit[: marker_end + nested], level)] + split_heading(body[nested:].strip())
-    if len(body.strip()) <= _MAX_SHORT_HEADING:
+    if len(body.strip()) <= (_MAX_STANDALONE_HEADING if standalone else _MAX_SHORT_HEADING):
         return [_heading(unit, level)]
     boundary = _glued_boundary(body)
     if boundary is None:
@@ -204,9 +208,10 @@ def segment_paragraph(paragraph: str) -> list[Unit]:
         if _nested_marker_at(paragraph[marker[1] :], marker[0]) is None:
             return [_heading(paragraph, marker[0])]
     units: list[Unit] = []
-    for sentence in split_sentences(paragraph):
-        units.extend(split_heading(sentence))
-    return units
+    sentences = split_sentences(paragraph)
+    for sentence in sentences:
+        units.extend(split_heading(sentence, standalone=len(sentences) == 1))
+    return [unit for unit in units if re.search(r"\w", unit.text)]  # drop leftovers like a lone `@`
 
 
 def heading_label(text: str) -> str:
