@@ -77,11 +77,14 @@ function sentenceSpan(sentence) {
 }
 
 function renderDocument(analysis) {
-  documentView.replaceChildren(element("h2", {}, analysis.title));
+  documentView.replaceChildren();
+  // The segmenter usually keeps the title as the first heading; show it once, as the page's heading.
+  const titled = analysis.sentences.some((s) => s.is_heading && s.text === analysis.title);
+  if (!titled) documentView.append(element("h2", {}, analysis.title));
   let paragraph = null;
   for (const sentence of analysis.sentences) {
     if (sentence.is_heading) {
-      const level = Math.min(3 + sentence.heading_path.length, 6);
+      const level = sentence.text === analysis.title ? 2 : Math.min(3 + sentence.heading_path.length, 6);
       const heading = element(`h${level}`);
       heading.append(sentenceSpan(sentence));
       documentView.append(heading);
@@ -99,6 +102,7 @@ function renderDocument(analysis) {
 function renderSummary(summary) {
   summaryView.replaceChildren();
   for (const [category, sentences] of Object.entries(summary)) {
+    if (category === "other") continue;
     summaryView.append(element("h3", { class: category }, `${CATEGORIES[category] || category} (${sentences.length})`));
     if (sentences.length === 0) {
       summaryView.append(element("p", { class: "empty" }, "None found. 未发现。"));

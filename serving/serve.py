@@ -1,0 +1,71 @@
+"""`pcc serve`: start the HTTP service and web page (BentoML) on one port.
+
+It checks the settings, then becomes `bentoml serve serving.service:PCC` with the settings passed
+through PCC_* environment variables, which is also how a container or a plain `bentoml serve` is configured.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+
+from pcc.errors import UserError
+
+SERVICE = "serving.service:PCC"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
+                        "0.0.0.0 to accept other machines)")
+    parser.add_argument("--port", type=int, default=3000, help="port (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes, each with its own copy of the model (default: %(default)s)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the model runs; cuda needs `pip install onnxruntime-gpu` (default: %(default)s)")
+    parser.add_argument("--precision", default="int8", help="int8 (smaller, faster on CPU) or fp32 (default: %(default)s)")
+    parser.add_argument("--bundle", type=Path,
+                        help="ONNX bundle directory from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
+    parser.add_argument("--no-batching", action="store_true",
+                        help="answer every /classify request alone instead of merging concurrent ones")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UserError(f"--host {host} --port {port}: cannot listen there ({error.strerror}); "
+                            "stop what uses the port or pick another with --port") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from serving.classifier import SentenceClassifier, default_bundle_dir
+
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: give at least 1")
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port}: give a port between 1 and 65535")
+    _check_port_free(args.host, args.port)
+    bundle = (args.bundle or default_bundle_dir()).resolve()
+    # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
+    # not as a traceback from every worker.
+    SentenceClassifier(bundle, device=args.device, precision=args.precision)
+
+    env = {
+        **os.environ,
+        "PCC_BUNDLE": str(bundle),
+        "PCC_DEVICE": args.device,
+        "PCC_PRECISION": args.precision,
+        "PCC_WORKERS": str(args.workers),
+        "PCC_BATCHING": "0" if args.no_batching else "1",
+        "BENTOML_DO_NOT_TRACK": "True",  # no usage reports: the service may run without internet
+    }
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--working-dir", str(PROJECT_ROOT),
+               "--host", args.host, "--port", str(args.port)]
+    print(f"pcc serve: http://{args.host}:{args.port}/ with bundle {bundle} ({args.device}, {args.precision})",
+          file=sys.stderr, flush=True)
+    # Become the server, so that signals sent to this process (Ctrl+C, SIGTERM) reach BentoML directly.
+    os.execve(sys.executable, command, env)

@@ -1,0 +1,285 @@
+"""The real HTTP service (`pcc serve` → BentoML) on a loopback port, with the tiny ONNX bundle."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from pcc.records import LABELS
+from serving.classifier import SentenceClassifier
+from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES
+
+PAPER = """论网络社会公安机关深化和谐警民关系建设的对策
+一、当前警民关系存在的问题
+部分民警对网络舆情反应迟缓，群众对警方的信任度有所下降。个别地方警民矛盾突出。
+二、问题产生的原因
+其主要原因在于信息公开不及时，沟通渠道单一。
+握 和及 时 应对 社 情 民意 , 护 人 民警 察 良好 形 象 . 建 网络 空 间 的和 谐 警 民关 系具 有
+三、对策建议
+公安机关应当建立网络舆情快速反应机制。要拓宽警民沟通渠道，主动公开警务信息。
+"""
+SENTENCES = ["警民关系紧张。", "原因是沟通渠道不畅。", "应当加强网络舆情引导。", "本文共分三部分。"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # `pcc serve` became the BentoML arbiter; it stops its workers
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_server(bundle: Path, log_path: Path, *options: str) -> Iterator[str]:
+    """Start `pcc serve` on a free loopback port; yield its base URL once /readyz answers 200."""
+    port = free_port()
+    command = [sys.executable, "-m", "pcc.cli", "serve", "--bundle", str(bundle), "--port", str(port), *options]
+    # BentoML keeps its Prometheus files under $BENTOML_HOME and wipes them at start: a private home keeps
+    # this server's metrics its own, whatever else runs on the machine.
+    env = {**os.environ, "BENTOML_HOME": str(log_path.parent / "bentoml_home")}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"pcc serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"pcc serve not ready after 120 s:\n{log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(process)
+
+
+# fp32, because dynamic int8 quantisation scales activations per batch: an int8 answer shifts slightly with
+# the other sentences it is batched with, and these tests compare answers exactly. (The page test runs int8.)
+@pytest.fixture(scope="module")
+def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
+    with running_server(tiny_bundle, tmp_path_factory.mktemp("serve") / "server.log", "--precision", "fp32") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def local_classifier(tiny_bundle) -> SentenceClassifier:
+    """The same bundle in this process: what the server must answer."""
+    return SentenceClassifier(tiny_bundle, device="cpu", precision="fp32")
+
+
+def prediction_json(prediction) -> dict:
+    return {"label": prediction.label, "confidence": prediction.confidence, "scores": prediction.scores}
+
+
+def assert_same_predictions(served: list[dict], expected: list[dict]) -> None:
+    assert [p["label"] for p in served] == [p["label"] for p in expected]
+    for got, want in zip(served, expected):
+        assert got["confidence"] == pytest.approx(want["confidence"], abs=1e-5)
+        assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
+
+
+def error_text(response: httpx.Response) -> str:
+    """BentoML's error body as one string: the headline plus every `loc: msg` of the details."""
+    body = response.json()
+    details = body.get("detail") or []
+    return " | ".join([body["error"], *(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details)])
+
+
+# --- happy paths -------------------------------------------------------------------------------------
+
+
+def test_classify_answers_one_prediction_per_sentence_in_order(server, local_classifier):
+    response = httpx.post(f"{server}/classify", json={"sentences": SENTENCES}, timeout=30)
+    assert response.status_code == 200, response.text
+    predictions = response.json()
+    assert len(predictions) == len(SENTENCES)
+    for prediction in predictions:
+        assert prediction["label"] in LABELS
+        assert set(prediction["scores"]) == set(LABELS)
+        assert sum(prediction["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert prediction["confidence"] == max(prediction["scores"].values())
+    assert_same_predictions(predictions, [prediction_json(p) for p in local_classifier.classify(SENTENCES)])
+
+
+def test_classify_accepts_the_largest_allowed_request(server):
+    sentences = ["警" * MAX_SENTENCE_CHARS] + [f"第{i}句。" for i in range(MAX_SENTENCES - 1)]
+    response = httpx.post(f"{server}/classify", json={"sentences": sentences}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert len(response.json()) == MAX_SENTENCES
+
+
+def test_analyze_segments_classifies_and_summarises_a_paper(server, local_classifier):
+    response = httpx.post(f"{server}/analyze", json={"text": PAPER}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = local_classifier.analyze(PAPER)
+    assert body["title"] == expected.paper.title == "论网络社会公安机关深化和谐警民关系建设的对策"
+    assert [s["text"] for s in body["sentences"]] == [item.sentence.text for item in expected.sentences]
+    assert [s["index"] for s in body["sentences"]] == list(range(len(body["sentences"])))
+    headings = [s["text"] for s in body["sentences"] if s["is_heading"]]
+    assert "三、对策建议" in headings
+    countermeasure = next(s for s in body["sentences"] if s["text"].startswith("公安机关应当建立"))
+    assert countermeasure["heading_path"] == ["三、对策建议"]
+    garbled = [s for s in body["sentences"] if s["quality"] == "garbled"]
+    assert garbled and all(s["label"] is None and s["scores"] is None for s in garbled)
+    readable = [s for s in body["sentences"] if s["quality"] == "ok"]
+    assert_same_predictions(readable, [prediction_json(i.prediction) for i in expected.sentences if i.prediction])
+    assert body["summary"] == {
+        label: [s["text"] for s in readable if s["label"] == label] for label in LABELS
+    }
+
+
+def test_analyze_uses_the_given_title(server):
+    response = httpx.post(f"{server}/analyze", json={"text": PAPER, "title": "  警民关系  "}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == "警民关系"
+
+
+# --- bad input: 4xx with a message that names the problem -------------------------------------------
+
+BAD_REQUESTS = {
+    "classify: malformed JSON": ("/classify", b'{"sentences": ["a",', "Invalid JSON"),
+    "classify: no body": ("/classify", b"", "sentences: Field required"),
+    "classify: empty list": ("/classify", {"sentences": []}, "sentences: List should have at least 1 item"),
+    "classify: too many sentences": (
+        "/classify", {"sentences": ["句子。"] * (MAX_SENTENCES + 1)}, "sentences: List should have at most 256 items"),
+    "classify: sentence too long": (
+        "/classify", {"sentences": ["短句。", "长" * (MAX_SENTENCE_CHARS + 1)]},
+        "sentences.1: String should have at most 2000 characters"),
+    "classify: empty sentence": ("/classify", {"sentences": ["短句。", ""]}, "sentences.1: String should have at least 1"),
+    "classify: non-string item": ("/classify", {"sentences": ["短句。", 42]}, "sentences.1: Input should be a valid string"),
+    "classify: not a list": ("/classify", {"sentences": "短句。"}, "sentences: Input should be a valid array"),
+    "analyze: malformed JSON": ("/analyze", b"text=abc", "Invalid JSON"),
+    "analyze: empty text": ("/analyze", {"text": ""}, "text: String should have at least 1 character"),
+    "analyze: blank text": ("/analyze", {"text": " \n\t "}, "text: String should have at least 1 character"),
+    "analyze: document too long": (
+        "/analyze", {"text": "长" * (MAX_DOCUMENT_CHARS + 1)}, "text: String should have at most 200000 characters"),
+    "analyze: text not a string": ("/analyze", {"text": ["a"]}, "text: Input should be a valid string"),
+    "analyze: title too long": ("/analyze", {"text": PAPER, "title": "题" * 501}, "title: String should have at most 500"),
+}
+
+
+@pytest.mark.parametrize("path, body, message", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+def test_bad_input_gets_400_naming_the_problem(server, path, body, message):
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = httpx.post(f"{server}{path}", content=content, headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 400, response.text
+    assert message in error_text(response)
+
+
+def test_unknown_route_is_404_and_server_still_serves(server):
+    assert httpx.post(f"{server}/classify_all", json={"sentences": ["a"]}, timeout=10).status_code == 404
+    assert httpx.get(f"{server}/livez", timeout=10).status_code == 200
+    assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
+# --- health, metrics, load ---------------------------------------------------------------------------
+
+
+def test_health_endpoints(server):
+    assert httpx.get(f"{server}/livez", timeout=10).status_code == 200
+    assert httpx.get(f"{server}/readyz", timeout=10).status_code == 200
+
+
+def test_100_concurrent_requests_all_succeed_with_their_own_answers(server, local_classifier):
+    requests = []
+    for i in range(100):
+        if i % 10 == 9:
+            requests.append(("/analyze", {"text": PAPER}))
+        else:
+            sentences = [f"{SENTENCES[(i + k) % len(SENTENCES)]}第{i}号。" for k in range(1 + (i % 3) * 15)]
+            requests.append(("/classify", {"sentences": sentences}))
+
+    async def send_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=server, timeout=120, limits=limits) as client:
+            return await asyncio.gather(*(client.post(path, json=body) for path, body in requests))
+
+    requests_before, batches_before = adaptive_batching(server)
+    responses = asyncio.run(send_all())
+    assert [r.status_code for r in responses] == [200] * 100, [r.text for r in responses if r.status_code != 200][:3]
+    for (path, body), response in zip(requests, responses):
+        if path == "/classify":
+            expected = [prediction_json(p) for p in local_classifier.classify(body["sentences"])]
+            assert_same_predictions(response.json(), expected)
+    requests_after, batches_after = adaptive_batching(server)
+    # Some model calls served several requests at once, and still every request got its own answers.
+    assert requests_after - requests_before > batches_after - batches_before
+
+
+def metric(text: str, name: str, *label_filters: str) -> float:
+    """Sum of the Prometheus samples called `name` whose labels contain every filter (`key="value"`)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f in line for f in label_filters):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def adaptive_batching(server: str) -> tuple[float, float]:
+    """(requests, model calls) that BentoML's dispatcher has sent through /classify so far."""
+    text = httpx.get(f"{server}/metrics", timeout=10).text
+    histogram = "bentoml_service_adaptive_batch_size"
+    return (metric(text, f"{histogram}_sum", 'method_name="classify"'),
+            metric(text, f"{histogram}_count", 'method_name="classify"'))
+
+
+def test_metrics_count_requests_by_endpoint_and_status(server):
+    text = httpx.get(f"{server}/metrics", timeout=10).text
+    ok_before = metric(text, "bentoml_service_request_total", 'endpoint="/classify"', 'http_response_code="200"')
+    for _ in range(3):
+        httpx.post(f"{server}/classify", json={"sentences": SENTENCES}, timeout=30)
+    httpx.post(f"{server}/classify", json={"sentences": []}, timeout=30)
+    text = httpx.get(f"{server}/metrics", timeout=10).text
+    assert metric(text, "bentoml_service_request_total", 'endpoint="/classify"', 'http_response_code="200"') \
+        == ok_before + 3
+    assert metric(text, "bentoml_service_request_total", 'endpoint="/classify"', 'http_response_code="400"') >= 1
+    assert adaptive_batching(server)[1] >= 3
+
+
+# --- pcc serve refuses bad settings before starting anything ----------------------------------------
+
+
+def run_pcc_serve(*options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pcc.cli", "serve", *options],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_pcc_serve_reports_a_missing_bundle(tmp_path):
+    result = run_pcc_serve("--bundle", str(tmp_path / "nowhere"), "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "nowhere: no ONNX bundle here" in result.stderr and "pcc export" in result.stderr
+
+
+def test_pcc_serve_reports_a_busy_port(tiny_bundle):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_pcc_serve("--bundle", str(tiny_bundle), "--port", str(port))
+    assert result.returncode == 2
+    assert f"--port {port}: cannot listen there" in result.stderr
