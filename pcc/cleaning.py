@@ -13,6 +13,8 @@ from dataclasses import dataclass
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 FULL_WIDTH_PUNCT = "，。、；：？！“”‘’「」『』《》〈〉（）【】—…·～"
 _COMMON_PUNCT = FULL_WIDTH_PUNCT + ",.;:?!()[]%-/'\"+=<>@#&*_~" + "―–‐"
+_LATIN_RUN = re.compile(r"[A-Za-z]+")
+_MIXED_CASE = re.compile(r"[a-z][A-Z]")
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CJKISH = f"{CJK}{FULL_WIDTH_PUNCT}"
 
@@ -39,10 +41,13 @@ _ORPHAN_COMMA = re.compile(r"^[、,，]$")
 
 @dataclass
 class Line:
-    """One cleaned line, with the raw line it came from (its spacing is evidence of PDF origin)."""
+    """One cleaned line or paragraph, with the raw text it came from (its spacing is evidence of PDF
+    origin) and the number of places where it was joined from lines that broke off mid-sentence
+    at irregular lengths (evidence of pieces of columns put together)."""
 
     text: str
     raw: str
+    ragged_joins: int = 0
 
 
 def is_cjk(char: str) -> bool:
@@ -79,8 +84,15 @@ def is_junk(line: str) -> bool:
 
 
 def noise_count(text: str) -> int:
-    """Characters that are neither Chinese, digits, whitespace nor common punctuation: stray OCR letters and symbols."""
-    return sum(1 for char in text if not (is_cjk(char) or char.isdigit() or char.isspace() or char in _COMMON_PUNCT))
+    """Characters of OCR noise: symbols that are neither Chinese, digits nor common punctuation, and
+    Latin letters standing alone or in runs of mixed-up case (`J O cR卜 oNl`). Words and
+    abbreviations (`QQ群`, `ONNX`, `Deep`) are not noise."""
+    symbols = sum(
+        1 for char in text
+        if not (is_cjk(char) or char.isdigit() or char.isspace() or char in _COMMON_PUNCT or char.isascii() and char.isalpha())
+    )
+    letters = sum(len(run) for run in _LATIN_RUN.findall(text) if len(run) == 1 or _MIXED_CASE.search(run))
+    return symbols + letters
 
 
 def merge_orphan_numerals(lines: list[str]) -> list[str]:
@@ -198,8 +210,7 @@ _BROKEN_WORDS_GARBLED = 0.3  # share of one-character pieces among the pieces of
 _BROKEN_WORDS_GARBLED_HEADING = 0.5  # headings are short: stronger evidence needed
 _NOISE_GARBLED = 0.05  # share of stray letters and symbols in a sentence
 SPACED_PDF = 0.08  # spaces between Chinese characters per Chinese character: text from a PDF
-_INTERLEAVED_SENTENCE_LENGTH = 60  # mean Chinese characters per sentence in a spaced paragraph
-_MIN_CHARS_FOR_LENGTH_TEST = 200
+_RAGGED_JOINS_GARBLED = 2  # joins of lines broken off mid-sentence at irregular lengths
 
 
 def spaced_share(raw: str) -> float:
@@ -224,17 +235,13 @@ def broken_word_share(raw: str) -> float:
 def paragraph_garbled(paragraph: Line, is_heading: bool = False) -> bool:
     """Layout evidence that a paragraph was read across columns.
 
-    Words broken by spaces, or — in spaced PDF text — sentences far longer than usual: reading two
-    columns across merges their sentences, so the stretches between full stops grow.
+    Words broken by spaces, or a PDF-extracted paragraph stitched together from several lines that
+    each broke off mid-sentence at no particular width — the pieces of columns read across.
     """
     broken = broken_word_share(paragraph.raw)
     if broken > (_BROKEN_WORDS_GARBLED_HEADING if is_heading else _BROKEN_WORDS_GARBLED):
         return True
-    chinese = cjk_count(paragraph.text)
-    if chinese < _MIN_CHARS_FOR_LENGTH_TEST or spaced_share(paragraph.raw) < SPACED_PDF:
-        return False
-    sentences = max(len(_TERMINAL.findall(paragraph.text)), 1)
-    return chinese / sentences >= _INTERLEAVED_SENTENCE_LENGTH
+    return paragraph.ragged_joins >= _RAGGED_JOINS_GARBLED and spaced_share(paragraph.raw) >= SPACED_PDF
 
 
 def sentence_garbled(text: str) -> bool:

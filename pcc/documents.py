@@ -30,6 +30,7 @@ from pcc.segmentation import (
     Unit,
     assign_heading_paths,
     is_heading_line,
+    is_keyword_line,
     segment_paragraph,
     _heading_marker,
 )
@@ -38,6 +39,7 @@ _SPACED_CJK = re.compile(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff]")
 _MIN_TITLE_CJK = 8  # a title not confirmed by a repeat below it must be at least this long
 _MAX_TITLE_PREFIX = 4  # `浅谈` / `浅析` … may precede the title where it is repeated on the next line
 _NON_TERMINAL_END = "，、：,:（(“《"
+_FULL_LINE = 0.8  # share of the wrap width from which an unpunctuated line is a wrapped one
 
 
 @dataclass
@@ -83,29 +85,42 @@ def split_papers(raw_lines: list[str]) -> list[list[str]]:
     return papers
 
 
-def join_wrapped_lines(lines: list[Line]) -> list[Line]:
-    """Join lines that a layout broke mid-sentence into paragraphs.
+def wrap_width(lines: list[Line]) -> float:
+    """The length of a page's full lines, when the text is hard-wrapped; infinite when it is not.
 
-    A line continues on the next one when it ends with a non-final mark (，、：…), or when the text is
-    hard-wrapped (most long lines end without final punctuation) and this line is about as long as
-    the wrap width. Heading-shaped lines never continue.
+    Hard-wrapped text has many lines of nearly one length (the 75th percentile of line lengths);
+    text with one paragraph per line has no such cluster.
     """
-    long_lines = [line for line in lines if len(line.text) > 10]
-    unterminated = [line for line in long_lines if line.text[-1] not in TERMINALS]
-    wrapped = len(long_lines) >= 4 and len(unterminated) >= 0.4 * len(long_lines)
-    wrap_width = sorted(len(line.text) for line in unterminated)[len(unterminated) // 2] if wrapped else 0
+    lengths = sorted(len(line.text) for line in lines if len(line.text) > 10)
+    if not lengths:
+        return float("inf")
+    width = lengths[int(0.75 * (len(lengths) - 1))]
+    near = sum(1 for length in lengths if abs(length - width) <= 0.1 * width)
+    return width if near >= max(3, 0.25 * len(lengths)) else float("inf")
+
+
+def join_wrapped_lines(lines: list[Line]) -> list[Line]:
+    """Join lines that a page layout broke mid-sentence back into paragraphs.
+
+    A line that ends without final punctuation continues on the next one, unless it has the shape
+    of a heading (short, unpunctuated) and is shorter than the page's full lines.
+    """
+    width = wrap_width(lines)
     paragraphs: list[Line] = []
     continues = False
+    ragged = False
     for line in lines:
-        if continues and paragraphs and _heading_marker(line.text) is None:
+        if continues and _heading_marker(line.text) is None:
             last = paragraphs[-1]
-            paragraphs[-1] = Line(last.text + line.text, last.raw + " " + line.raw)
+            paragraphs[-1] = Line(last.text + line.text, last.raw + " " + line.raw, last.ragged_joins + ragged)
         else:
             paragraphs.append(line)
-        text = paragraphs[-1].text
-        continues = text[-1] in _NON_TERMINAL_END or (
-            wrapped and text[-1] not in TERMINALS and len(line.text) >= 0.8 * wrap_width and not is_heading_line(line.text)
+        end = line.text.rstrip("”’」』）)")[-1:] or line.text[-1]
+        full = len(line.text) >= _FULL_LINE * width
+        continues = end not in TERMINALS and not is_keyword_line(line.text) and (
+            line.text[-1] in _NON_TERMINAL_END or not is_heading_line(line.text) or full
         )
+        ragged = continues and not full
     return paragraphs
 
 

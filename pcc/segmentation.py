@@ -90,7 +90,7 @@ def _matching_closers(text: str) -> dict[int, int]:
 def split_sentences(paragraph: str) -> list[str]:
     """Cut at 。！？ (with any closing quote after them) and at clause-ending ；, outside quotes and brackets."""
     closers = _matching_closers(paragraph)
-    is_keyword_list = bool(_KEYWORD_LABEL.match(paragraph))
+    is_keyword_list = is_keyword_line(paragraph)
     sentences: list[str] = []
     start = clause_start = 0
     i = 0
@@ -123,6 +123,11 @@ def split_sentences(paragraph: str) -> list[str]:
     if paragraph[start:].strip():
         sentences.append(paragraph[start:].strip())
     return [s for s in sentences if s]
+
+
+def is_keyword_line(text: str) -> bool:
+    """`【关键词】…` / `关键词：…`: a list that is one unit and ends its paragraph."""
+    return bool(_KEYWORD_LABEL.match(text))
 
 
 def _heading_marker(text: str) -> tuple[int, int] | None:

@@ -1,0 +1,82 @@
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from pcc.errors import UserError
+from pcc.readers import decode_text, read_text
+from tests.fixtures.papers import TITLE, write_docx, write_pdf
+
+CHINESE = "构建和谐警民关系，是公安机关的重要任务。"
+
+
+def test_utf8_with_and_without_bom(tmp_path):
+    plain, bom = tmp_path / "a.txt", tmp_path / "b.txt"
+    plain.write_bytes(CHINESE.encode("utf-8"))
+    bom.write_bytes(b"\xef\xbb\xbf" + CHINESE.encode("utf-8"))
+    assert read_text(plain) == CHINESE
+    assert read_text(bom) == CHINESE
+
+
+def test_gbk_text_is_detected_and_decoded(tmp_path):
+    path = tmp_path / "gbk.txt"
+    path.write_bytes(CHINESE.encode("gbk"))
+    assert read_text(path) == CHINESE
+
+
+def test_binary_junk_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "junk.txt"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(UserError, match="junk.txt"):
+        read_text(path)
+    with pytest.raises(UserError):
+        decode_text(b"\x00\x01\x02abc")
+
+
+def test_empty_and_unsupported_files(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(UserError, match="empty.txt.*empty"):
+        read_text(empty)
+    blank = tmp_path / "blank.txt"
+    blank.write_text(" \n\n ", encoding="utf-8")
+    with pytest.raises(UserError, match="blank.txt"):
+        read_text(blank)
+    odd = tmp_path / "paper.rtf"
+    odd.write_text("x")
+    with pytest.raises(UserError, match="paper.rtf.*unsupported"):
+        read_text(odd)
+    with pytest.raises(UserError, match="missing.txt"):
+        read_text(tmp_path / "missing.txt")
+
+
+def test_pdf_text_layer_gives_the_chinese_back(tmp_path):
+    text = read_text(write_pdf(tmp_path / "paper.pdf"))
+    assert text.splitlines()[0] == TITLE
+    assert "（一）沟通不畅。" in text
+
+
+def test_corrupt_and_encrypted_pdfs_are_clear_errors(tmp_path):
+    corrupt = tmp_path / "corrupt.pdf"
+    corrupt.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 4)
+    with pytest.raises(UserError, match="corrupt.pdf"):
+        read_text(corrupt)
+    writer = PdfWriter(clone_from=PdfReader(write_pdf(tmp_path / "open.pdf")))
+    writer.encrypt("secret")
+    locked = tmp_path / "locked.pdf"
+    with locked.open("wb") as handle:
+        writer.write(handle)
+    with pytest.raises(UserError, match="locked.pdf.*encrypted"):
+        read_text(locked)
+
+
+def test_docx_paragraphs_and_tables_in_order(tmp_path):
+    path = write_docx(tmp_path / "paper.docx", table=[["问题", "对策"], ["沟通不畅", "加强沟通"]])
+    lines = read_text(path).splitlines()
+    assert lines[0] == TITLE
+    assert lines.index("（一）沟通不畅。") < lines.index("加强沟通")
+
+
+def test_docx_that_is_not_a_zip_package(tmp_path):
+    path = tmp_path / "fake.docx"
+    path.write_text("这不是一个文档", encoding="utf-8")
+    with pytest.raises(UserError, match="fake.docx.*zip"):
+        read_text(path)
