@@ -3,14 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -18,6 +13,7 @@ import pytest
 
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
+from serving.serve import free_port, running_server
 from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES
 
 PAPER = """论网络社会公安机关深化和谐警民关系建设的对策
@@ -32,56 +28,12 @@ PAPER = """论网络社会公安机关深化和谐警民关系建设的对策
 SENTENCES = ["警民关系紧张。", "原因是沟通渠道不畅。", "应当加强网络舆情引导。", "本文共分三部分。"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # `pcc serve` became the BentoML arbiter; it stops its workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def running_server(bundle: Path, log_path: Path, *options: str) -> Iterator[str]:
-    """Start `pcc serve` on a free loopback port; yield its base URL once /readyz answers 200."""
-    port = free_port()
-    command = [sys.executable, "-m", "pcc.cli", "serve", "--bundle", str(bundle), "--port", str(port), *options]
-    # BentoML keeps its Prometheus files under $BENTOML_HOME and wipes them at start: a private home keeps
-    # this server's metrics its own, whatever else runs on the machine.
-    env = {**os.environ, "BENTOML_HOME": str(log_path.parent / "bentoml_home")}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"pcc serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"pcc serve not ready after 120 s:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        yield url
-    finally:
-        _stop(process)
-
-
 # fp32, because dynamic int8 quantisation scales activations per batch: an int8 answer shifts slightly with
 # the other sentences it is batched with, and these tests compare answers exactly. (The page test runs int8.)
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
-    with running_server(tiny_bundle, tmp_path_factory.mktemp("serve") / "server.log", "--precision", "fp32") as url:
+    log_path = tmp_path_factory.mktemp("serve") / "server.log"
+    with running_server(tiny_bundle, ("--precision", "fp32"), log_path) as url:
         yield url
 
 

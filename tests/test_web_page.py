@@ -12,7 +12,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.test_service import PAPER, running_server
+from serving.serve import running_server
+from tests.test_service import PAPER
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -68,7 +69,7 @@ def browser() -> Iterator:
 
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
-    with running_server(tiny_bundle, tmp_path_factory.mktemp("page") / "server.log") as url:
+    with running_server(tiny_bundle, log_path=tmp_path_factory.mktemp("page") / "server.log") as url:
         yield url
 
 
