@@ -128,8 +128,11 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
     """The paper's title, its title units (title, subtitles, a repeat glued to the body) and the remaining lines."""
     units: list[Unit] = []
     rest = list(lines)
-    while rest and looks_like_title(rest[0].text) and len(units) < 3:
+    if rest and looks_like_title(rest[0].text):
         units.append(Unit(rest.pop(0).text, True, None))
+        # a second title-sized line right under the title is a subtitle (not a section heading)
+        if rest and looks_like_title(rest[0].text) and cjk_count(rest[0].text) >= _MIN_TITLE_CJK:
+            units.append(Unit(rest.pop(0).text, True, None))
     if not units:
         return "", units, rest
     title = units[0].text
@@ -158,8 +161,11 @@ def _smooth_garbled(flags: list[bool], paragraphs: list[Line]) -> list[bool]:
     return smoothed
 
 
-def prepare_lines(raw_lines: list[str], paper_id: str, source: str, ordinal: int = 1, title: str | None = None) -> PreparedPaper:
-    """One paper's raw lines → the paper and its sentences."""
+def prepare_lines(
+    raw_lines: list[str], paper_id: str, source: str, ordinal: int = 1, title: str | None = None, fallback_title: str = ""
+) -> PreparedPaper:
+    """One paper's raw lines → the paper and its sentences. Without a given or title-shaped first
+    line, the paper is called `fallback_title`."""
     lines = clean_lines(raw_lines)
     if title is None:
         title, title_units, lines = _title_units(lines)
@@ -177,7 +183,7 @@ def prepare_lines(raw_lines: list[str], paper_id: str, source: str, ordinal: int
     for paragraph_units, flag in zip(segmented, flags):
         units.extend(paragraph_units)
         garbled.extend(flag or sentence_garbled(unit.text) for unit in paragraph_units)
-    title = title or (units[0].text[:40] if units else paper_id)
+    title = title or fallback_title
     paper = Paper(paper_id=paper_id, title=title, source=source, ordinal=ordinal)
     # A garbled heading would put noise into the model input of every sentence under it.
     paths = assign_heading_paths([Unit(u.text, u.is_heading and not g, u.level) for u, g in zip(units, garbled)])
@@ -212,7 +218,7 @@ def load_document(path: str | Path) -> list[PreparedPaper]:
     papers = []
     for ordinal, group in enumerate(groups, 1):
         paper_id = path.stem if len(groups) == 1 else f"{path.stem}#{ordinal:02d}"
-        prepared = prepare_lines(group, paper_id=paper_id, source=str(path), ordinal=ordinal)
+        prepared = prepare_lines(group, paper_id=paper_id, source=str(path), ordinal=ordinal, fallback_title=path.stem)
         if prepared.sentences:
             papers.append(prepared)
     if not papers:

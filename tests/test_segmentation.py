@@ -1,0 +1,105 @@
+from pcc.segmentation import Unit, assign_heading_paths, segment_paragraph, split_heading, split_sentences
+
+
+def texts(units):
+    return [(unit.text, unit.is_heading) for unit in units]
+
+
+def test_sentences_end_at_full_stops_question_and_exclamation_marks():
+    assert split_sentences("警民关系紧张。群众不满意！怎么办？要加强沟通。") == [
+        "警民关系紧张。", "群众不满意！", "怎么办？", "要加强沟通。",
+    ]
+
+
+def test_never_inside_quotes_or_brackets():
+    assert split_sentences("他说：“我们要努力。大家一起干！”然后离开了。") == ["他说：“我们要努力。大家一起干！”", "然后离开了。"]
+    assert split_sentences("“一个声音被淹没。再想忽略也就难了。”二是加强。") == ["“一个声音被淹没。再想忽略也就难了。”", "二是加强。"]
+    assert split_sentences("见《警察法。释义》第三条（参见附件。）的规定。下一句。") == ["见《警察法。释义》第三条（参见附件。）的规定。", "下一句。"]
+    assert split_sentences("【注意。事项】不得泄露。") == ["【注意。事项】不得泄露。"]
+
+
+def test_unmatched_quotes_do_not_swallow_the_rest():
+    assert split_sentences("则是”三大建设”的核心。下一句。") == ["则是”三大建设”的核心。", "下一句。"]
+    assert split_sentences("他说“没完。下一句。") == ["他说“没完。", "下一句。"]
+
+
+def test_semicolon_ends_a_full_clause_but_not_a_keyword_list():
+    assert split_sentences("在执行警务活动时耍特权，抖威风；在接待群众时态度生硬；方法简单。") == [
+        "在执行警务活动时耍特权，抖威风；", "在接待群众时态度生硬；", "方法简单。",
+    ]
+    assert split_sentences("【关键词】公安机关；警民关系；和谐社会") == ["【关键词】公安机关；警民关系；和谐社会"]
+    assert split_sentences("关键词：网络舆情；和谐警民关系；负面影响；") == ["关键词：网络舆情；和谐警民关系；负面影响；"]
+    assert split_sentences("包括甲；乙；丙三类。") == ["包括甲；乙；丙三类。"]
+
+
+def test_heading_glued_to_its_first_sentence_is_split():
+    assert texts(split_heading("一、当前警民关系的现实状况总体上讲，人民群众对公安机关还是认同的。")) == [
+        ("一、当前警民关系的现实状况", True), ("总体上讲，人民群众对公安机关还是认同的。", False),
+    ]
+    assert texts(split_heading("（三）提高社会监督的效果在构建和谐关系的过程中，任何公民都可以监督。")) == [
+        ("（三）提高社会监督的效果", True), ("在构建和谐关系的过程中，任何公民都可以监督。", False),
+    ]
+    assert texts(split_heading("二、要培养群众感情，交得上心“交心”是建设的基础，也是前提。")) == [
+        ("二、要培养群众感情，交得上心", True), ("“交心”是建设的基础，也是前提。", False),
+    ]
+
+
+def test_nested_headings_glued_together_are_split():
+    assert texts(split_heading("一、制约关系建设的因素（一）来自内部的原因1、管理不严，执法不规范。")) == [
+        ("一、制约关系建设的因素", True), ("（一）来自内部的原因", True), ("1、管理不严，执法不规范。", True),
+    ]
+
+
+def test_heading_kinds_and_their_levels():
+    cases = {
+        "第一章 绪论": 0, "第二节 研究方法": 1, "一、问题的提出": 2, "（二）重打击轻教育。": 3,
+        "3、媒体误导。": 4, "2.提高警察执法能力和形象。": 4, "(1)加强培训": 5,
+    }
+    for text, level in cases.items():
+        (unit,) = segment_paragraph(text)
+        assert unit.is_heading and unit.level == level, text
+
+
+def test_short_heading_ending_with_full_stop_is_still_a_heading_long_items_are_sentences():
+    assert texts(segment_paragraph("（一）重管理轻服务。")) == [("（一）重管理轻服务。", True)]
+    item = "2. 提高培训水平：加大对公安人员的培训力度，注重实战能力的培养，提高应对复杂情况的能力和素质。"
+    assert texts(segment_paragraph(item)) == [(item, False)]
+
+
+def test_enumerated_items_are_sentences_not_headings():
+    units = segment_paragraph("我认为要做到三到位：一是思想认识要到位。二是方式方法要到位。")
+    assert texts(units) == [("我认为要做到三到位：一是思想认识要到位。", False), ("二是方式方法要到位。", False)]
+
+
+def test_list_of_sections_after_a_colon_starts_a_new_unit():
+    units = segment_paragraph("我们提出以下建议：一、加强队伍建设1. 完善选拔机制：建立科学的选拔机制，注重选拔政治素质高、执法能力强的人才，为队伍建设奠定基础。")
+    assert texts(units)[:2] == [("我们提出以下建议：", False), ("一、加强队伍建设", True)]
+    assert not units[2].is_heading and units[2].text.startswith("1. 完善选拔机制")
+
+
+def test_decimals_and_enumerations_are_not_headings():
+    assert texts(segment_paragraph("3.5亿网民参与了调查，比例很高。")) == [("3.5亿网民参与了调查，比例很高。", False)]
+
+
+def test_short_unpunctuated_line_is_a_heading_a_lost_numeral_mark_is_dropped():
+    assert texts(segment_paragraph("网络时代警民关系的现状分析")) == [("网络时代警民关系的现状分析", True)]
+    (unit,) = segment_paragraph("、构建和谐警民关系的重要意义")
+    assert (unit.text, unit.is_heading, unit.level) == ("构建和谐警民关系的重要意义", True, 2)
+
+
+def test_heading_paths_nest_by_level():
+    units = [
+        Unit("论文题目", True, None),
+        Unit("一、影响和谐警民关系的几个深层次问题", True, 2),
+        Unit("随着社会发展，要求越来越高。"),
+        Unit("（一）重管理轻服务。", True, 3),
+        Unit("少数民警宗旨观念淡薄。"),
+        Unit("（二）重打击轻教育。", True, 3),
+        Unit("二、对策", True, 2),
+        Unit("要加强沟通。"),
+    ]
+    paths = assign_heading_paths(units)
+    assert paths[0] == [] and paths[1] == []
+    assert paths[4] == ["一、影响和谐警民关系的几个深层次问题", "（一）重管理轻服务"]
+    assert paths[5] == ["一、影响和谐警民关系的几个深层次问题"]
+    assert paths[7] == ["二、对策"]
