@@ -8,6 +8,7 @@ phrases of particular papers.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -33,6 +34,13 @@ _METADATA_FIELD = re.compile(
 )
 # Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
 _CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
+
+# Full-width digits and Latin letters (２０１５, ＡＢＣ) → ASCII; full-width punctuation stays.
+_FULL_WIDTH_ALNUM = {code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
+# Page labels: `第 3 页`, `第3页 共10页`, `3 / 10`, `- 3 -`.
+_PAGE_LABEL = re.compile(r"^[-—\s]*(第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+)[-—\s]*$")
+_RUNNING_HEADER_MAX = 40  # a line this short repeated on several pages is a running header or footer
+_RUNNING_HEADER_REPEATS = 3
 
 CHINESE_NUMERALS = "一二三四五六七八九十百零〇"
 _ORPHAN_NUMERAL = re.compile(f"^[{CHINESE_NUMERALS}]{{1,3}}$")
@@ -71,7 +79,7 @@ def is_junk(line: str) -> bool:
     Numbers and punctuation are neutral: `6.68亿，互联网普及率为48.8%。` is text.
     """
     compact = re.sub(r"\s+", "", _CYRILLIC_RUN.sub("", line))
-    if not compact:
+    if not compact or _PAGE_LABEL.match(line):
         return True
     if _ORPHAN_NUMERAL.match(compact) or _ORPHAN_COMMA.match(compact):
         return False  # a heading numeral split off its heading; merge_orphan_numerals decides
@@ -182,7 +190,7 @@ def strip_metadata_fields(text: str) -> str:
 
 
 def clean_line(raw: str) -> str:
-    text = _CYRILLIC_RUN.sub(" ", raw)
+    text = _CYRILLIC_RUN.sub(" ", raw).translate(_FULL_WIDTH_ALNUM)
     text = despace(text)
     text = normalize_punctuation(text)
     text = despace(text)  # full-width marks made by normalisation may now sit next to spaces
@@ -190,8 +198,13 @@ def clean_line(raw: str) -> str:
 
 
 def clean_lines(raw_lines: list[str]) -> list[Line]:
-    """Cleaned lines of one paper; disclaimers and page furniture removed, orphan numerals re-attached."""
-    kept = [line for line in raw_lines if not is_disclaimer(line) and not is_junk(line)]
+    """Cleaned lines of one paper; disclaimers, page furniture and running headers (short lines
+    repeated on several pages) removed, orphan numerals re-attached."""
+    repeats = Counter(line.strip() for line in raw_lines if len(line.strip()) <= _RUNNING_HEADER_MAX)
+    kept = [
+        line for line in raw_lines
+        if not is_disclaimer(line) and not is_junk(line) and repeats[line.strip()] < _RUNNING_HEADER_REPEATS
+    ]
     cleaned: list[Line] = []
     for raw in merge_orphan_numerals(kept):
         for piece in strip_metadata_fields(raw).split("\n"):

@@ -36,6 +36,7 @@ from pcc.segmentation import (
 )
 
 _SPACED_CJK = re.compile(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff]")
+_MIN_REPEATED_TITLES = 2  # titles repeated glued to their first sentence that make a file a collection
 _MIN_TITLE_CJK = 8  # a title not confirmed by a repeat below it must be at least this long
 _MAX_TITLE_PREFIX = 4  # `浅谈` / `浅析` … may precede the title where it is repeated on the next line
 _NON_TERMINAL_END = "，、：,:（(“《"
@@ -62,22 +63,28 @@ def _repeats_title(title: str, line: str) -> int | None:
 def split_papers(raw_lines: list[str]) -> list[list[str]]:
     """Group the lines of a file into papers; each paper starts at a title line.
 
-    A title line is confirmed when the next line repeats it glued to the first sentence, or when it
-    is at least `_MIN_TITLE_CJK` characters long and was not broken apart by PDF extraction (spaced
-    characters mark body text and running headers). A title-like line right after a title is a
-    subtitle of the same paper.
+    A title is confirmed when the next line repeats it glued to the first sentence. A file with at
+    least `_MIN_REPEATED_TITLES` such titles is a collection, and in it a title-shaped line of at
+    least `_MIN_TITLE_CJK` characters that PDF extraction did not break apart (spaced characters
+    mark body text and running headers) starts a paper too. Otherwise — one paper whose title may
+    be repeated below it — standalone headings stay headings. A title-shaped line right after a
+    title is a subtitle of the same paper.
     """
     lines = merge_orphan_numerals([line for line in raw_lines if line.strip() and not is_disclaimer(line) and not is_junk(line)])
     cleaned = [clean_line(line) for line in lines]
+    candidates = [index for index, text in enumerate(cleaned) if looks_like_title(text)]
+    repeated = {
+        index for index in candidates
+        if index + 1 < len(cleaned) and cleaned[index + 1] != cleaned[index] and _repeats_title(cleaned[index], cleaned[index + 1]) is not None
+    }
+    collection = len(repeated) >= _MIN_REPEATED_TITLES
     papers: list[list[str]] = []
     previous_was_title = False
     for index, (raw, text) in enumerate(zip(lines, cleaned)):
         is_title = False
-        if looks_like_title(text) and not previous_was_title:
-            following = cleaned[index + 1] if index + 1 < len(cleaned) else ""
-            glued = following != text and _repeats_title(text, following) is not None
+        if index in candidates and not previous_was_title:
             unbroken = cjk_count(text) >= _MIN_TITLE_CJK and not _SPACED_CJK.search(raw)
-            is_title = index == 0 or glued or unbroken
+            is_title = index == 0 or index in repeated or (collection and unbroken)
         if is_title or not papers:
             papers.append([])
         papers[-1].append(raw)
@@ -88,15 +95,19 @@ def split_papers(raw_lines: list[str]) -> list[list[str]]:
 def wrap_width(lines: list[Line]) -> float:
     """The length of a page's full lines, when the text is hard-wrapped; infinite when it is not.
 
-    Hard-wrapped text has many lines of nearly one length (the 75th percentile of line lengths);
-    text with one paragraph per line has no such cluster.
+    Hard-wrapped text has many lines of nearly one length (the 75th percentile of line lengths),
+    and many of them visibly break off mid-sentence: punctuation inside, none at the end. Short
+    headings or one-sentence lines of similar length do not make text wrapped.
     """
     lengths = sorted(len(line.text) for line in lines if len(line.text) > 10)
     if not lengths:
         return float("inf")
     width = lengths[int(0.75 * (len(lengths) - 1))]
-    near = sum(1 for length in lengths if abs(length - width) <= 0.1 * width)
-    return width if near >= max(3, 0.25 * len(lengths)) else float("inf")
+    full = [line.text for line in lines if abs(len(line.text) - width) <= 0.1 * width]
+    broken_off = [text for text in full if text[-1] not in TERMINALS and re.search("[，、；：,;:]", text[:-1])]
+    if len(full) >= max(3, 0.25 * len(lengths)) and len(broken_off) >= max(2, 0.3 * len(full)):
+        return width
+    return float("inf")
 
 
 def join_wrapped_lines(lines: list[Line]) -> list[Line]:

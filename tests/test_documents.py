@@ -111,12 +111,29 @@ def test_title_detector_is_general():
         "一、存在的问题",
         "部门之间数据壁垒明显。",
         "乡村振兴背景下基层党组织建设路径探析",
-        "基层党组织是乡村振兴的领导核心。",
+        "浅析乡村振兴背景下基层党组织建设路径探析基层党组织是乡村振兴的领导核心。",
         "（一）组织建设",
         "要选优配强村党组织书记。",
+        "城市社区治理现代化的实践与思考",
+        "社区是城市治理的基本单元。",
     ]
     papers = split_papers(lines)
-    assert [group[0] for group in papers] == [lines[0], lines[5]]
+    assert [group[0] for group in papers] == [lines[0], lines[5], lines[9]]
+
+
+def test_a_single_paper_keeps_its_standalone_headings():
+    lines = [
+        "城市社区治理现代化的实践与思考",
+        "城市社区治理现代化的实践与思考社区是城市治理的基本单元。",
+        "社区治理中存在的主要问题分析",
+        "居民参与不足，治理资源分散。",
+        "推进社区治理现代化的对策建议",
+        "要健全居民参与机制。",
+    ]
+    assert len(split_papers(lines)) == 1
+    prepared = prepare_text("\n".join(lines))
+    (last,) = [s for s in prepared.sentences if s.text == "要健全居民参与机制。"]
+    assert last.heading_path == ["推进社区治理现代化的对策建议"]
 
 
 def test_prepare_text_uses_a_title_shaped_first_line():
@@ -136,7 +153,7 @@ def test_gbk_file_with_two_papers(tmp_path):
     path = tmp_path / "gbk_papers.txt"
     path.write_bytes("\n".join([
         "社区警务工作的创新与实践思考", "社区警务工作的创新与实践思考社区警务是公安工作的基础。", "要加强社区民警配备。",
-        "交通管理中的执法规范化问题研究", "交通管理执法规范化是法治建设的要求。",
+        "交通管理中的执法规范化问题研究", "交通管理中的执法规范化问题研究交通管理执法规范化是法治建设的要求。",
     ]).encode("gbk"))
     papers = load_document(path)
     assert [p.paper.paper_id for p in papers] == ["gbk_papers#01", "gbk_papers#02"]
@@ -148,3 +165,22 @@ def test_unreadable_files_name_the_file(tmp_path):
     path.write_text("PEI XUN KE TANG\n0 2 4\n", encoding="utf-8")
     with pytest.raises(UserError, match="only_junk.txt"):
         load_document(path)
+
+
+def test_hard_wrapped_lines_are_joined_headings_are_not():
+    text = (
+        "随着网络的普及，公安机关联系群众的方式发生了深刻变化，群众可以通过网络反映问题，民警也可以通过网络了解"
+        "社情民意。这一变化对警民关系建设提出了新的要求，需要公安机关主动适应网络时代的特点并不断创新工作方法。"
+    )
+    width = 20
+    wrapped = [text[i : i + width] for i in range(0, len(text), width)]
+    paper = "\n".join(["网络时代警民关系研究", "一、网络带来的变化"] + wrapped + ["二、对策", "要建立网络沟通平台。"])
+    units = [(s.text, s.is_heading) for s in prepare_text(paper).sentences]
+    assert units == [
+        ("网络时代警民关系研究", True),
+        ("一、网络带来的变化", True),
+        (text[: text.index("。") + 1], False),
+        (text[text.index("。") + 1 :], False),
+        ("二、对策", True),
+        ("要建立网络沟通平台。", False),
+    ]
