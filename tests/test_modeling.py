@@ -1,0 +1,74 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pcc.model_input import heading_context
+from pcc.records import LABELS
+from training.modeling import (SoftLabelCollator, class_weights, encode, load_model, predict_proba,
+                               soft_cross_entropy)
+
+
+def test_soft_cross_entropy_equals_hard_cross_entropy_on_one_hot_targets():
+    logits = torch.tensor([[2.0, 0.5, -1.0, 0.0], [0.0, 0.0, 3.0, 1.0]])
+    one_hot = torch.nn.functional.one_hot(torch.tensor([0, 2]), 4).float()
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2]))
+    assert soft_cross_entropy(logits, one_hot).item() == pytest.approx(expected.item())
+
+
+def test_soft_cross_entropy_follows_the_target_distribution_and_class_weights():
+    logits = torch.zeros(1, 4)  # uniform prediction: every class has log-probability -log 4
+    soft = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
+    assert soft_cross_entropy(logits, soft).item() == pytest.approx(math.log(4))
+    weights = torch.tensor([2.0, 0.0, 1.0, 1.0])
+    assert soft_cross_entropy(logits, soft, weights).item() == pytest.approx(math.log(4))  # 0.5*2 + 0.5*0
+    # The loss is smallest where the prediction matches the soft target.
+    matched = torch.log(torch.tensor([[0.5, 0.5, 1e-6, 1e-6]]))
+    assert soft_cross_entropy(matched, soft) < soft_cross_entropy(logits, soft)
+
+
+def test_class_weights_favour_rare_classes():
+    soft = np.array([[0.9, 0.1, 0.0, 0.0]] * 8 + [[0.0, 0.0, 0.2, 0.8]] * 2)
+    balanced = class_weights(soft, 1.0)
+    assert balanced.argmax().item() == LABELS.index("countermeasure")  # least probability mass (0.4)
+    assert balanced.argmin().item() == LABELS.index("problem")  # most (7.2)
+    assert torch.allclose(class_weights(soft, 0.0), torch.ones(4))
+    assert torch.allclose(class_weights(soft, 0.5), balanced.sqrt())
+
+
+def test_encode_puts_the_heading_path_in_the_second_segment(tiny_checkpoint):
+    tokenizer, _ = load_model(str(tiny_checkpoint))
+    heading = ["二、原因分析", "（一）体制原因"]
+    batch = encode(tokenizer, [("警力不足。", heading_context(heading)), ("警力不足。", None)], max_length=64)
+    direct = tokenizer("警力不足。", heading_context(heading))["input_ids"]
+    assert batch["input_ids"][0].tolist() == direct
+    bare = tokenizer("警力不足。")["input_ids"]
+    assert batch["input_ids"][1].tolist()[:len(bare)] == bare
+    assert batch["attention_mask"][1].sum().item() == len(bare)  # the rest is padding
+    long = encode(tokenizer, [("很长" * 100, "标题" * 100)], max_length=32)
+    assert long["input_ids"].shape == (1, 32)
+
+
+def test_collator_drops_the_heading_at_the_configured_rate(tiny_checkpoint):
+    tokenizer, _ = load_model(str(tiny_checkpoint))
+    rows = [{"text": "要加强队伍建设。", "heading_path": ["三、对策"], "soft_labels": [0.1, 0.1, 0.7, 0.1]}] * 400
+    bare_length = len(tokenizer("要加强队伍建设。")["input_ids"])
+    batch = SoftLabelCollator(tokenizer, 64, use_heading=True, heading_drop=0.3, seed=0)(rows)
+    share_bare = (batch["attention_mask"].sum(1) == bare_length).float().mean().item()
+    assert 0.22 < share_bare < 0.38
+    assert batch["labels"].shape == (400, 4)
+    again = SoftLabelCollator(tokenizer, 64, use_heading=True, heading_drop=0.3, seed=0)(rows)
+    assert torch.equal(again["input_ids"], batch["input_ids"])  # seeded
+    never = SoftLabelCollator(tokenizer, 64, use_heading=False, heading_drop=0.0, seed=0)(rows[:5])
+    assert (never["attention_mask"].sum(1) == bare_length).all()
+
+
+def test_predict_proba_keeps_input_order(tiny_checkpoint):
+    tokenizer, model = load_model(str(tiny_checkpoint))
+    texts = ["短句。", "这是一个明显更长一些的句子，用来打乱长度排序。", "中等长度的句子。"]
+    headings = [["一、问题"], [], ["二、原因", "（一）"]]
+    probs = predict_proba(model, tokenizer, texts, headings, True, 64, batch_size=2)
+    assert probs.shape == (3, 4) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    one_by_one = np.vstack([predict_proba(model, tokenizer, [t], [h], True, 64) for t, h in zip(texts, headings)])
+    assert np.allclose(probs, one_by_one, atol=1e-5)
