@@ -21,6 +21,7 @@ _CJKISH = f"{CJK}{FULL_WIDTH_PUNCT}"
 
 # Whitespace is dropped where either neighbour is Chinese or full-width punctuation.
 _SPACE_NEAR_CJK = re.compile(f"(?<=[{_CJKISH}])[ \t\u3000\u00a0]+|[ \t\u3000\u00a0]+(?=[{_CJKISH}])")
+_LEADING_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*[.．]?)[ \t\u3000]+(?=\S)")
 _MULTISPACE = re.compile(r"[ \t\u3000\u00a0]{2,}")
 
 # Notices that document-sharing sites add to downloads: a line is one when it hits two of these.
@@ -129,9 +130,13 @@ def merge_orphan_numerals(lines: list[str]) -> list[str]:
 
 
 def despace(text: str) -> str:
-    """Drop spaces next to Chinese characters or full-width punctuation; keep them in Latin text and numbers."""
+    """Drop spaces next to Chinese characters or full-width punctuation; keep them in Latin text and
+    numbers, and the one after a leading section number (`1.1 研究背景`, `2. 提高`)."""
+    text = text.strip()
+    number = _LEADING_NUMBER.match(text)
+    head, text = (number.group(1) + " ", text[number.end() :]) if number else ("", text)
     text = _SPACE_NEAR_CJK.sub("", text)
-    return _MULTISPACE.sub(" ", text).strip()
+    return head + _MULTISPACE.sub(" ", text).strip()
 
 
 def _neighbour(text: str, index: int, step: int) -> str:
@@ -146,42 +151,42 @@ def _in_chinese(text: str, index: int) -> bool:
     return any(c and (is_cjk(c) or c in FULL_WIDTH_PUNCT) for c in (before, after))
 
 
-_ASCII_TO_FULL = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+_ASCII_TO_FULL = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 
 
 def normalize_punctuation(text: str) -> str:
     """ASCII punctuation inside Chinese text → full-width; a '.' ending a Chinese sentence → 。.
 
     Decimals (3.5), times (9:00), thousands (1,000) and enumerations (`2.提高`) keep their ASCII
-    characters because a digit sits on the left of the mark.
+    characters because a digit sits on the left of the mark. Brackets change as a pair.
     """
     chars = list(text)
     quote_open = True
     for i, char in enumerate(chars):
         before, after = _neighbour(text, i, -1), _neighbour(text, i, 1)
-        if char in _ASCII_TO_FULL:
-            if before.isdigit() and after.isdigit():
-                continue
-            if char == "(" and before.isascii() and before.isalnum() and after.isascii():
-                continue
-            if _in_chinese(text, i) or (char in "()" and _paren_holds_chinese(text, i)):
+        if char in ",;:?!":
+            if not (before.isdigit() and after.isdigit()) and _in_chinese(text, i):
                 chars[i] = _ASCII_TO_FULL[char]
-        elif char == "." and before and is_cjk(before) and (not after or is_cjk(after) or after in "“”\"'）)"):
+        elif char in ".．" and before and is_cjk(before) and (not after or is_cjk(after) or after in "“”\"'）)"):
             chars[i] = "。"
         elif char == '"' and _in_chinese(text, i):
             chars[i] = "“" if quote_open else "”"
             quote_open = not quote_open
+    for start, end in _paren_pairs(text):
+        if cjk_count(text[start + 1 : end]) or _in_chinese(text, start) or _in_chinese(text, end):
+            chars[start], chars[end] = "（", "）"
     return "".join(chars)
 
 
-def _paren_holds_chinese(text: str, index: int) -> bool:
-    if text[index] == "(":
-        end = text.find(")", index)
-        inner = text[index + 1 : end] if end != -1 else ""
-    else:
-        start = text.rfind("(", 0, index)
-        inner = text[start + 1 : index] if start != -1 else ""
-    return cjk_count(inner) > 0
+def _paren_pairs(text: str) -> list[tuple[int, int]]:
+    """Index pairs of matching ASCII parentheses."""
+    pairs, stack = [], []
+    for i, char in enumerate(text):
+        if char == "(":
+            stack.append(i)
+        elif char == ")" and stack:
+            pairs.append((stack.pop(), i))
+    return pairs
 
 
 def strip_metadata_fields(text: str) -> str:

@@ -29,6 +29,11 @@ _MARKERS: list[tuple[int, re.Pattern]] = [
     (5, re.compile(r"^[（(][0-9]{1,2}[)）]|^[①-⑳]")),
 ]
 UNNUMBERED_LEVEL = 2
+_DOTTED_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+(?=\s+\D)")  # cleaning keeps the space after it
+_DOTTED_BASE_LEVEL = 5  # `1.1` is level 6, `1.1.1` level 7: below every other kind of numeral
+_REFERENCE_NUMBER = re.compile(r"^\s*[\[［【]\d{1,3}[\]］】]|^\s*\d{1,3}[.、．]\s*\S")
+_REFERENCE_TYPE = re.compile(r"[\[［](?:J|M|C|D|N|R|S|P|Z|EB/OL|J/OL|M/OL|A|G)[\]］]")
+_SECTION_LEVEL = 3  # markers up to （一） open sections; 1. and （1） may also number items in a sentence
 _MAX_SHORT_HEADING = 25  # characters after the numeral: a numbered unit this short is all heading
 _MAX_STANDALONE_HEADING = 40  # … and a numbered paragraph of one sentence this short
 _MAX_HEADING = 40  # a heading glued to a sentence is looked for within this many characters
@@ -99,8 +104,9 @@ def split_sentences(paragraph: str) -> list[str]:
         cut = None
         if i in closers:
             close = closers[i]
-            if char in "“‘「『" and paragraph[close - 1] in TERMINALS:
-                cut = close + 1  # a quoted sentence: `…难了。”` ends where its quote closes
+            opens_sentence = not paragraph[start:i].strip() or paragraph[i - 1] in "：:"
+            if char in "“‘「『" and paragraph[close - 1] in TERMINALS and opens_sentence:
+                cut = close + 1  # a quoted sentence (`“…难了。”`, `他说：“…。”`) ends where its quote closes
             else:
                 i = close + 1
                 continue
@@ -110,8 +116,10 @@ def split_sentences(paragraph: str) -> list[str]:
             if cjk_count(paragraph[clause_start:i]) >= _MIN_CLAUSE_FOR_SEMICOLON:
                 cut = i + 1
             clause_start = i + 1
-        elif char in "：:" and _heading_marker(paragraph[i + 1 :].lstrip()) and i + 1 - start > 1:
+        elif char in "：:" and i + 1 - start > 1 and _starts_section(paragraph[i + 1 :].lstrip()):
             cut = i + 1  # `…如下：一、加强队伍建设` — a list of sections starts here
+        elif char in "：:":
+            clause_start = i + 1  # `措施包括：（1）加强培训；…` — the items after a colon are the clauses
         if cut is not None:
             while cut < len(paragraph) and (paragraph[cut] in TERMINALS or paragraph[cut] in _CLOSERS_AFTER_TERMINAL):
                 cut += 1
@@ -123,6 +131,12 @@ def split_sentences(paragraph: str) -> list[str]:
     if paragraph[start:].strip():
         sentences.append(paragraph[start:].strip())
     return [s for s in sentences if s]
+
+
+def _starts_section(text: str) -> bool:
+    """A section numeral (`一、` `（一）` `第一章`), not a list item (`1.` `（1）`) that may stay in its sentence."""
+    marker = _heading_marker(text)
+    return marker is not None and marker[0] <= _SECTION_LEVEL
 
 
 def is_keyword_line(text: str) -> bool:
@@ -188,12 +202,30 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     nested = _nested_marker_at(body, level)
     if nested is not None:
         return [_heading(unit[: marker_end + nested], level)] + split_heading(body[nested:].strip())
+    if _lists_siblings(body, level):
+        return [Unit(unit)]  # `（1）加强培训；（2）完善制度。` is a list in one sentence
+    if cjk_count(re.split("[：:]", body, maxsplit=1)[1] if re.search("[：:]", body) else "") >= _MIN_CLAUSE_FOR_SEMICOLON:
+        return [Unit(unit)]  # `2. 提高培训水平：加大培训力度。` is an item with a lead-in, not a heading
     if len(body.strip()) <= (_MAX_STANDALONE_HEADING if standalone else _MAX_SHORT_HEADING):
         return [_heading(unit, level)]
     boundary = _glued_boundary(body)
     if boundary is None:
         return [Unit(unit)]  # a numbered paragraph, not a heading
     return [_heading(unit[: marker_end + boundary], level), Unit(body[boundary:].strip())]
+
+
+def _lists_siblings(body: str, level: int) -> bool:
+    """Whether another numeral of the same level follows a punctuation mark inside the text."""
+    for match in re.finditer(r"[，、；：,;:]\s*", body):
+        found = _heading_marker(body[match.end() :])
+        if found and found[0] == level:
+            return True
+    return False
+
+
+def is_reference_entry(text: str) -> bool:
+    """A bibliography entry (`[1] 张三. 论警民关系[J]. 公安研究, 2010(3).`): one unit, never cut."""
+    return bool(_REFERENCE_NUMBER.match(text) and _REFERENCE_TYPE.search(text))
 
 
 def is_heading_line(text: str) -> bool:
@@ -206,16 +238,25 @@ def is_heading_line(text: str) -> bool:
 
 
 def segment_paragraph(paragraph: str) -> list[Unit]:
+    if is_reference_entry(paragraph):
+        return [Unit(paragraph)]
     if is_heading_line(paragraph):
         marker = _heading_marker(paragraph)
+        dotted = _DOTTED_NUMBER.match(paragraph)
+        if marker is None and dotted:
+            # `1.1研究背景` / `2.3.1 …`: decimal section numbers nest one level per dot
+            return [_heading(paragraph, _DOTTED_BASE_LEVEL + dotted.group(0).count("."))]
         if marker is None:
             return [_heading(paragraph, UNNUMBERED_LEVEL)]
         if _nested_marker_at(paragraph[marker[1] :], marker[0]) is None:
             return [_heading(paragraph, marker[0])]
     units: list[Unit] = []
     sentences = split_sentences(paragraph)
-    for sentence in sentences:
-        units.extend(split_heading(sentence, standalone=len(sentences) == 1))
+    for index, sentence in enumerate(sentences):
+        if index and sentences[index - 1][-1] in "；;":
+            units.append(Unit(sentence))  # the next item of a list, not a heading
+        else:
+            units.extend(split_heading(sentence, standalone=len(sentences) == 1))
     return [unit for unit in units if re.search(r"\w", unit.text)]  # drop leftovers like a lone `@`
 
 

@@ -124,3 +124,16 @@ def test_stray_letters_and_symbols_in_a_sentence():
     assert sentence_garbled("J O cR卜 I 札墨oNl ∽ AT")
     assert not sentence_garbled("建立微博、微信群、QQ群等警民互动交流新平台。")
     assert not sentence_garbled("截至2015年6月，我国网民规模达6.68亿，互联网普及率为48.8%。")
+
+
+def test_brackets_change_as_a_pair_and_full_width_digits_become_ascii():
+    assert normalize_punctuation("(1)加强培训") == "（1）加强培训"
+    assert normalize_punctuation("1673―2391(2013)01") == "1673―2391(2013)01"
+    assert clean_line("截至２０１５年６月，网民达６.６８亿") == "截至2015年6月，网民达6.68亿"
+    assert clean_line("1.1 研究背景") == "1.1 研究背景"
+
+
+def test_page_labels_and_running_headers_are_dropped():
+    page = ["公安研究 2015年第3期", "第一段内容。", "第 1 页 共 3 页", "公安研究 2015年第3期", "第二段内容。", "- 2 -",
+            "公安研究 2015年第3期", "第三段内容。", "3 / 3"]
+    assert [line.text for line in clean_lines(page)] == ["第一段内容。", "第二段内容。", "第三段内容。"]

@@ -103,3 +103,22 @@ def test_heading_paths_nest_by_level():
     assert paths[4] == ["一、影响和谐警民关系的几个深层次问题", "（一）重管理轻服务"]
     assert paths[5] == ["一、影响和谐警民关系的几个深层次问题"]
     assert paths[7] == ["二、对策"]
+
+
+def test_inline_lists_and_items_with_a_lead_in_are_sentences():
+    assert texts(segment_paragraph("措施包括：（1）加强培训；（2）完善制度。")) == [("措施包括：（1）加强培训；（2）完善制度。", False)]
+    assert texts(segment_paragraph("2. 提高培训水平：加大对公安人员的培训力度。")) == [("2. 提高培训水平：加大对公安人员的培训力度。", False)]
+    assert texts(segment_paragraph("因此，具有以下必要性：1.促进社会的和谐稳定。")) == [("因此，具有以下必要性：1.促进社会的和谐稳定。", False)]
+
+
+def test_decimal_section_numbers_nest():
+    units = [segment_paragraph(text)[0] for text in ("1 引言", "1.1 研究背景", "1.1.1 数据来源", "2 结论")]
+    assert [unit.is_heading for unit in units] == [True] * 4
+    assert assign_heading_paths(units + [Unit("正文。")])[-1] == ["2 结论"]
+    assert assign_heading_paths(units[:3] + [Unit("正文。")])[-1] == ["1 引言", "1.1 研究背景", "1.1.1 数据来源"]
+
+
+def test_reference_entries_stay_whole():
+    entry = "[1]张三。论警民关系[J]。公安研究，2010（3）：12-15。"
+    assert texts(segment_paragraph(entry)) == [(entry, False)]
+    assert len(segment_paragraph("[1]和谐警民关系是在参照警民关系的基础上提出的。这是背景。")) == 2
