@@ -1,0 +1,98 @@
+import csv
+import json
+
+import pytest
+
+from pcc.cli import main
+from pcc.records import LABELS, read_jsonl
+from serving.predict import read_rows, write_rows
+from tests.fixtures.papers import PARAGRAPHS, TITLE, write_docx, write_pdf
+
+
+@pytest.fixture
+def papers(tmp_path):
+    folder = tmp_path / "papers"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("\n".join(["警民沟通机制研究", *PARAGRAPHS]), encoding="utf-8")
+    write_pdf(folder / "sub" / "b.pdf")
+    write_docx(folder / "sub" / "c.docx", title="社区警务的对策研究")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    (folder / "notes.md").write_text("not a paper", encoding="utf-8")
+    return folder
+
+
+def predict(bundle, *args) -> int:
+    return main(["predict", *map(str, args), "--bundle", str(bundle)])
+
+
+def test_folder_of_txt_pdf_docx_and_a_corrupt_file(tiny_bundle, papers, tmp_path):
+    out = tmp_path / "out" / "predictions.jsonl"
+    assert predict(tiny_bundle, papers, "--out", out) == 0
+    rows = list(read_jsonl(out))
+    sources = {papers / "a.txt", papers / "sub" / "b.pdf", papers / "sub" / "c.docx"}
+    assert {row["source"] for row in rows} == {str(p) for p in sources}
+    for row in rows:
+        assert set(row) >= {"paper", "index", "text", "heading_path", "quality", "label", "confidence", "scores"}
+        if row["quality"] == "ok":
+            assert row["label"] in LABELS and row["confidence"] == row["scores"][row["label"]]
+        else:
+            assert row["label"] is None and row["scores"] is None
+    assert any(row["heading_path"] == ["一、存在的问题"] for row in rows)
+    errors = list(read_jsonl(tmp_path / "out" / "predictions.errors.jsonl"))
+    assert [e["path"] for e in errors] == [str(papers / "broken.pdf")] and "broken.pdf" in errors[0]["reason"]
+    summary = (tmp_path / "out" / "predictions.md").read_text(encoding="utf-8")
+    assert TITLE in summary and "社区警务的对策研究" in summary and "Countermeasures (对策)" in summary
+
+
+def test_csv_output_holds_the_same_predictions(tiny_bundle, papers, tmp_path):
+    assert predict(tiny_bundle, f"{papers}/**/*.docx", "--out", tmp_path / "p.jsonl") == 0
+    assert predict(tiny_bundle, f"{papers}/**/*.docx", "--out", tmp_path / "p.csv", "--summary", tmp_path / "s.md") == 0
+    with (tmp_path / "p.csv").open(encoding="utf-8", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    rows = list(read_jsonl(tmp_path / "p.jsonl"))
+    assert {row["source"] for row in rows} == {str(papers / "sub" / "c.docx")}
+    assert [r["text"] for r in table] == [r["text"] for r in rows]
+    assert [r["label"] or None for r in table] == [r["label"] for r in rows]
+    assert {f"score_{label}" for label in LABELS} <= set(table[0])
+    assert read_rows(tmp_path / "p.csv") == rows  # the CSV reads back losslessly (used by --resume)
+    assert (tmp_path / "s.md").is_file()
+
+
+def test_sentences_file_one_per_line(tiny_bundle, tmp_path):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("警民关系紧张。\n\n要加强沟通。\n公安机关l常交流不够。\n", encoding="utf-8")
+    assert predict(tiny_bundle, "--sentences", lines, "--out", tmp_path / "s.jsonl") == 0
+    rows = list(read_jsonl(tmp_path / "s.jsonl"))
+    assert [(r["index"], r["text"]) for r in rows] == [(0, "警民关系紧张。"), (2, "要加强沟通。"), (3, "公安机关l常交流不够。")]
+    assert [r["label"] is None for r in rows] == [False, False, True]
+    assert {r["paper"] for r in rows} == {"lines"}
+
+
+def test_resume_after_an_interruption_skips_finished_files(tiny_bundle, papers, tmp_path, capsys):
+    full = tmp_path / "full.jsonl"
+    assert predict(tiny_bundle, papers, "--out", full) == 0
+    complete = list(read_jsonl(full))
+    # What an interrupted run leaves: the last atomic save (complete files only) and an unfinished temp file.
+    out = tmp_path / "run.jsonl"
+    first_source = complete[0]["source"]
+    kept = [dict(row, title="kept from the first run") for row in complete if row["source"] == first_source]
+    write_rows(out, kept)
+    (tmp_path / ".run.jsonl.partial").write_text(json.dumps(complete[0])[:40], encoding="utf-8")
+    capsys.readouterr()
+    assert predict(tiny_bundle, papers, "--out", out, "--resume") == 0
+    assert "1 file(s) already in" in capsys.readouterr().err
+    resumed = list(read_jsonl(out))
+    assert resumed[:len(kept)] == kept  # not reclassified
+    key = lambda row: (row["source"], row["index"])
+    assert sorted(map(key, resumed)) == sorted(map(key, complete))
+
+
+def test_exit_status_when_nothing_can_be_processed(tiny_bundle, papers, tmp_path, capsys):
+    out = tmp_path / "bad.jsonl"
+    assert predict(tiny_bundle, papers / "broken.pdf", papers / "missing.txt", "--out", out) == 1
+    assert [e["path"] for e in read_jsonl(tmp_path / "bad.errors.jsonl")] == [
+        str(papers / "missing.txt"), str(papers / "broken.pdf")]
+    assert list(read_jsonl(out)) == []
+    assert main(["predict", str(papers), "--bundle", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert "pcc export" in capsys.readouterr().err
+    assert predict(tiny_bundle, papers, "--out", tmp_path / "x.txt") == 2
