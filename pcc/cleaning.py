@@ -43,6 +43,9 @@ _PAGE_LABEL = re.compile(r"^[-—\s]*(第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*
 _RUNNING_HEADER_MAX = 40  # a line this short repeated on several pages is a running header or footer
 _RUNNING_HEADER_REPEATS = 3
 
+_REFERENCE_NUMBER = re.compile(r"^\s*[\[［【]\d{1,3}[\]］】]|^\s*\d{1,3}[.、．]\s*\S")
+_REFERENCE_TYPE = re.compile(r"[\[［](?:J|M|C|D|N|R|S|P|Z|EB/OL|J/OL|M/OL|A|G)[\]］]")
+
 CHINESE_NUMERALS = "一二三四五六七八九十百零〇"
 _ORPHAN_NUMERAL = re.compile(f"^[{CHINESE_NUMERALS}]{{1,3}}$")
 _ORPHAN_COMMA = re.compile(r"^[、,，]$")
@@ -194,9 +197,23 @@ def strip_metadata_fields(text: str) -> str:
     return _METADATA_FIELD.sub("\n", text)
 
 
+def is_author_line(raw: str) -> bool:
+    """`张三 李四` / `张三1，李四2`: two to eight names of two to four characters, nothing else."""
+    names = [name for name in re.split(r"[\s,，、;；]+", raw.strip()) if name]
+    return 2 <= len(names) <= 8 and all(re.fullmatch(f"[{CJK}·]{{2,4}}[0-9*＊]*", name) for name in names)
+
+
+def is_reference_entry(text: str) -> bool:
+    """A bibliography entry (`[1] 张三. 论警民关系[J]. 公安研究, 2010(3).`): one unit, never cut,
+    its punctuation left as the citation style has it."""
+    return bool(_REFERENCE_NUMBER.match(text) and _REFERENCE_TYPE.search(text))
+
+
 def clean_line(raw: str) -> str:
     text = _CYRILLIC_RUN.sub(" ", raw).translate(_FULL_WIDTH_ALNUM)
     text = despace(text)
+    if is_reference_entry(text):
+        return text
     text = normalize_punctuation(text)
     text = despace(text)  # full-width marks made by normalisation may now sit next to spaces
     return text

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pcc.cleaning import (
+    is_author_line,
+    is_reference_entry,
     SPACED_PDF,
     Line,
     clean_line,
@@ -110,6 +112,12 @@ def wrap_width(lines: list[Line]) -> float:
     return float("inf")
 
 
+def _self_contained(text: str) -> bool:
+    """Lines that end their paragraph without final punctuation: keyword lists, bibliography
+    entries, and lines wholly in brackets (an affiliation `（某某学院，南京 210031）`)."""
+    return is_keyword_line(text) or is_reference_entry(text) or (text[0] in "（(【[" and text[-1] in "）)】]")
+
+
 def join_wrapped_lines(lines: list[Line]) -> list[Line]:
     """Join lines that a page layout broke mid-sentence back into paragraphs.
 
@@ -128,7 +136,7 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
             paragraphs.append(line)
         end = line.text.rstrip("”’」』）)")[-1:] or line.text[-1]
         full = len(line.text) >= _FULL_LINE * width
-        continues = end not in TERMINALS and not is_keyword_line(line.text) and (
+        continues = end not in TERMINALS and not _self_contained(line.text) and (
             line.text[-1] in _NON_TERMINAL_END or not is_heading_line(line.text) or full
         )
         ragged = continues and not full
@@ -136,24 +144,25 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
 
 
 def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
-    """The paper's title, its title units (title, subtitles, a repeat glued to the body) and the remaining lines."""
-    units: list[Unit] = []
+    """The paper's title and its front units — title, subtitle, the title repeated glued to the
+    first sentence, author names — and the remaining lines."""
     rest = list(lines)
-    if rest and looks_like_title(rest[0].text):
+    if not rest or not looks_like_title(rest[0].text):
+        return "", [], rest
+    units = [Unit(rest.pop(0).text, True, None)]
+    # a second title-sized line right under the title is a subtitle (not a section heading)
+    if rest and looks_like_title(rest[0].text) and cjk_count(rest[0].text) >= _MIN_TITLE_CJK:
         units.append(Unit(rest.pop(0).text, True, None))
-        # a second title-sized line right under the title is a subtitle (not a section heading)
-        if rest and looks_like_title(rest[0].text) and cjk_count(rest[0].text) >= _MIN_TITLE_CJK:
-            units.append(Unit(rest.pop(0).text, True, None))
-    if not units:
-        return "", units, rest
-    title = units[0].text
     if rest:
         end = _repeats_title(units[-1].text, rest[0].text)
         if end is not None and end < len(rest[0].text):
             first = rest.pop(0)
             units.append(Unit(first.text[:end], True, None))
             rest.insert(0, Line(first.text[end:], first.raw))
-    return title, units, rest
+    while rest and is_author_line(rest[0].raw):
+        # names under the title: metadata, not a heading over the paper's sentences
+        units.append(Unit(" ".join(re.split(r"[\s,，、;；]+", rest.pop(0).raw.strip())), False, None))
+    return units[0].text, units, rest
 
 
 def _smooth_garbled(flags: list[bool], paragraphs: list[Line]) -> list[bool]:

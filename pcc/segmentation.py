@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pcc.cleaning import CHINESE_NUMERALS, cjk_count, is_cjk
+from pcc.cleaning import CHINESE_NUMERALS, cjk_count, is_cjk, is_reference_entry
 
 TERMINALS = "。！？"
 _CLOSERS_AFTER_TERMINAL = "”’」』》）)】\"'"
@@ -31,8 +31,6 @@ _MARKERS: list[tuple[int, re.Pattern]] = [
 UNNUMBERED_LEVEL = 2
 _DOTTED_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+(?=\s+\D)")  # cleaning keeps the space after it
 _DOTTED_BASE_LEVEL = 5  # `1.1` is level 6, `1.1.1` level 7: below every other kind of numeral
-_REFERENCE_NUMBER = re.compile(r"^\s*[\[［【]\d{1,3}[\]］】]|^\s*\d{1,3}[.、．]\s*\S")
-_REFERENCE_TYPE = re.compile(r"[\[［](?:J|M|C|D|N|R|S|P|Z|EB/OL|J/OL|M/OL|A|G)[\]］]")
 _SECTION_LEVEL = 3  # markers up to （一） open sections; 1. and （1） may also number items in a sentence
 _MAX_SHORT_HEADING = 25  # characters after the numeral: a numbered unit this short is all heading
 _MAX_STANDALONE_HEADING = 40  # … and a numbered paragraph of one sentence this short
@@ -221,11 +219,6 @@ def _lists_siblings(body: str, level: int) -> bool:
         if found and found[0] == level:
             return True
     return False
-
-
-def is_reference_entry(text: str) -> bool:
-    """A bibliography entry (`[1] 张三. 论警民关系[J]. 公安研究, 2010(3).`): one unit, never cut."""
-    return bool(_REFERENCE_NUMBER.match(text) and _REFERENCE_TYPE.search(text))
 
 
 def is_heading_line(text: str) -> bool:
