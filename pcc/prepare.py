@@ -1,13 +1,14 @@
 """`pcc prepare`: read papers and write clean, segmented sentences.
 
-Writes `papers.jsonl` (one row per paper) and `sentences.jsonl` (one row per sentence or heading)
-into the output folder. A file that cannot be read is reported and skipped; the others still go
+Writes `papers.jsonl` (one row per paper), `sentences.jsonl` (one row per sentence or heading) and
+`prepare_run.json` (inputs, failures, counts) into the output folder. A file that cannot be read is reported and skipped; the others still go
 through.
 """
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from pcc.records import write_jsonl
 
 DEFAULT_INPUT = "data/raw"
 DEFAULT_OUT_DIR = "data/processed"
+RUN_RECORD = "prepare_run.json"  # what this run read and produced, beside its outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,9 +82,20 @@ def run(args: argparse.Namespace) -> int:
     n_sentences = write_jsonl(out_dir / "sentences.jsonl", (s.to_json() for p in prepared for s in p.sentences))
     n_headings = sum(s.is_heading for p in prepared for s in p.sentences)
     n_garbled = sum(s.quality == "garbled" for p in prepared for s in p.sentences)
+    run = {
+        "command": "pcc prepare",
+        "inputs": [str(path) for path in files],
+        "out_dir": str(out_dir),
+        "failed": failures,
+        "papers": len(prepared),
+        "sentences": n_sentences,
+        "headings": n_headings,
+        "garbled": n_garbled,
+    }
+    (out_dir / RUN_RECORD).write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(
         f"{len(prepared)} papers from {len(files) - len(failures)} of {len(files)} files: "
         f"{n_sentences} sentences ({n_headings} headings), garbled {n_garbled / max(n_sentences, 1):.1%}"
     )
-    print(f"wrote {out_dir / 'papers.jsonl'} and {out_dir / 'sentences.jsonl'}")
+    print(f"wrote {out_dir / 'papers.jsonl'}, {out_dir / 'sentences.jsonl'} and {out_dir / RUN_RECORD}")
     return 0

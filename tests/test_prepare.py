@@ -41,6 +41,8 @@ def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):
     (under,) = [s for s in report if s.text == "部分民警与群众沟通不畅，群众对公安工作缺乏了解。"]
     assert under.heading_path == ["一、存在的问题", "（一）沟通不畅"] and under.quality == "ok"
     assert any(s.text == "加强沟通" for s in sentences if s.paper_id == "notes")
+    run = json.loads((out / "prepare_run.json").read_text("utf-8"))
+    assert run["papers"] == 2 and len(run["inputs"]) == 5 and len(run["failed"]) == 3
 
 
 def test_nothing_processed_is_an_error(tmp_path, capsys):
