@@ -24,7 +24,7 @@ _SPACE_NEAR_CJK = re.compile(f"(?<=[{_CJKISH}])[ \t\u3000\u00a0]+|[ \t\u3000\u00
 _LEADING_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*[.．]?)[ \t\u3000]+(?=\S)")
 _MULTISPACE = re.compile(r"[ \t\u3000\u00a0]{2,}")
 
-# Notices that document-sharing sites add to downloads: a line is one when it hits two of these.
+# Notices that document-sharing sites add to downloads: a line is one when it holds three of these.
 _DISCLAIMER_WORDS = ("下载", "文档", "客服", "预览", "侵犯您", "退款", "甄别", "本站", "上传者")
 _DISCLAIMER_MIN_HITS = 3
 
@@ -42,6 +42,7 @@ _FULL_WIDTH_ALNUM = {code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *r
 _PAGE_LABEL = re.compile(r"^[-—\s]*(第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+|\d+)[-—\s]*$")
 _RUNNING_HEADER_MAX = 40  # a line this short repeated on several pages is a running header or footer
 _RUNNING_HEADER_REPEATS = 3
+_MAX_NOISE_IN_TEXT_LINE = 0.4  # share of OCR noise above which a line is masthead or symbol junk
 
 _REFERENCE_NUMBER = re.compile(r"^\s*[\[［【]\d{1,3}[\]］】]|^\s*\d{1,3}[.、．]\s*\S")
 _REFERENCE_TYPE = re.compile(r"[\[［](?:J|M|C|D|N|R|S|P|Z|EB/OL|J/OL|M/OL|A|G)[\]］]")
@@ -92,7 +93,7 @@ def is_junk(line: str) -> bool:
     chinese = cjk_count(compact)
     if chinese == 0 or (chinese == 1 and compact[-1] not in "。！？!?"):
         return True
-    return noise_count(compact) / len(compact) > 0.4
+    return noise_count(compact) / len(compact) > _MAX_NOISE_IN_TEXT_LINE
 
 
 def noise_count(text: str) -> int:
@@ -237,7 +238,6 @@ def clean_lines(raw_lines: list[str]) -> list[Line]:
 
 
 _SPACED_PAIR = re.compile(f"[{CJK}][ \t\u3000]+(?=[{CJK}])")
-_TERMINAL = re.compile("[。！？!?]")
 # One lower-case letter alone between Chinese characters: a column rule or speck read as a letter.
 _STRAY_LETTER = re.compile(f"(?<=[{CJK}，。、；：])[a-z](?=[{CJK}，。、；：])")
 # Thresholds of the layout evidence, set on the seed corpus and on synthetic paragraphs (tests).

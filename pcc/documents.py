@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pcc.cleaning import (
-    is_author_line,
-    is_reference_entry,
     SPACED_PDF,
     Line,
+    cjk_count,
     clean_line,
     clean_lines,
-    cjk_count,
+    is_author_line,
     is_disclaimer,
     is_junk,
+    is_reference_entry,
     merge_orphan_numerals,
     paragraph_garbled,
     sentence_garbled,
@@ -31,13 +31,12 @@ from pcc.segmentation import (
     TERMINALS,
     Unit,
     assign_heading_paths,
+    heading_marker,
     is_heading_line,
     is_keyword_line,
     segment_paragraph,
-    _heading_marker,
 )
 
-_SPACED_CJK = re.compile(r"[\u4e00-\u9fff]\s+[\u4e00-\u9fff]")
 _MIN_REPEATED_TITLES = 2  # titles repeated glued to their first sentence that make a file a collection
 _MIN_TITLE_CJK = 8  # a title not confirmed by a repeat below it must be at least this long
 _MAX_TITLE_PREFIX = 4  # `浅谈` / `浅析` … may precede the title where it is repeated on the next line
@@ -53,7 +52,7 @@ class PreparedPaper:
 
 def looks_like_title(text: str) -> bool:
     """Shape of a title line: short, no sentence punctuation, not a numbered section heading."""
-    return is_heading_line(text) and _heading_marker(text) is None
+    return is_heading_line(text) and heading_marker(text) is None
 
 
 def _repeats_title(title: str, line: str) -> int | None:
@@ -85,7 +84,7 @@ def split_papers(raw_lines: list[str]) -> list[list[str]]:
     for index, (raw, text) in enumerate(zip(lines, cleaned)):
         is_title = False
         if index in candidates and not previous_was_title:
-            unbroken = cjk_count(text) >= _MIN_TITLE_CJK and not _SPACED_CJK.search(raw)
+            unbroken = cjk_count(text) >= _MIN_TITLE_CJK and spaced_share(raw) == 0
             is_title = index == 0 or index in repeated or (collection and unbroken)
         if is_title or not papers:
             papers.append([])
@@ -129,7 +128,7 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
     continues = False
     ragged = False
     for line in lines:
-        if continues and _heading_marker(line.text) is None:
+        if continues and heading_marker(line.text) is None:
             last = paragraphs[-1]
             paragraphs[-1] = Line(last.text + line.text, last.raw + " " + line.raw, last.ragged_joins + ragged)
         else:
@@ -191,6 +190,8 @@ def prepare_lines(
         title, title_units, lines = _title_units(lines)
     else:
         title_units = [Unit(title, True, None)]
+        if lines and lines[0].text == title:
+            lines = lines[1:]  # the given title also heads the text
     paragraphs = join_wrapped_lines(lines)
     segmented = [segment_paragraph(paragraph.text) for paragraph in paragraphs]
     flags = [

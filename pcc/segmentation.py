@@ -54,7 +54,7 @@ _OPENERS = (
     "现阶段", "由于", "因为", "所谓", "首先", "其次", "再次", "最后", "我们", "我国", "笔者", "本文", "在",
     "从", "对于", "为了", "通过", "作为", "它", "这", "该", "根据", "据", "针对", "面对", "一方面", "众所周知",
     "长期以来", "同时", "此外", "但是", "然而", "虽然", "尽管", "如果", "只有", "要", "应当", "必须", "一是",
-    "第一", "其中", "可见", "因此", "所以", "改革开放", "新时期", "新形势下", "人民群众", "群众",
+    "第一", "其中", "可见", "因此", "所以",
 )
 
 
@@ -79,7 +79,7 @@ def _matching_closers(text: str) -> dict[int, int]:
     stack: list[tuple[str, int]] = []
     closers = {close: open_ for open_, close in _PAIRS.items()}
     for i, char in enumerate(text):
-        if char in _PAIRS and not (char == "‘" and stack and stack[-1][0] == "‘"):
+        if char in _PAIRS:
             stack.append((char, i))
         elif char in closers:
             for depth in range(len(stack) - 1, -1, -1):
@@ -133,7 +133,7 @@ def split_sentences(paragraph: str) -> list[str]:
 
 def _starts_section(text: str) -> bool:
     """A section numeral (`一、` `（一）` `第一章`), not a list item (`1.` `（1）`) that may stay in its sentence."""
-    marker = _heading_marker(text)
+    marker = heading_marker(text)
     return marker is not None and marker[0] <= _SECTION_LEVEL
 
 
@@ -142,7 +142,7 @@ def is_keyword_line(text: str) -> bool:
     return bool(_KEYWORD_LABEL.match(text))
 
 
-def _heading_marker(text: str) -> tuple[int, int] | None:
+def heading_marker(text: str) -> tuple[int, int] | None:
     """(level, length of the marker) when text starts with a heading numeral."""
     for level, pattern in _MARKERS:
         match = pattern.match(text)
@@ -157,7 +157,7 @@ def _nested_marker_at(body: str, level: int) -> int | None:
         before = body[pos - 1]
         if not is_cjk(before) or before == "第":
             continue
-        found = _heading_marker(body[pos:])
+        found = heading_marker(body[pos:])
         if found and found[0] > level:
             after = body[pos + found[1] : pos + found[1] + 1]
             if after == " " or is_cjk(after) or after in "“《":
@@ -192,7 +192,7 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
 
     `standalone`: the unit is a whole paragraph, so a longer one-sentence heading is allowed.
     """
-    marker = _heading_marker(unit)
+    marker = heading_marker(unit)
     if marker is None:
         return [Unit(unit)]
     level, marker_end = marker
@@ -202,7 +202,7 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
         return [_heading(unit[: marker_end + nested], level)] + split_heading(body[nested:].strip())
     if _lists_siblings(body, level):
         return [Unit(unit)]  # `（1）加强培训；（2）完善制度。` is a list in one sentence
-    if cjk_count(re.split("[：:]", body, maxsplit=1)[1] if re.search("[：:]", body) else "") >= _MIN_CLAUSE_FOR_SEMICOLON:
+    if _has_lead_in(body):
         return [Unit(unit)]  # `2. 提高培训水平：加大培训力度。` is an item with a lead-in, not a heading
     if len(body.strip()) <= (_MAX_STANDALONE_HEADING if standalone else _MAX_SHORT_HEADING):
         return [_heading(unit, level)]
@@ -212,10 +212,16 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     return [_heading(unit[: marker_end + boundary], level), Unit(body[boundary:].strip())]
 
 
+def _has_lead_in(body: str) -> bool:
+    """A colon followed by a full clause."""
+    parts = re.split("[：:]", body, maxsplit=1)
+    return len(parts) == 2 and cjk_count(parts[1]) >= _MIN_CLAUSE_FOR_SEMICOLON
+
+
 def _lists_siblings(body: str, level: int) -> bool:
     """Whether another numeral of the same level follows a punctuation mark inside the text."""
     for match in re.finditer(r"[，、；：,;:]\s*", body):
-        found = _heading_marker(body[match.end() :])
+        found = heading_marker(body[match.end() :])
         if found and found[0] == level:
             return True
     return False
@@ -231,13 +237,14 @@ def is_heading_line(text: str) -> bool:
 
 
 def segment_paragraph(paragraph: str) -> list[Unit]:
+    """One cleaned paragraph → its sentences and headings, in order."""
     if is_reference_entry(paragraph):
         return [Unit(paragraph)]
     if is_heading_line(paragraph):
-        marker = _heading_marker(paragraph)
+        marker = heading_marker(paragraph)
         dotted = _DOTTED_NUMBER.match(paragraph)
         if marker is None and dotted:
-            # `1.1研究背景` / `2.3.1 …`: decimal section numbers nest one level per dot
+            # `1.1 研究背景` / `2.3.1 数据来源`: decimal section numbers nest one level per dot
             return [_heading(paragraph, _DOTTED_BASE_LEVEL + dotted.group(0).count("."))]
         if marker is None:
             return [_heading(paragraph, UNNUMBERED_LEVEL)]
@@ -254,7 +261,7 @@ def segment_paragraph(paragraph: str) -> list[Unit]:
 
 
 def heading_label(text: str) -> str:
-    """A heading as it appears in heading paths: without the closing 。 or a lost numeral's bare 、."""
+    """A heading as it appears in heading paths: without its closing 。."""
     return text.rstrip("。．.").strip()
 
 

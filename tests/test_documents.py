@@ -147,6 +147,9 @@ def test_prepare_text_uses_a_title_shaped_first_line():
     assert not untitled.sentences[0].is_heading
     titled = prepare_text("部门之间数据壁垒明显。", title="给定标题")
     assert titled.paper.title == "给定标题" and titled.sentences[0].text == "给定标题"
+    assert [s.text for s in prepare_text("给定标题\n部门之间数据壁垒明显。", title="给定标题").sentences] == [
+        "给定标题", "部门之间数据壁垒明显。",
+    ]
 
 
 def test_gbk_file_with_two_papers(tmp_path):
