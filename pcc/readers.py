@@ -1,14 +1,21 @@
 """Read a paper file (.txt, .pdf, .docx) into plain text, one paragraph or extracted line per line."""
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
 from pcc.errors import UserError
 
 SUPPORTED_SUFFIXES = (".txt", ".pdf", ".docx")
-# Share of control characters above which a .txt is binary data, not text.
+# A .txt is binary data, not text, above this share of control characters or below this share of
+# characters from the common blocks (ASCII, CJK ideographs and punctuation, general punctuation).
 _MAX_CONTROL_SHARE = 0.01
+_MIN_COMMON_SHARE = 0.8
+# Random bytes decoded as GB18030 look like Chinese but are mostly rare characters.
+_MIN_HANZI_FOR_FREQUENCY_TEST = 20
+_MIN_FREQUENT_HANZI_SHARE = 0.7
+_COMMON_CHARS = re.compile("[\u0020-\u007e\u00a0-\u00ff\u2000-\u206f\u2100-\u22ff\u2460-\u24ff\u2500-\u25ff\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
 
 def read_text(path: str | Path) -> str:
@@ -24,28 +31,55 @@ def read_text(path: str | Path) -> str:
     reader = {".txt": read_txt, ".pdf": read_pdf, ".docx": read_docx}[suffix]
     text = reader(path)
     if not text.strip():
-        raise UserError(f"{path}: no text found (a scanned PDF needs OCR first)")
+        hint = "; a scanned PDF needs OCR first" if suffix == ".pdf" else ""
+        raise UserError(f"{path}: no text found{hint}")
     return text
 
 
 def decode_text(data: bytes, name: str = "<text>") -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312); binary data is refused."""
-    for encoding in ("utf-8-sig", "gb18030"):
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, else GB18030 (a superset of GBK and GB2312).
+
+    Bytes that decode but do not read as text (control characters, or mostly characters outside
+    the common Chinese, Latin and punctuation blocks) are refused.
+    """
+    encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if _looks_binary(text):
-            break
-        return text
+        if _looks_like_text(text, guessed=encoding == "gb18030"):
+            return text
+        break
     raise UserError(f"{name}: not a text file in UTF-8 or GBK/GB18030; convert it to UTF-8 text")
 
 
-def _looks_binary(text: str) -> bool:
+def _looks_like_text(text: str, guessed: bool) -> bool:
+    """`guessed`: GB18030 was tried because UTF-8 failed, and almost any bytes decode as GB18030,
+    so the characters must also be the frequent ones (simplified Chinese in GBK files)."""
+    visible = [char for char in text if not char.isspace()]
+    if not visible:
+        return True  # blank: read_text reports the file as holding no text
     if "\x00" in text:
+        return False
+    controls = sum(1 for char in visible if ord(char) < 32)
+    common = sum(1 for char in visible if _COMMON_CHARS.match(char))
+    if controls > _MAX_CONTROL_SHARE * len(visible) or common < _MIN_COMMON_SHARE * len(visible):
+        return False
+    hanzi = [char for char in visible if "\u4e00" <= char <= "\u9fff"]
+    if not guessed or len(hanzi) < _MIN_HANZI_FOR_FREQUENCY_TEST:
         return True
-    controls = sum(1 for char in text if ord(char) < 32 and char not in "\n\r\t\f")
-    return controls > _MAX_CONTROL_SHARE * max(len(text), 1)
+    frequent = sum(1 for char in hanzi if _is_frequent_hanzi(char))
+    return frequent >= _MIN_FREQUENT_HANZI_SHARE * len(hanzi)
+
+
+def _is_frequent_hanzi(char: str) -> bool:
+    """In GB2312's first level: the 3755 most used characters, which make up most of any Chinese text."""
+    try:
+        encoded = char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return 0xB0 <= encoded[0] <= 0xD7
 
 
 def read_txt(path: Path) -> str:

@@ -29,6 +29,15 @@ def test_binary_junk_is_refused_naming_the_file(tmp_path):
         read_text(path)
     with pytest.raises(UserError):
         decode_text(b"\x00\x01\x02abc")
+    random_high_bytes = bytes((i * 37 + 129) % 126 + 129 for i in range(3000))  # no NUL, decodes as GB18030
+    with pytest.raises(UserError, match="noise.txt"):
+        decode_text(random_high_bytes, "noise.txt")
+
+
+def test_utf16_with_bom(tmp_path):
+    path = tmp_path / "utf16.txt"
+    path.write_bytes(CHINESE.encode("utf-16"))
+    assert read_text(path) == CHINESE
 
 
 def test_empty_and_unsupported_files(tmp_path):
