@@ -8,12 +8,14 @@ phrases of particular papers.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 FULL_WIDTH_PUNCT = "，。、；：？！“”‘’「」『』《》〈〉（）【】—…·～"
-_COMMON_PUNCT = FULL_WIDTH_PUNCT + ",.;:?!()[]%-/'\"+=<>@#&*_~" + "―–‐"
+_COMMON_PUNCT = FULL_WIDTH_PUNCT + "%+=<>~％＋＝＜＞～"  # with every Unicode punctuation mark…
+_NOISE_MARKS = "{}|｜\\^`"  # … but these, which Chinese prose does not use
 _LATIN_RUN = re.compile(r"[A-Za-z]+")
 _MIXED_CASE = re.compile(r"[a-z][A-Z]")
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -83,7 +85,8 @@ def is_junk(line: str) -> bool:
     A line of real Latin prose (an English abstract) is kept: it has several lower-case words.
     Numbers and punctuation are neutral: `6.68亿，互联网普及率为48.8%。` is text.
     """
-    compact = re.sub(r"\s+", "", _CYRILLIC_RUN.sub("", line))
+    line = _CYRILLIC_RUN.sub("", line)
+    compact = re.sub(r"\s+", "", line)
     if not compact or _PAGE_LABEL.match(line):
         return True
     if _ORPHAN_NUMERAL.match(compact) or _ORPHAN_COMMA.match(compact):
@@ -93,16 +96,17 @@ def is_junk(line: str) -> bool:
     chinese = cjk_count(compact)
     if chinese == 0 or (chinese == 1 and compact[-1] not in "。！？!?"):
         return True
-    return noise_count(compact) / len(compact) > _MAX_NOISE_IN_TEXT_LINE
+    return noise_count(line) / len(compact) > _MAX_NOISE_IN_TEXT_LINE
 
 
 def noise_count(text: str) -> int:
-    """Characters of OCR noise: symbols that are neither Chinese, digits nor common punctuation, and
+    """Characters of OCR noise: symbols that are neither Chinese, digits, punctuation nor common signs, and
     Latin letters standing alone or in runs of mixed-up case (`J O cR卜 oNl`). Words and
     abbreviations (`QQ群`, `ONNX`, `Deep`) are not noise."""
     symbols = sum(
         1 for char in text
-        if not (is_cjk(char) or char.isdigit() or char.isspace() or char in _COMMON_PUNCT or char.isascii() and char.isalpha())
+        if not (is_cjk(char) or char.isdigit() or char.isspace() or char.isascii() and char.isalpha())
+        and char not in _COMMON_PUNCT and (char in _NOISE_MARKS or not unicodedata.category(char).startswith("P"))
     )
     letters = sum(len(run) for run in _LATIN_RUN.findall(text) if len(run) == 1 or _MIXED_CASE.search(run))
     return symbols + letters
@@ -284,4 +288,4 @@ def sentence_garbled(text: str) -> bool:
     compact = re.sub(r"\s+", "", text)
     if not compact or _STRAY_LETTER.search(compact):
         return True
-    return noise_count(compact) / len(compact) > _NOISE_GARBLED
+    return noise_count(text) / len(compact) > _NOISE_GARBLED

@@ -123,6 +123,8 @@ def test_stray_letters_and_symbols_in_a_sentence():
     assert sentence_garbled("网络是群众对公安机关l常交流，促进了警民关系和谐。")
     assert sentence_garbled("J O cR卜 I 札墨oNl ∽ AT")
     assert not sentence_garbled("建立微博、微信群、QQ群等警民互动交流新平台。")
+    assert not sentence_garbled("1．健全警力保障机制。")
+    assert not sentence_garbled("比例超过1:5000，约占5%～8%（见表1）。")
     assert not sentence_garbled("截至2015年6月，我国网民规模达6.68亿，互联网普及率为48.8%。")
 
 
