@@ -35,6 +35,7 @@ _METADATA_FIELD = re.compile(
     r"[【\[［]?\s*(?:中图分类号|中图法分类号|文献标识码|文献标志码|文章编号|DOI|doi)\s*[】\]］]?\s*[：:]?"
     r"\s*[A-Za-z0-9.\-‐―—–/()（）:：]*"
 )
+_SECTION_LABEL = re.compile(r"(?<=\S)(?=[【\[［]\s*(?:摘\s*要|关键词|关键字|Abstract|Key\s*words)\s*[】\]］])", re.IGNORECASE)
 # Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
 _CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
 
@@ -198,8 +199,9 @@ def _paren_pairs(text: str) -> list[tuple[int, int]]:
 
 
 def strip_metadata_fields(text: str) -> str:
-    """Journal classification fields (`【中图分类号】D631【文献标识码】A…`) become a line break."""
-    return _METADATA_FIELD.sub("\n", text)
+    """Journal classification fields (`【中图分类号】D631【文献标识码】A…`) become a line break, and a
+    bracketed section label (`【摘要】`, `【关键词】`) glued after other text starts a new line."""
+    return _SECTION_LABEL.sub("\n", _METADATA_FIELD.sub("\n", text))
 
 
 def is_author_line(raw: str) -> bool:

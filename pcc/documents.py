@@ -35,6 +35,7 @@ from pcc.segmentation import (
     is_heading_line,
     is_keyword_line,
     segment_paragraph,
+    starts_with_label,
 )
 
 _MIN_REPEATED_TITLES = 2  # titles repeated glued to their first sentence that make a file a collection
@@ -128,7 +129,7 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
     continues = False
     ragged = False
     for line in lines:
-        if continues and heading_marker(line.text) is None:
+        if continues and heading_marker(line.text) is None and not starts_with_label(line.text):
             last = paragraphs[-1]
             paragraphs[-1] = Line(last.text + line.text, last.raw + " " + line.raw, last.ragged_joins + ragged)
         else:

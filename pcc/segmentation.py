@@ -15,6 +15,7 @@ TERMINALS = "。！？"
 _CLOSERS_AFTER_TERMINAL = "”’」』》）)】\"'"
 _PAIRS = {"“": "”", "‘": "’", "「": "」", "『": "』", "《": "》", "（": "）", "【": "】", "(": ")", "[": "]"}
 _KEYWORD_LABEL = re.compile(r"^[【\[［(（]?\s*(关键词|关键字|主题词|key\s*words?)", re.IGNORECASE)
+_FRONT_LABEL = re.compile(r"^[【\[［(（]?\s*(摘\s*要|内容提要|关键词|关键字|主题词|abstract|key\s*words?)\s*[】\]］)）:：]", re.IGNORECASE)
 # A clause must be this long before a ； may end it: shorter runs are list items (keywords, names).
 _MIN_CLAUSE_FOR_SEMICOLON = 6
 
@@ -135,6 +136,11 @@ def _starts_section(text: str) -> bool:
     """A section numeral (`一、` `（一）` `第一章`), not a list item (`1.` `（1）`) that may stay in its sentence."""
     marker = heading_marker(text)
     return marker is not None and marker[0] <= _SECTION_LEVEL
+
+
+def starts_with_label(text: str) -> bool:
+    """`【摘要】…` / `摘要：…` / `关键词：…`: a front-matter part that never continues the line before it."""
+    return bool(_FRONT_LABEL.match(text))
 
 
 def is_keyword_line(text: str) -> bool:

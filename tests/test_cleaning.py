@@ -60,6 +60,10 @@ def test_journal_metadata_fields_break_the_line():
     text = "【关键词】公安机关；警民关系【中图分类号】D631【文献标识码】A 【文章编号】1673―2391(2013)01―0031―03和谐警民关系是指"
     pieces = [piece for piece in strip_metadata_fields(text).split("\n") if piece.strip()]
     assert pieces == ["【关键词】公安机关；警民关系", "和谐警民关系是指"]
+    glued = "冯荣，李克建（四川警察学院治安系，四川泸州646000）【摘要】警民关系直接体现了内在联系。【关键词】公安机关"
+    assert strip_metadata_fields(glued).split("\n") == [
+        "冯荣，李克建（四川警察学院治安系，四川泸州646000）", "【摘要】警民关系直接体现了内在联系。", "【关键词】公安机关",
+    ]
 
 
 def test_clean_lines_drops_furniture_and_keeps_raw_for_evidence():

@@ -215,3 +215,15 @@ def test_front_matter_and_references():
         ("[1]王五.论枫桥经验的时代价值[J].公安学刊,2019(2):1-6.", False, ["参考文献"]),
         ("[2]赵六.基层治理现代化研究[M].北京:人民出版社,2020.", False, ["参考文献"]),
     ]
+
+
+def test_title_authors_and_abstract_glued_on_one_line_come_apart():
+    text = "社区警务工作创新研究\n浅谈社区警务工作创新研究王五,赵六(某某警察学院,江苏南京210031)【摘要】社区警务是基础。【关键词】社区警务;创新"
+    units = [(s.text, s.is_heading) for s in prepare_text(text).sentences]
+    assert units == [
+        ("社区警务工作创新研究", True),
+        ("浅谈社区警务工作创新研究", True),
+        ("王五，赵六（某某警察学院，江苏南京210031）", False),
+        ("【摘要】社区警务是基础。", False),
+        ("【关键词】社区警务；创新", False),
+    ]
