@@ -24,6 +24,10 @@ MAX_SENTENCE_CHARS = 2_000
 MAX_DOCUMENT_CHARS = 200_000
 MAX_TITLE_CHARS = 500
 
+# Sentences per ONNX Runtime call. The classifier sorts sentences by length before cutting batches; small
+# batches keep padding small, and on CPU 8 classified the seed corpus ~1.8x faster per sentence than 32.
+ONNX_BATCH_SIZE = 8
+
 DEVICE = os.environ.get("PCC_DEVICE", "auto")
 BATCHING = os.environ.get("PCC_BATCHING", "1") != "0"
 
@@ -68,11 +72,13 @@ class PCC:
         from serving.classifier import SentenceClassifier, default_bundle_dir
 
         self.classifier = SentenceClassifier(
-            default_bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION", "int8"))
+            default_bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION", "int8"),
+            batch_size=ONNX_BATCH_SIZE)
         # The first run sizes ONNX Runtime's buffers; pay for it before /readyz answers, not in a request.
         self.classifier.classify(["预热模型。"])
 
-    @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=10_000)
+    # A request that would wait longer than max_latency_ms in the batching queue gets a 503 (overloaded).
+    @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=60_000)
     def classify(self, sentences: Sentences) -> list[PredictionOut]:
         """One prediction per sentence, in order. With batching on, `sentences` joins several requests."""
         return [asdict(prediction) for prediction in self.classifier.classify(sentences)]
