@@ -12,6 +12,7 @@ from pcc.cleaning import (
     sentence_garbled,
     strip_metadata_fields,
 )
+from pcc.documents import join_wrapped_lines
 
 
 def test_spaces_between_chinese_characters_are_removed_latin_and_numbers_kept():
@@ -115,8 +116,6 @@ def test_columns_read_across_are_garbled_the_same_text_in_order_is_not():
     right = [SECOND[i : i + width] for i in range(0, len(SECOND), width)]
     rows = [_pdf_spacing(a, 5) + " " + _pdf_spacing(b, 4) for a, b in zip(left, right)]
     ragged = [" ".join(rows[i : i + n]) for i, n in zip((0, 1, 3, 6), (1, 2, 3, 2))]
-    from pcc.documents import join_wrapped_lines
-
     read_across = join_wrapped_lines([Line(text=clean_line(raw), raw=raw) for raw in ragged])
     assert len(read_across) == 1 and paragraph_garbled(read_across[0])
     in_order = join_wrapped_lines([Line(text=CLEAN, raw=_pdf_spacing(CLEAN, 6)), Line(text=SECOND, raw=_pdf_spacing(SECOND, 6))])
