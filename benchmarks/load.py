@@ -169,6 +169,33 @@ def bundle_description(bundle: Path) -> str:
             f"base model `{info.get('base_model')}`)")
 
 
+def plot(path: Path, results: list[Result]) -> None:
+    """Requests/s and p50 latency of every scenario, with and without adaptive batching, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(r.scenario for r in results))
+    modes = list(dict.fromkeys(r.batching for r in results))
+    by_key = {(r.scenario, r.batching): r for r in results}
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.8 / len(modes)
+    for offset, mode in enumerate(modes):
+        positions = [i + offset * width for i in range(len(names))]
+        axes[0].bar(positions, [by_key[n, mode].requests_per_s for n in names], width, label=mode)
+        axes[1].bar(positions, [by_key[n, mode].p50_ms for n in names], width, label=mode)
+    for axis, title in zip(axes, ("requests/s (higher is better)", "p50 latency, ms (log scale)")):
+        axis.set_xticks([i + width * (len(modes) - 1) / 2 for i in range(len(names))])
+        axis.set_xticklabels([n.replace(", ", "\n") for n in names], fontsize=8)
+        axis.set_title(title)
+        axis.legend()
+    axes[1].set_yscale("log")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def write_report(path: Path, results: list[Result], args: argparse.Namespace, bundle: Path) -> None:
     rows = ["| scenario | batching | requests | errors | p50 ms | p95 ms | p99 ms | requests/s | sentences/s |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -198,6 +225,8 @@ def write_report(path: Path, results: list[Result], args: argparse.Namespace, bu
         "",
         *gains,
         "",
+        f"![requests/s and latency with and without batching]({path.with_suffix('.png').name})",
+        "",
         "Settings:",
         "",
         "```json",
@@ -207,6 +236,7 @@ def write_report(path: Path, results: list[Result], args: argparse.Namespace, bu
     ])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    plot(path.with_suffix(".png"), results)
     path.with_suffix(".json").write_text(
         json.dumps({"settings": settings, "results": [asdict(r) for r in results]}, indent=2, ensure_ascii=False)
         + "\n",
