@@ -22,6 +22,7 @@ import yaml
 from pcc.errors import UserError
 from pcc.records import LABELS, read_sentences
 from training import data
+from training.base_model import hub_load_error, resolve_base_model
 from training.evaluate import classification_scores
 
 DEFAULT_CONFIG = "configs/train.yaml"
@@ -98,14 +99,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_base_model(name_or_path: str) -> str:
-    # A checkpoint directory needs no resolving; "default" and hub ids go through the base-model step.
-    if Path(name_or_path).is_dir():
-        return name_or_path
-    from training.base_model import resolve_base_model as resolve
-    return resolve(name_or_path)
-
-
 def train(config: TrainConfig) -> Path:
     """Cross-fit, choose the epoch count, refit on everything, and write the model directory."""
     sentences = read_sentences(config.sentences)
@@ -118,6 +111,8 @@ def train(config: TrainConfig) -> Path:
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
     base_model = resolve_base_model(config.base_model)
+    if not Path(base_model).is_dir():
+        _check_hub_model(config.base_model, base_model)
     print(f"training rows: {len(dataset['train'])} from other papers, {len(dataset['dev'])} from "
           f"{len(folds)} dev papers; gold: {len(dataset['gold'])} sentences; base model: {base_model}")
 
@@ -156,6 +151,16 @@ def train(config: TrainConfig) -> Path:
     print(f"training time: {total:.0f} s")
     return _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs,
                       timings, total)
+
+
+def _check_hub_model(name: str, hub_id: str) -> None:
+    """Fail early, with what to do instead, when a hub model cannot be loaded (offline, not cached)."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(hub_id)
+    except OSError as error:
+        raise hub_load_error(name, error) from None
 
 
 def _concat(*parts):
@@ -197,6 +202,10 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
                     self.probs[use].append(predict_proba(
                         model, tokenizer, list(gold_rows["text"]), list(gold_rows["heading_path"]),
                         config.use_heading and use == "heading", config.max_length))
+                scores = [classification_scores(list(gold_rows["label"]), self.probs[use][-1].argmax(1))["macro_f1"]
+                          for use in ("heading", "bare")]
+                print(f"{name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
+                      f"{scores[0]:.3f} with heading, {scores[1]:.3f} bare")
             if stop_after is not None and round(state.epoch) >= stop_after:
                 control.should_training_stop = True
 

@@ -1,0 +1,72 @@
+import json
+from argparse import Namespace
+
+import pytest
+import yaml
+
+from pcc.errors import UserError
+from tests.conftest import DEV_GOLD
+from tests.test_data import write_weak_corpus
+from training.evaluate import classification_scores, evaluate, run
+from training.trainer import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_checkpoint):
+    """A tiny cross-fitted model on a corpus made of real dev-gold sentences, and its data files."""
+    directory = tmp_path_factory.mktemp("evaluate")
+    sentences, weak_labels = write_weak_corpus(directory)
+    config_file = directory / "train.yaml"
+    config_file.write_text(yaml.safe_dump(dict(
+        base_model=str(tiny_checkpoint), sentences=str(sentences), weak_labels=str(weak_labels), gold=str(DEV_GOLD),
+        output_dir=str(directory / "models"), epochs=1, batch_size=16, learning_rate=1e-3)), "utf-8")
+    train(TrainConfig.load(config_file, {}))
+    return directory, sentences, weak_labels
+
+
+def test_classification_scores():
+    scores = classification_scores([0, 0, 1, 2, 3, 3], [0, 1, 1, 2, 3, 0])
+    assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["per_class"]["problem"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert scores["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 1 + 2 / 3) / 4)
+
+
+def test_dev_gold_report_uses_held_out_predictions(trained):
+    directory, sentences, weak_labels = trained
+    report = evaluate(DEV_GOLD, directory / "models" / "latest", sentences, weak_labels, directory / "reports" / "eval.md")
+    text = report.read_text("utf-8")
+    assert (directory / "reports" / "eval_confusion.png").stat().st_size > 5000
+    for system in ("weak labels", "TF-IDF", "fine-tuned, with heading", "fine-tuned, bare sentence"):
+        assert system in text
+    # 79 gold sentences lie in the four dev papers of this corpus; the other 59 belong to papers it lacks.
+    assert "on 79 sentences: **held-out** (cross-fitted)" in text
+    assert "on 59 sentences of papers the shipped model never saw" in text
+    assert "Warning" not in text
+    held_out = json.loads((directory / "models" / "latest" / "metrics.json").read_text("utf-8"))["heldout"]
+    assert held_out["sentences"] == 79
+
+
+def test_gold_from_a_training_paper_is_flagged(trained, tmp_path):
+    directory, sentences, weak_labels = trained
+    trained_only = next(json.loads(line) for line in sentences.read_text("utf-8").splitlines()
+                        if json.loads(line)["paper_id"].endswith("#05") and json.loads(line)["quality"] == "ok")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": trained_only["text"], "label": "other"}, ensure_ascii=False) + "\n"
+                    + json.dumps({"text": "今后要进一步完善警务公开制度。", "label": "countermeasure",
+                                  "heading": "三、对策"}, ensure_ascii=False) + "\n", "utf-8")
+    args = Namespace(gold=str(gold), model=str(directory / "models" / "latest"), sentences=str(sentences),
+                     weak_labels=str(weak_labels), report=str(tmp_path / "report.md"))
+    assert run(args) == 0
+    text = (tmp_path / "report.md").read_text("utf-8")
+    assert "Warning**: 1 sentences come from papers the shipped model trained on" in text
+    assert "on 1 sentences of papers the shipped model never saw" in text
+
+
+def test_bad_gold_file_names_line_and_field(trained, tmp_path):
+    directory, sentences, weak_labels = trained
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"text": "要加强队伍建设。", "label": "countermeasure"}\n{"text": "警力不足。"}\n', "utf-8")
+    with pytest.raises(UserError, match=r"gold.jsonl:2: field 'label'"):
+        evaluate(gold, directory / "models" / "latest", sentences, weak_labels, tmp_path / "r.md")
+    with pytest.raises(UserError, match="no pcc_model.json"):
+        evaluate(DEV_GOLD, tmp_path, sentences, weak_labels, tmp_path / "r.md")
