@@ -1,0 +1,62 @@
+"""Cue-phrase rules, with negation handled and the section consulted where the guidelines say it decides."""
+from __future__ import annotations
+
+import re
+
+from training.labeling.candidates import Candidate
+from training.labeling.lf import ABSTAIN, labeling_function
+from training.labeling.lf_headings import context_class
+
+NEGATIVE_STATES = ("不足", "不够", "缺乏", "缺少", "缺失", "淡薄", "淡化", "弱化", "减弱", "下降", "降低", "紧张", "矛盾",
+                   "尴尬", "时有发生", "屡见不鲜", "频发", "不信任", "不理解", "不配合", "不满", "不和谐", "挑战", "困境",
+                   "疏远", "隔膜", "滞后", "薄弱", "偏低", "不高", "不强", "不严", "不力", "不到位", "不规范", "不健全",
+                   "不完善", "不适应", "不公", "冲突", "对抗", "抵触", "对立", "畏难", "被动", "偏见", "误解", "负面",
+                   "侵害", "损害", "恶化", "失衡", "脱节", "混乱", "漏洞", "弊端", "隐患", "危机", "质疑", "反感", "消极",
+                   "腐败", "特权", "粗暴", "生硬", "冷漠", "推诿", "不作为", "乱作为", "滥用", "难以", "欠佳", "参差不齐",
+                   "以偏概全", "不容乐观", "令人担忧", "突出问题", "不利", "批评")
+_NEGATIVE_STATE = re.compile("|".join(sorted(NEGATIVE_STATES, key=len, reverse=True))
+                             + r"|存在[^，。；]{0,12}问题|问题[^，。；]{0,4}(?:突出|严重|较多)")
+# Words that turn a negative state into something to remove or deny: "弥补…不足", "化解矛盾", "不是问题".
+_NEGATOR = re.compile(r"(?:不是|并非|没有|不存在|避免|防止|解决|克服|弥补|消除|减少|化解|缓解|改变|扭转|杜绝|预防|应对|"
+                      r"面对|针对|正视|迎接|减轻|摆脱|走出|纠正|防范|排查|监控|整治|治理|打击)[^，。；]{0,8}$")
+_CAUSE_CONNECTIVE = re.compile(r"由于|因为|导致|造成|源于|致使|以致|归咎|归因|原因(?:在于|是|有)|根源在于|根源是"
+                               r"|受[^，。；]{0,15}影响|是[^，。；]{0,10}(?:结果|产物)")
+_PROPOSAL = re.compile(r"(?:提出|采取|给出|探索|寻求)[^，。；]{0,12}(?:对策|措施|建议|办法|途径|方略|策略)")
+_POSITIVE_STATE = re.compile(r"(?:比较|较为|日益|逐步|逐渐|明显|进一步)(?:和谐|好转|提升|改善|密切|融洽|增强)"
+                             r"|得到[^，。；]{0,6}(?:好转|改善|提升|认可|认同|肯定|支持)|(?:成效|成绩)(?:显著|明显)")
+
+
+def negative_state_mentioned(text: str) -> bool:
+    """True when the text names a negative state that no negator ("弥补", "避免", "不是") turns around."""
+    return any(not _NEGATOR.search(text[:match.start()]) for match in _NEGATIVE_STATE.finditer(text))
+
+
+@labeling_function()
+def negative_state(c: Candidate):
+    """A negative state (不足, 缺乏, 淡薄, 矛盾) is a problem, or a cause in a causes section or list (rule 2)."""
+    section = context_class(c)
+    if section in ("countermeasure", "other") or not negative_state_mentioned(c.text):
+        return ABSTAIN
+    return "cause" if section == "cause" else "problem"
+
+
+@labeling_function()
+def cause_connective(c: Candidate):
+    """由于/导致/造成/源于/受…影响 explain why, unless a problems section claims the sentence (rule 2)."""
+    if context_class(c) in ("problem", "countermeasure", "other"):
+        return ABSTAIN
+    return "cause" if _CAUSE_CONNECTIVE.search(c.text) else ABSTAIN
+
+
+@labeling_function()
+def proposal(c: Candidate):
+    """Offering 对策/措施/建议 (提出以下建议, 采取措施) is a countermeasure."""
+    return "countermeasure" if _PROPOSAL.search(c.text) else ABSTAIN
+
+
+@labeling_function()
+def positive_state(c: Candidate):
+    """A positive state or achievement (比较和谐, 得到好转, 成效显著) is background: other."""
+    if negative_state_mentioned(c.text):
+        return ABSTAIN
+    return "other" if _POSITIVE_STATE.search(c.text) else ABSTAIN

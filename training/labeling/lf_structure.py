@@ -1,0 +1,35 @@
+"""Structure rules: enumerated items inherit their section or their list's announcement; titles and
+introductions are other."""
+from __future__ import annotations
+
+from training.labeling.candidates import Candidate
+from training.labeling.lf import ABSTAIN, labeling_function
+from training.labeling.lf_headings import heading_class, section_class
+
+
+@labeling_function()
+def enumerated_item_in_section(c: Candidate):
+    """An enumerated item (一是… / （一）… / 1. …) inside a classed section carries the section's class."""
+    if c.is_heading or c.enumerator is None:
+        return ABSTAIN
+    return section_class(c)
+
+
+@labeling_function()
+def announced_list_item(c: Candidate):
+    """An item of a list announced by "原因有以下几点：" / "…如下：1." carries the announced class."""
+    return heading_class(c.list_announcement) if c.list_announcement else ABSTAIN
+
+
+@labeling_function(skips_titles=False)
+def paper_title(c: Candidate):
+    """The paper's title (repeated, or with the first sentence run into it) is other, even if it names 对策."""
+    return "other" if c.is_title else ABSTAIN
+
+
+@labeling_function()
+def outside_sections(c: Candidate):
+    """A sentence before the first heading (introduction), or in a paper without headings, is background."""
+    if c.is_heading or c.heading_path or c.enumerator is not None:
+        return ABSTAIN
+    return "other"
