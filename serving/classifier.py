@@ -123,12 +123,18 @@ class SentenceClassifier:
 
     def classify_paper(self, prepared: PreparedPaper) -> PaperAnalysis:
         """Classify the paper's readable sentences; garbled ones get prediction None."""
-        readable = [s for s in prepared.sentences if s.quality == "ok"]
+        return self.classify_papers([prepared])[0]
+
+    def classify_papers(self, papers: Sequence[PreparedPaper]) -> list[PaperAnalysis]:
+        """`classify_paper` for several papers at once: batches fill up across papers (fewer, fuller runs)."""
+        readable = [s for prepared in papers for s in prepared.sentences if s.quality == "ok"]
         predictions = iter(self.classify([s.text for s in readable], [s.heading_path for s in readable]))
-        analyzed = [
-            AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None) for s in prepared.sentences
+        return [
+            PaperAnalysis(prepared.paper, [
+                AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None) for s in prepared.sentences
+            ])
+            for prepared in papers
         ]
-        return PaperAnalysis(prepared.paper, analyzed)
 
     def analyze(self, text: str, title: str | None = None) -> PaperAnalysis:
         """Segment raw text into sentences (with headings) and classify them."""

@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 except Exception as error:  # one unreadable file must not stop the batch
                     outputs.errors.append({"path": str(path), "reason": _reason(error)})
                     continue
-                for prepared in papers:
-                    outputs.add(classifier.classify_paper(prepared))
+                for analysis in classifier.classify_papers(papers):
+                    outputs.add(analysis)
                 processed += 1
                 outputs.save_every(CHECKPOINT_SECONDS)
     finally:

@@ -78,6 +78,17 @@ def test_classify_paper_skips_garbled_sentences_and_summarises_by_label(classifi
         s.text for i, s in enumerate(prepared.sentences) if i != 1)
 
 
+def test_classify_papers_matches_one_paper_at_a_time(classifier):
+    papers = [prepare_text("警民关系紧张。原因是沟通不畅。", paper_id="a"), prepare_text("要加强沟通。", paper_id="b")]
+    together = classifier.classify_papers(papers)
+    assert [a.paper.paper_id for a in together] == ["a", "b"]
+    for analysis, prepared in zip(together, papers):
+        alone = classifier.classify_paper(prepared)
+        assert [i.prediction.label for i in analysis.sentences] == [i.prediction.label for i in alone.sentences]
+        for mine, reference in zip(analysis.sentences, alone.sentences):
+            assert mine.prediction.scores == pytest.approx(reference.prediction.scores, abs=1e-5)
+
+
 def test_analyze_segments_and_classifies_text(classifier):
     analysis = classifier.analyze("警民关系紧张。原因是沟通不畅。要加强沟通。", title="警民关系研究")
     assert analysis.paper.title == "警民关系研究"

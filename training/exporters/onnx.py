@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import warnings
 from datetime import datetime, timezone
@@ -225,9 +226,11 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
     attempts = []
     for number, options in enumerate(settings["quantization_attempts"]):
         candidate = f"model.int8.try{number}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)  # quantize_dynamic logs advice on static (calibrated) quantisation
+        try:
             quantize_dynamic(staging / "model.onnx", staging / candidate, **options)
+        finally:
+            logging.disable(logging.NOTSET)
         (staging / candidate).replace(staging / "model.int8.onnx")
         int8_plain = scores(SentenceClassifier(staging, device="cpu", precision="int8"), False)
         (staging / "model.int8.onnx").replace(staging / candidate)

@@ -1,0 +1,142 @@
+"""Sentences per second of PyTorch eager fp32, ONNX fp32 and ONNX int8, at batch 1 and 32.
+
+Every configuration runs in a fresh subprocess, so its peak resident memory (RSS) is its own. All
+classify the same gold sentences the same way (sorted by length, padded per batch) and are timed
+after one warm-up pass; the best of --repeats passes counts, because the machine is shared.
+
+    python benchmarks/throughput.py [--model models/latest] [--bundle <model>/onnx]
+
+Prints a table and writes reports/throughput.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ENGINES = ("pytorch-fp32", "onnx-fp32", "onnx-int8")
+BATCH_SIZES = (1, 32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models") / "latest", help="fine-tuned model directory")
+    parser.add_argument("--bundle", type=Path, help="ONNX bundle (default: <model>/onnx)")
+    parser.add_argument("--gold", type=Path, default=Path("data") / "gold" / "dev.jsonl", help="sentences to classify")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("reports") / "throughput.md")
+    parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "BATCH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.bundle = args.bundle or args.model / "onnx"
+    if args.worker:
+        print(json.dumps(measure(args, args.worker[0], int(args.worker[1]))))
+        return
+    results = []
+    for batch_size in BATCH_SIZES:
+        for engine in ENGINES:
+            command = [sys.executable, __file__, "--worker", engine, str(batch_size), "--model", str(args.model),
+                       "--bundle", str(args.bundle), "--gold", str(args.gold), "--repeats", str(args.repeats)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"{engine} at batch {batch_size} failed:\n{done.stderr[-3000:]}")
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"{engine:>13} batch {batch_size:>2}: {results[-1]['sentences_per_s']:7.1f} sentences/s", flush=True)
+    report = markdown(results, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report, encoding="utf-8")
+    print("\n" + report)
+
+
+def measure(args: argparse.Namespace, engine: str, batch_size: int) -> dict:
+    rows = [json.loads(line) for line in args.gold.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [row["text"] for row in rows]
+    started = time.perf_counter()
+    classify = _pytorch(args.model, batch_size) if engine == "pytorch-fp32" else _onnx(args.bundle, engine, batch_size)
+    load_seconds = time.perf_counter() - started
+    labels = classify(texts)  # warm-up
+    passes = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        classify(texts)
+        passes.append(time.perf_counter() - started)
+    from sklearn.metrics import f1_score
+
+    from pcc.records import LABELS
+
+    return {
+        "engine": engine, "batch_size": batch_size, "sentences": len(texts),
+        "sentences_per_s": len(texts) / min(passes), "load_s": load_seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "macro_f1": f1_score([row["label"] for row in rows], labels, labels=list(LABELS), average="macro", zero_division=0),
+    }
+
+
+def _onnx(bundle: Path, engine: str, batch_size: int):
+    from serving.classifier import SentenceClassifier
+
+    classifier = SentenceClassifier(bundle, device="cpu", precision=engine.split("-")[1], batch_size=batch_size)
+    return lambda texts: [p.label for p in classifier.classify(texts)]
+
+
+def _pytorch(model_dir: Path, batch_size: int):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from training.exporters.onnx import read_model_card
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    max_length = read_model_card(model_dir)["max_length"]
+
+    def classify(texts: list[str]) -> list[str]:
+        order = sorted(range(len(texts)), key=lambda i: len(tokenizer(texts[i])["input_ids"]))
+        labels = [""] * len(texts)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                encoded = tokenizer([texts[i] for i in batch], truncation=True, max_length=max_length,
+                                    padding=True, return_tensors="pt")
+                for i, best in zip(batch, model(**encoded).logits.argmax(-1).tolist()):
+                    labels[i] = model.config.id2label[best]
+        return labels
+
+    return classify
+
+
+def markdown(results: list[dict], args: argparse.Namespace) -> str:
+    baseline = {r["batch_size"]: r["sentences_per_s"] for r in results if r["engine"] == "pytorch-fp32"}
+    bundle = json.loads((args.bundle / "bundle.json").read_text(encoding="utf-8"))
+    lines = [
+        "# Throughput: PyTorch eager vs ONNX Runtime", "",
+        f"{results[0]['sentences']} sentences of `{args.gold}`, sorted by length and padded per batch; best of "
+        f"{args.repeats} timed passes after a warm-up; each configuration in a fresh process (peak RSS is its own).",
+        f"Model `{bundle['source_model']}`, bundle `{args.bundle}` (int8 settings {bundle['checks']['int8_options']}).",
+        f"Machine: {platform.processor() or platform.machine()}, {_cpu_count()} CPUs available, "
+        f"Python {platform.python_version()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
+        "| engine | batch | sentences/s | × PyTorch | peak RSS (MB) | load (s) | macro-F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['engine']} | {r['batch_size']} | {r['sentences_per_s']:.1f} | "
+                     f"{r['sentences_per_s'] / baseline[r['batch_size']]:.2f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['load_s']:.1f} | {r['macro_f1']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()
