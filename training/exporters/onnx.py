@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import shutil
+import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,7 +94,9 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
+        started = time.monotonic()
         input_names = _export_graph(model, tokenizer, staging / "model.raw.onnx", settings["opset"])
+        print(f"exported the ONNX graph (opset {settings['opset']}) in {time.monotonic() - started:.0f} s")
         _optimize_graph(staging / "model.raw.onnx", staging / "model.onnx", model.config)
         (staging / "model.raw.onnx").unlink()
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
@@ -112,6 +115,7 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
         }
         _write_json(staging / "bundle.json", bundle)
         bundle["checks"] = _check_and_quantize(staging, model, tokenizer, bundle, gold_rows, gold, settings)
+        print(f"exported, optimised, quantised and checked in {time.monotonic() - started:.0f} s")
         _write_json(staging / "bundle.json", bundle)
         _replace_dir(staging, out_dir)
     except BaseException:
