@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.sentences:
             if todo:
-                outputs.add(_classify_lines(classifier, args.sentences))
+                outputs.add([_classify_lines(classifier, args.sentences)])
                 processed += 1
         else:
             for path in tqdm(todo, desc="papers", unit="file", disable=None):
@@ -88,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 except Exception as error:  # one unreadable file must not stop the batch
                     outputs.errors.append({"path": str(path), "reason": _reason(error)})
                     continue
-                for analysis in classifier.classify_papers(papers):
-                    outputs.add(analysis)
+                outputs.add(classifier.classify_papers(papers))
                 processed += 1
                 outputs.save_every(CHECKPOINT_SECONDS)
     finally:
@@ -174,8 +173,10 @@ class Outputs:
         if self.out.is_file():
             self.rows = read_rows(self.out)
 
-    def add(self, analysis: PaperAnalysis) -> None:
-        self.rows.extend(_row(analysis.paper, item.sentence, item.prediction) for item in analysis.sentences)
+    def add(self, analyses: list[PaperAnalysis]) -> None:
+        """Add the papers of one file; all or none of them, even when interrupted."""
+        rows = [_row(a.paper, item.sentence, item.prediction) for a in analyses for item in a.sentences]
+        self.rows.extend(rows)  # one step: a KeyboardInterrupt cannot land halfway through
 
     def save_every(self, seconds: float) -> None:
         if time.monotonic() - self._saved_at >= seconds:

@@ -1,11 +1,18 @@
 import csv
 import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
 
 import pytest
 
 from pcc.cli import main
 from pcc.records import LABELS, read_jsonl
 from serving.predict import read_rows, write_rows
+from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import PARAGRAPHS, TITLE, write_docx, write_pdf
 
 
@@ -96,3 +103,23 @@ def test_exit_status_when_nothing_can_be_processed(tiny_bundle, papers, tmp_path
     assert main(["predict", str(papers), "--bundle", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert "pcc export" in capsys.readouterr().err
     assert predict(tiny_bundle, papers, "--out", tmp_path / "x.txt") == 2
+
+
+def test_a_real_interruption_leaves_only_complete_files(tiny_bundle, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(60):
+        shutil.copy(SEED_CORPUS, folder / f"paper{n:02d}.txt")
+    out = tmp_path / "run.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pcc.cli", "predict", str(folder), "--bundle", str(tiny_bundle), "--out", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first checkpoint: some files are done
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in stderr
+    per_file = Counter(row["source"] for row in read_jsonl(out))
+    assert 0 < len(per_file) < 60
+    assert len(set(per_file.values())) == 1  # every file in the output is complete
