@@ -47,6 +47,16 @@ class MajorityVote:
         return scores / scores.sum(axis=1, keepdims=True)
 
 
+def majority_class_balance(votes: np.ndarray, floor: float = 0.02) -> list[float]:
+    """Class shares of the majority-vote labels of voted rows. Snorkel otherwise assumes balanced classes,
+    which on skewed data (half the sentences are other) costs it more than its accuracy weighting gains."""
+    counts = vote_counts(votes)
+    voted = counts.sum(axis=1) > 0
+    shares = np.bincount(counts[voted].argmax(axis=1), minlength=N_CLASSES) / max(int(voted.sum()), 1)
+    shares = np.maximum(shares, floor)
+    return (shares / shares.sum()).tolist()
+
+
 class LearnedLabelModel:
     """Snorkel 0.10's `LabelModel` (matrix-completion estimate of rule accuracies), fitted with a fixed seed."""
 
@@ -61,7 +71,7 @@ class LearnedLabelModel:
 
         self.model = LabelModel(cardinality=N_CLASSES, verbose=False)
         self.model.fit(votes, n_epochs=self.epochs, lr=self.learning_rate, l2=self.l2, seed=self.seed,
-                       progress_bar=False)
+                       class_balance=majority_class_balance(votes), progress_bar=False)
         return self
 
     def predict_proba(self, votes: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Labeling functions: small named rules that vote one label for a sentence or abstain.
 
-`@labeling_function()` turns a function of a `Candidate` into a `LabelingFunction` and registers it, in
-definition order, so `registered()` is the rule set `pcc label` applies. The docstring's first line is the
-rule's intuition, shown in the report.
+`@labeling_function()` turns a function of a `Candidate` into a `LabelingFunction`; `registered()` collects
+those the rule modules define, in definition order: the rule set `pcc label` applies. The docstring's first
+line is the rule's intuition, shown in the report.
 """
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from typing import Callable
 from pcc.records import LABELS
 
 ABSTAIN = None
-
-_REGISTRY: dict[str, "LabelingFunction"] = {}
 
 
 @dataclass(frozen=True)
@@ -33,21 +31,24 @@ class LabelingFunction:
 
 
 def labeling_function(name: str | None = None, skips_titles: bool = True):
-    """Register the decorated function (named after itself unless `name` is given) as a labeling function;
-    it abstains on paper titles unless `skips_titles` is False."""
-    def register(function: Callable) -> LabelingFunction:
+    """Make the decorated function (named after itself unless `name` is given) a labeling function; it
+    abstains on paper titles unless `skips_titles` is False."""
+    def wrap(function: Callable) -> LabelingFunction:
         lf_name = name or function.__name__
         if not function.__doc__:
             raise ValueError(f"labeling function {lf_name} needs a one-line docstring saying its intuition")
-        if lf_name in _REGISTRY and _REGISTRY[lf_name].function.__qualname__ != function.__qualname__:
-            raise ValueError(f"two labeling functions are named {lf_name}")
-        lf = LabelingFunction(lf_name, function, function.__doc__.strip().splitlines()[0], skips_titles)
-        _REGISTRY[lf_name] = lf
-        return lf
-    return register
+        return LabelingFunction(lf_name, function, function.__doc__.strip().splitlines()[0], skips_titles)
+    return wrap
 
 
 def registered() -> list[LabelingFunction]:
-    """Every labeling function of the rule modules, in the order they are defined."""
-    from training.labeling import lf_cues, lf_form, lf_headings, lf_structure  # noqa: F401  (they register)
-    return list(_REGISTRY.values())
+    """Every labeling function the rule modules define, module by module in definition order."""
+    from training.labeling import lf_cues, lf_form, lf_headings, lf_structure
+
+    lfs = [value for module in (lf_headings, lf_structure, lf_cues, lf_form) for value in vars(module).values()
+           if isinstance(value, LabelingFunction)]
+    names = [lf.name for lf in lfs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"labeling functions share a name: {', '.join(duplicates)}")
+    return lfs

@@ -74,7 +74,7 @@ def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold
         lines += ["", f"## Unmatched gold rows ({len(gold.unmatched)})", "",
                   "Their text equals no prepared sentence: mostly the gold joins a heading and the sentence after it, "
                   "which `pcc prepare` splits.", ""]
-        lines += [f"- {row.get('id', 'line ' + str(row['line']))} ({row.get('paper', '?')}): {row['text'][:80]}"
+        lines += [f"- {row.get('id') or 'line ' + str(row.get('line'))} ({row.get('paper', '?')}): {row['text'][:80]}"
                   for row in gold.unmatched]
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "labeling.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

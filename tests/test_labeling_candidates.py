@@ -1,0 +1,58 @@
+from pcc.records import Sentence
+from training.labeling.candidates import announcement, build_candidates, enumeration
+
+
+def paper(texts, paper_id="p#01", title="论题", headings=()):
+    return [Sentence(paper_id, title, i, t, is_heading=i in headings) for i, t in enumerate(texts)]
+
+
+def test_enumeration_markers_are_read_with_style_and_number():
+    assert enumeration("一、加强队伍建设") == ("chinese", 1)
+    assert enumeration("（三）重破大案轻管小事。") == ("parenthesised", 3)
+    assert enumeration("2. 提高培训水平：加大力度。") == ("arabic", 2)
+    assert enumeration("二是执法不规范。") == ("ordinal", 2)
+    assert enumeration("2.5亿网民上网。") is None
+    assert enumeration("群众对公安工作支持的主动性减弱。") is None
+
+
+def test_body_drops_the_marker_and_title_is_recognised_near_the_start_only():
+    sentences = paper(["论题", "（一）重管理轻服务。", "论题"], headings={0, 1, 2})
+    first, item, _ = build_candidates(sentences)
+    assert first.is_title and not item.is_title
+    assert item.enumerator == "（一）" and item.body == "重管理轻服务。"
+    late = build_candidates(paper(["甲。", "乙。", "丙。", "论题"]))[3]
+    assert not late.is_title
+
+
+def test_neighbours_come_from_the_same_paper_by_index_and_skip_far_ones():
+    sentences = paper(["甲。", "乙。"]) + paper(["丙。"], paper_id="p#02")
+    sentences.append(Sentence("p#01", "论题", 9, "远处。"))
+    shuffled = [sentences[3], sentences[2], sentences[1], sentences[0]]
+    far, other_paper, second, first = build_candidates(shuffled)
+    assert first.next.text == "乙。" and second.previous.text == "甲。"
+    assert second.next is None and far.previous is None  # index 1 → 9: too far apart
+    assert other_paper.previous is None and other_paper.next is None
+    assert [c.position for c in (first, second, far)] == [0, 1, 2]
+
+
+def test_list_items_inherit_the_announcement_until_the_list_restarts():
+    sentences = paper([
+        "因此，加强警察公共关系建设，具有以下必要性：1.促进社会的和谐稳定。",
+        "当公众充满信任时，执法更容易。",
+        "2.提高警察执法能力和形象。",
+        "二、原因分析",
+        "1.体制不顺。",
+        "2.经费不足。",
+    ], headings={2, 3})
+    cands = build_candidates(sentences)
+    assert cands[0].list_announcement == "因此，加强警察公共关系建设，具有以下必要性"
+    assert cands[1].list_announcement is None
+    assert cands[2].list_announcement == cands[0].list_announcement
+    assert cands[4].list_announcement is None and cands[5].list_announcement is None
+    assert cands[0].heading_announcements == {"2.提高警察执法能力和形象": cands[0].list_announcement}
+
+
+def test_announcement_needs_a_list_opening():
+    assert announcement("原因主要有以下几点：") == "原因主要有以下几点："
+    assert announcement("我们提出如下建议：1.加强教育。") == "我们提出如下建议"
+    assert announcement("群众对公安机关的信任度有所降低。") is None

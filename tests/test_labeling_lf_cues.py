@@ -1,0 +1,42 @@
+from pcc.records import Sentence
+from training.labeling.candidates import build_candidates
+from training.labeling.lf_cues import cause_connective, negative_state, negative_state_mentioned, positive_state, proposal
+
+
+def candidate(text, path=()):
+    return build_candidates([Sentence("p#01", "论题", 10, text, list(path))])[0]
+
+
+def test_negative_states_are_found_and_negated_ones_are_not():
+    assert negative_state_mentioned("少数民警宗旨观念淡薄。")
+    assert negative_state_mentioned("办公经费不足。")
+    assert not negative_state_mentioned("办公经费充足。")
+    assert not negative_state_mentioned("这不是问题。")
+    assert not negative_state_mentioned("为弥补办公经费不足，多方筹措。")
+    assert not negative_state_mentioned("要及时化解警民矛盾。")
+    assert negative_state_mentioned("为弥补经费不足，动辄罚款，群众不满。")  # a second, un-negated state
+
+
+def test_negative_state_is_problem_or_in_a_causes_section_cause_and_silent_where_the_section_has_another_job():
+    text = "群众法制观念淡薄、警民配合欠佳。"
+    assert negative_state(candidate(text)) == "problem"
+    assert negative_state(candidate(text, ["一、当前警民关系存在的问题"])) == "problem"
+    assert negative_state(candidate(text, ["二、影响警民关系的因素"])) == "cause"
+    assert negative_state(candidate(text, ["三、构建和谐警民关系的对策"])) is None
+    assert negative_state(candidate(text, ["一、警民关系的特点"])) is None
+    assert negative_state(candidate("群众对公安工作比较满意。")) is None
+
+
+def test_cause_connectives_are_causes_unless_a_problems_section_claims_the_sentence():
+    text = "由于社会转型，治安形势复杂，导致群众安全感缺乏。"
+    assert cause_connective(candidate(text)) == "cause"
+    assert cause_connective(candidate(text, ["二、影响警民关系的因素"])) == "cause"
+    assert cause_connective(candidate(text, ["一、当前警民关系存在的问题"])) is None  # guideline rule 2
+    assert cause_connective(candidate("群众对公安机关的信任度有所降低。")) is None
+
+
+def test_proposals_and_positive_states():
+    assert proposal(candidate("为此，我们提出以下意见和建议：")) == "countermeasure"
+    assert proposal(candidate("这些建议很有价值。")) is None
+    assert positive_state(candidate("警民关系进一步得到了好转，群众满意率逐步提升。")) == "other"
+    assert positive_state(candidate("警民关系比较和谐，但信任度下降。")) is None  # also names a negative state
