@@ -19,6 +19,13 @@ def test_the_rightmost_keyword_of_a_heading_decides():
     assert heading_class("（一）重管理轻服务。") is None
 
 
+def test_only_the_heading_proper_counts_and_claims_of_importance_or_prescribed_lists_are_recognised():
+    assert heading_class("一、客观认识三个主要问题一是少数民警做群众工作方法滞后。") == "problem"  # run-in item cut off
+    assert heading_class("（一）构建和谐警民关系是适应新时期公安工作的重要途径") is None  # a claim, not a topic
+    assert heading_class("要想真正做到警民关系和谐，应从以下几个核心问题着手：") == "countermeasure"
+    assert heading_class("原因主要有以下几点：") == "cause"
+
+
 def test_the_innermost_classed_heading_is_the_section_and_the_title_never_counts():
     assert section_class(candidate("句子。", ["一、制约警民关系的因素", "（一）来自公众方面的原因", "1、媒体误导"])) == "cause"
     assert section_class(candidate("句子。", ["一、存在的问题", "（二）应对的措施"])) == "countermeasure"

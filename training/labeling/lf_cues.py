@@ -33,9 +33,10 @@ def negative_state_mentioned(text: str) -> bool:
 
 @labeling_function()
 def negative_state(c: Candidate):
-    """A negative state (不足, 缺乏, 淡薄, 矛盾) is a problem, or a cause in a causes section or list (rule 2)."""
+    """A negative state (不足, 缺乏, 淡薄) is a problem, or a cause in a causes section or list (rule 2); not in
+    a background section."""
     section = context_class(c)
-    if section in ("countermeasure", "other") or not negative_state_mentioned(c.text):
+    if section == "other" or not negative_state_mentioned(c.text):
         return ABSTAIN
     return "cause" if section == "cause" else "problem"
 

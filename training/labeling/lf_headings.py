@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from training.labeling.candidates import ENUMERATOR, Candidate, normalise
+from training.labeling.candidates import CHINESE_NUMERAL, ENUMERATOR, Candidate, normalise
 from training.labeling.lf import ABSTAIN, labeling_function
 
 HEADING_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -36,9 +36,24 @@ def prescribes_action(text: str) -> bool:
     return _ACTION_OPENING.match(text.strip()) is not None
 
 
+# Where a heading stops and run-in text begins: "一、客观认识三个主要问题一是少数民警…" → "一、客观认识三个主要问题".
+_RUN_IN = re.compile(rf"(?<=.{{4}})(?:[。；;]|[{CHINESE_NUMERAL}]是|[（(][{CHINESE_NUMERAL}\d]*[）)]|\d[、.．](?!\d))")
+# A heading that claims importance ("构建和谐警民关系是…的重要途径") names no job of its own (guideline rule 1).
+_IMPORTANCE_CLAIM = re.compile(r"是[^，。；]{0,30}(?:重要|基础|前提|关键|保障|根本|核心|必然|有效)")
+# A list announced as what to do: "应从以下几个核心问题着手：", "要做好以下几点：".
+_PRESCRIPTIVE = re.compile(r"(?:要|应|应当|必须|需要)[^，。；]{0,16}(?:着手|入手|做起|做到|做好|抓好|抓起|采取)"
+                           r"|(?:以下|如下)[^，。；]{0,6}(?:措施|对策|建议|途径|方法)")
+
+
 def heading_class(heading: str) -> str | None:
-    """The class a heading announces: that of its rightmost class keyword, or None."""
-    matches = list(_KEYWORD_PATTERN.finditer(heading))
+    """The class a heading announces: that of the rightmost class keyword of the heading proper (before any
+    run-in sentence or list item), or None; a prescriptive list announcement is countermeasure."""
+    if _PRESCRIPTIVE.search(heading):
+        return "countermeasure"
+    proper = _RUN_IN.split(ENUMERATOR.sub("", heading, count=1), maxsplit=1)[0]
+    if _IMPORTANCE_CLAIM.search(proper):
+        return None
+    matches = list(_KEYWORD_PATTERN.finditer(proper))
     return _KEYWORD_CLASS[matches[-1].group(0)] if matches else None
 
 
