@@ -6,17 +6,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pcc.records import Sentence
+from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, run_in_heading
 
-CHINESE_NUMERAL = "一二三四五六七八九十"
-# Enumeration markers that open headings and list items: 一、 （一） (一) （） 1、 1. 1） 一是 第一， 首先 …
-ENUMERATOR = re.compile(
-    rf"^\s*(?:[{CHINESE_NUMERAL}]+\s*[、.．]"
-    rf"|[（(]\s*[{CHINESE_NUMERAL}\d]*\s*[）)]"
-    r"|\d{1,2}\s*(?:[、．)）]|\.(?!\d))"
-    rf"|[{CHINESE_NUMERAL}]+是"
-    rf"|第[{CHINESE_NUMERAL}]+[，,、：:]?"
-    r"|首先|其次|再次|最后|另外)\s*"
-)
 _ENUMERATOR_STYLES = (
     ("chinese", re.compile(rf"^\s*([{CHINESE_NUMERAL}]+)\s*[、.．]")),
     ("parenthesised", re.compile(rf"^\s*[（(]\s*([{CHINESE_NUMERAL}\d]*)\s*[）)]")),
@@ -76,6 +67,8 @@ class Candidate:
     list_announcement: str | None = None
     # Announcements of the paper's enumerated headings, by heading text without whitespace.
     heading_announcements: dict[str, str] = field(default_factory=dict)
+    # Outside any detected section: the heading run into this or an earlier sentence ("背景随着…"), if any.
+    run_in_section: str | None = None
 
     @property
     def text(self) -> str:
@@ -120,6 +113,7 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
         numbers.sort(key=lambda n: sentences[n].index)
         ordered = [sentences[n] for n in numbers]
         announcements = _list_announcements(ordered)
+        run_in_sections = _run_in_sections(ordered)
         heading_announcements = {normalise(s.text).rstrip("。"): a for s, a in zip(ordered, announcements)
                                  if s.is_heading and a is not None}
         for position, number in enumerate(numbers):
@@ -131,8 +125,26 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
             if following is not None and following.index - sentence.index > NEIGHBOUR_MAX_GAP:
                 following = None
             candidates[number] = Candidate(sentence, previous, following, position, len(numbers),
-                                           announcements[position], heading_announcements)
+                                           announcements[position], heading_announcements,
+                                           run_in_sections[position])
     return candidates
+
+
+def _run_in_sections(ordered: list[Sentence]) -> list[str | None]:
+    """Per sentence of one paper: the latest run-in heading, for sentences outside any detected section.
+
+    A detected heading or section ends it; the paper title never starts one.
+    """
+    title = normalise(ordered[0].paper_title) if ordered else ""
+    current: str | None = None
+    result: list[str | None] = []
+    for sentence in ordered:
+        if sentence.is_heading or sentence.heading_path:
+            current = None
+        elif not (title and normalise(sentence.text).startswith(title)):
+            current = run_in_heading(sentence.text) or current
+        result.append(current)
+    return result
 
 
 def _list_announcements(ordered: list[Sentence]) -> list[str | None]:

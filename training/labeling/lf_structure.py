@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from training.labeling.candidates import Candidate
 from training.labeling.lf import ABSTAIN, labeling_function
-from training.labeling.lf_headings import heading_class, section_class
+from training.labeling.lf_headings import section_class
+from training.labeling.sections import heading_class
 
 
 @labeling_function()
@@ -30,6 +31,6 @@ def paper_title(c: Candidate):
 @labeling_function()
 def outside_sections(c: Candidate):
     """A sentence before the first heading (introduction), or in a paper without headings, is background."""
-    if c.is_heading or c.heading_path or c.enumerator is not None:
+    if c.is_heading or c.heading_path or c.run_in_section or c.enumerator is not None:
         return ABSTAIN
     return "other"
