@@ -213,6 +213,7 @@ def write_report(path: Path, results: list[Result], args: argparse.Namespace, bu
         "",
         f"Written by `benchmarks/load.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
         f"Model: {bundle_description(bundle)}, precision {args.precision}, device {args.device}, 1 worker.",
+        *([args.note] if args.note else []),
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared with the load "
         "generator (and with whatever else ran), loopback HTTP.",
         "Each request's latency is measured by the client from sending to the full answer. A scenario stops at "
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-cap", type=float, default=60, help="seconds per scenario at most (default: 60)")
     parser.add_argument("--precision", default="int8", help="with --bundle (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="with --bundle (default: %(default)s)")
+    parser.add_argument("--note", help="a line about the model or the machine, printed under them in the report")
     parser.add_argument("--report", type=Path, default=REPO / "reports" / "load.md",
                         help="with --compare-batching (default: reports/load.md)")
     args = parser.parse_args(argv)
