@@ -170,7 +170,7 @@ def bundle_description(bundle: Path) -> str:
 
 
 def plot(path: Path, results: list[Result]) -> None:
-    """Requests/s and p50 latency of every scenario, with and without adaptive batching, side by side."""
+    """Sentences/s and p50 latency of every scenario, with and without adaptive batching, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,9 +183,9 @@ def plot(path: Path, results: list[Result]) -> None:
     width = 0.8 / len(modes)
     for offset, mode in enumerate(modes):
         positions = [i + offset * width for i in range(len(names))]
-        axes[0].bar(positions, [by_key[n, mode].requests_per_s for n in names], width, label=mode)
+        axes[0].bar(positions, [by_key[n, mode].sentences_per_s for n in names], width, label=mode)
         axes[1].bar(positions, [by_key[n, mode].p50_ms for n in names], width, label=mode)
-    for axis, title in zip(axes, ("requests/s (higher is better)", "p50 latency, ms (log scale)")):
+    for axis, title in zip(axes, ("sentences/s (higher is better)", "p50 latency, ms (log scale)")):
         axis.set_xticks([i + width * (len(modes) - 1) / 2 for i in range(len(names))])
         axis.set_xticklabels([n.replace(", ", "\n") for n in names], fontsize=8)
         axis.set_title(title)
@@ -226,7 +226,7 @@ def write_report(path: Path, results: list[Result], args: argparse.Namespace, bu
         "",
         *gains,
         "",
-        f"![requests/s and latency with and without batching]({path.with_suffix('.png').name})",
+        f"![sentences/s and latency with and without batching]({path.with_suffix('.png').name})",
         "",
         "Settings:",
         "",
