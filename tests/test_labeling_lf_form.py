@@ -12,7 +12,7 @@ def candidate(text, path=(), is_heading=False):
 
 @pytest.mark.parametrize("text", ["要加强队伍建设。", "警察部门应加强服务理念建设，提高服务水平。",
                                   "各级公安机关必须坚持执法为民。", "这就要求我们在工作理念方面不断改革创新。",
-                                  "警察部门可以组织多种形式的警民互动活动。"])
+                                  "警察部门可以组织多种形式的警民互动活动。", "要选优配强村党组织书记。"])
 def test_imperatives_are_countermeasures(text):
     assert imperative(candidate(text)) == "countermeasure"
 
@@ -21,7 +21,9 @@ def test_imperatives_are_countermeasures(text):
                                   "公安机关提高应对突发事件的能力。",  # 应对 is a verb, not a modal
                                   "如何加强建设，是当前需要思考的问题。",  # 需要 without anything to do
                                   "良好的公共关系建设，可以帮助警察更好地理解社会需求。",  # no actor told what to do
-                                  "主要表现在执法不规范。"])
+                                  "主要表现在执法不规范。",
+                                  "本文分析了当前的困境，并提出了相应的对策。",  # 相应 is no modal
+                                  "群众要的是公平正义。"])
 def test_non_imperatives_abstain(text):
     assert imperative(candidate(text)) is None
 

@@ -16,6 +16,12 @@ def test_only_the_heading_proper_counts_and_claims_of_importance_or_prescribed_l
     assert heading_class("原因主要有以下几点：") == "cause"
 
 
+def test_paper_scaffolding_headings_are_other_despite_their_keywords():
+    assert heading_class("一、问题的提出") == "other"
+    assert heading_class("二、研究方法与数据来源") == "other"
+    assert heading_class("三、主要问题") == "problem"
+
+
 def test_action_openings_are_prescriptions_but_finished_actions_are_not():
     assert prescribes_action("加强队伍建设")
     assert prescribes_action("激励机制改革：建立激励机制")

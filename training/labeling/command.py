@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         pairs=gold_pairs(gold, by_sentence(labels)), n_sentences=len(sentences),
         garbled_gold=sum(1 for p in gold.positions if p is not None and p not in row_of),
     )
+    scored = (f"gold macro-F1 {written['macro_f1']:.3f}" if len(gold.unmatched) < len(gold.rows)
+              else f"no sentence of {args.gold} found in the prepared sentences: nothing scored")
     print(f"wrote {out} ({len(clean)} clean sentences, {covered(votes).mean():.1%} with a rule's vote) and "
-          f"{Path(args.report_dir) / 'labeling.md'}; dev-gold macro-F1 {written['macro_f1']:.3f}")
+          f"{Path(args.report_dir) / 'labeling.md'}; {scored}")
     return 0

@@ -11,9 +11,11 @@ from training.labeling.sections import ACTION_VERBS, prescribes_action
 _ACTION = "|".join(ACTION_VERBS)
 # A modal at the start of a clause (after at most a short subject) followed by what to do.
 _IMPERATIVE = re.compile(
-    rf"(?:^|[，,；;：:。])[^，,；;：:。]{{0,10}}?(?<![重主只想不纲概])"
+    rf"(?:^|[，,；;：:。])[^，,；;：:。]{{0,10}}?(?<![重主只想不纲概相反适对响供答效])"
     rf"(?:要求(?=我们|各级|公安|民警|警察)|要(?![求的素点害])|应当|应该|应(?![对用有])|必须|务必|需要(?!的)|亟需|亟待)"
     rf"[^，,；;。]{{0,6}}?(?:{_ACTION}|把|从|以|在|对|通过|采取|做到|使|让|为)")
+# A bare modal opening a clause, whatever the verb: "要选优配强村党组织书记".
+_BARE_MODAL = re.compile(r"(?:^|[，,；;：:。])(?:要(?![求的素点害是])|应当|必须|务必)[\u4e00-\u9fff]")
 # An actor that can be told what to do, then 可以: "警察部门可以组织…" suggests; "建设可以帮助…" does not.
 _ACTOR_CAN = re.compile(r"(?:部门|机关|公安局|派出所|政府|单位|民警|警察|干警|我们|各级|领导)(?:可以|可|应该|需)"
                         rf"[^，,；;。]{{0,6}}?(?:{_ACTION}|通过|组织|利用|借助|采取|设立|开通)")
@@ -37,7 +39,8 @@ def imperative(c: Candidate):
     """要/应/必须/需要 (or an actor + 可以) followed by what to do tells the reader what to do."""
     if _IMPORTANCE.search(c.body):
         return ABSTAIN
-    return "countermeasure" if _IMPERATIVE.search(c.body) or _ACTOR_CAN.search(c.body) else ABSTAIN
+    found = _IMPERATIVE.search(c.body) or _BARE_MODAL.search(c.body) or _ACTOR_CAN.search(c.body)
+    return "countermeasure" if found else ABSTAIN
 
 
 @labeling_function()

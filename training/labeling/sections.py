@@ -21,10 +21,13 @@ HEADING_KEYWORDS: dict[str, tuple[str, ...]] = {
     "problem": ("问题", "现状", "状况", "挑战", "表现", "困境", "不足", "弊端", "误区", "障碍", "缺陷", "隐患", "难点"),
     "cause": ("原因", "因素", "成因", "根源", "制约", "症结", "缘由", "诱因"),
     "countermeasure": ("对策", "措施", "建议", "途径", "方法", "路径", "如何", "策略", "思路", "举措", "办法",
-                       "方略", "对此"),
+                       "方略", "对此", "启示", "原则"),
     "other": ("意义", "内涵", "特点", "概述", "引言", "背景", "必要性", "重要性", "前言", "结语", "结论", "小结",
-              "概念", "含义", "特征", "作用", "综述", "定义"),
+              "概念", "含义", "特征", "作用", "综述", "定义", "成效", "成就", "做法", "经验"),
 }
+# The scaffolding of an academic paper names no job even when it contains a keyword ("问题的提出" is the
+# introduction, "研究方法" the method).
+_SCAFFOLD = re.compile(r"问题的提出|提出问题|研究(?:方法|设计|思路|背景|现状|综述)|数据(?:来源|与方法)|理论基础|文献")
 _KEYWORD_PATTERN = re.compile("|".join(
     sorted((word for words in HEADING_KEYWORDS.values() for word in words), key=len, reverse=True)))
 # Verbs of doing something about a situation: the stock of Chinese policy prose, not of one paper.
@@ -57,6 +60,8 @@ def heading_class(heading: str) -> str | None:
     if _PRESCRIPTIVE.search(heading):
         return "countermeasure"
     proper = _RUN_IN.split(ENUMERATOR.sub("", heading, count=1), maxsplit=1)[0]
+    if _SCAFFOLD.search(proper):
+        return "other"
     if _IMPORTANCE_CLAIM.search(proper):
         return None
     matches = list(_KEYWORD_PATTERN.finditer(proper))
