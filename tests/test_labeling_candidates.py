@@ -11,6 +11,8 @@ def test_enumeration_markers_are_read_with_style_and_number():
     assert enumeration("（三）重破大案轻管小事。") == ("parenthesised", 3)
     assert enumeration("2. 提高培训水平：加大力度。") == ("arabic", 2)
     assert enumeration("二是执法不规范。") == ("ordinal", 2)
+    assert enumeration("第三，应当积极引入社会力量。") == ("di", 3)
+    assert enumeration("其次，经费保障不到位。") == ("sequence", 2)
     assert enumeration("2.5亿网民上网。") is None
     assert enumeration("群众对公安工作支持的主动性减弱。") is None
 
@@ -56,3 +58,16 @@ def test_announcement_needs_a_list_opening():
     assert announcement("原因主要有以下几点：") == "原因主要有以下几点："
     assert announcement("我们提出如下建议：1.加强教育。") == "我们提出如下建议"
     assert announcement("群众对公安机关的信任度有所降低。") is None
+
+
+def test_lists_opened_by_first_or_after_a_stated_problem_are_tracked():
+    sentences = paper([
+        "当前工作仍然存在一些不容忽视的问题。",
+        "一是队伍力量薄弱。",
+        "二是手段单一。",
+        "针对上述问题，笔者提出以下建议：第一，加快立法进程。",
+        "第二，建立经费保障机制。",
+    ])
+    cands = build_candidates(sentences)
+    assert cands[1].list_announcement == cands[2].list_announcement == "当前工作仍然存在一些不容忽视的问题。"
+    assert cands[3].list_announcement == cands[4].list_announcement == "针对上述问题，笔者提出以下建议"

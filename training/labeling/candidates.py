@@ -13,10 +13,13 @@ _ENUMERATOR_STYLES = (
     ("parenthesised", re.compile(rf"^\s*[（(]\s*([{CHINESE_NUMERAL}\d]*)\s*[）)]")),
     ("arabic", re.compile(r"^\s*(\d{1,2})\s*(?:[、．)）]|\.(?!\d))")),
     ("ordinal", re.compile(rf"^\s*([{CHINESE_NUMERAL}]+)是")),
+    ("di", re.compile(rf"^\s*第([{CHINESE_NUMERAL}]+)(?:[，,、：:]|是)")),
+    ("sequence", re.compile(r"^\s*(首先|其次|再次|最后)")),
 )
+_SEQUENCE = {"首先": 1, "其次": 2, "再次": 3}
 # A list announced inside a sentence: "具有以下必要性：1.促进社会的和谐稳定。" → lead "具有以下必要性".
-_INLINE_LIST_START = re.compile(rf"^(?P<lead>.{{4,}}?)[:：]\s*(?=(?:1|一|[（(]\s*[1一]\s*[）)])\s*[、.．）)是])")
-_ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|[:：]\s*$")
+_INLINE_LIST_START = re.compile(rf"^(?P<lead>.{{4,}}?)[:：]\s*(?=(?:(?:1|一|[（(]\s*[1一]\s*[）)])\s*[、.．）)是]|第一|首先))")
+_ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|存在[^。]{0,12}(?:问题|不足|困境)|[:：]\s*$")
 # Largest gap between list positions that still counts as "next to each other" (a garbled line may sit between).
 NEIGHBOUR_MAX_GAP = 2
 
@@ -31,6 +34,8 @@ def enumeration(text: str) -> tuple[str, int | None] | None:
 
 
 def _number(numeral: str) -> int | None:
+    if numeral in _SEQUENCE or numeral == "最后":
+        return _SEQUENCE.get(numeral)
     if numeral.isdigit():
         return int(numeral)
     digits = {c: i for i, c in enumerate(CHINESE_NUMERAL, 1)}
