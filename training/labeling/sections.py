@@ -74,7 +74,7 @@ _RUN_IN_HEADING = re.compile(
     r"^(?:(?P<bare>背景|引言|前言|结语|结论|小结|概述|总结)|(?P<topic>[^，。；：:“”\s]{4,24}?的(?:"
     + "|".join(sorted((w for words in HEADING_KEYWORDS.values() for w in words), key=len, reverse=True))
     # …followed by new text, not by the rest of a clause ("造成这些问题的原因主要有…" is no heading).
-    + r")))(?=[^，。；：:、\s])(?!主要|是|有|在|包括|如下|为|可|能|就|也|都|还|和|与|及|之|则)")
+    + r")))(?=[^，。；：:、\s])(?!主要|是|有|在|包括|如下|为|可|能|就|也|都|还|与|及|之|则)")
 
 
 def run_in_heading(text: str) -> str | None:
