@@ -208,8 +208,10 @@ def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) 
         "| system | macro-F1 | accuracy | " + " | ".join(f"F1 {name}" for name in LABELS) + " |",
         "|---|---|---|" + "---|" * len(LABELS),
     ]
+    best = max(score["macro_f1"] for score in scores.values())
     for name, score in scores.items():
-        lines.append(f"| {name} | **{score['macro_f1']:.3f}** | {score['accuracy']:.3f} | "
+        macro = f"**{score['macro_f1']:.3f}**" if score["macro_f1"] == best else f"{score['macro_f1']:.3f}"
+        lines.append(f"| {name} | {macro} | {score['accuracy']:.3f} | "
                      + " | ".join(f"{score['per_class'][label]['f1']:.3f}" for label in LABELS) + " |")
     lines += ["", "### What each number is", ""]
     lines.append("- **Weak labels**: `training.labeling.apply.weak_label` on each gold sentence placed in its paper "

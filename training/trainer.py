@@ -44,7 +44,8 @@ class TrainConfig:
     folds: int = 2
     epochs: int = 4
     max_steps: int = 0  # > 0 stops each fit after this many steps (smoke runs)
-    learning_rate: float = 8e-5
+    learning_rate: float = 1e-4
+    head_learning_rate: float = 1e-3
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     batch_size: int = 16
@@ -183,6 +184,23 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
     class SoftLabelTrainer(Trainer):
         loss_is_scaled_for_ga = False  # compute_loss returns a per-batch mean
+
+        def create_optimizer(self, model=None):
+            # The pooler and classifier start untrained: a larger step size lets them catch up with the
+            # pretrained encoder in the few hundred steps a small corpus gives.
+            if self.optimizer is None:
+                decay = set(self.get_decay_parameter_names(self.model))
+                groups: dict[tuple[bool, bool], list] = {}
+                for name, parameter in self.model.named_parameters():
+                    if parameter.requires_grad:
+                        head = "pooler" in name or name.startswith("classifier")
+                        groups.setdefault((head, name in decay), []).append(parameter)
+                self.optimizer = torch.optim.AdamW(
+                    [{"params": params, "lr": config.head_learning_rate if head else config.learning_rate,
+                      "weight_decay": config.weight_decay if decays else 0.0}
+                     for (head, decays), params in groups.items()],
+                    lr=config.learning_rate)
+            return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             targets = inputs.pop("labels")
