@@ -23,10 +23,12 @@ def synthetic_votes(seed=0, n=3000):
 
 def test_majority_vote_counts_votes_and_breaks_ties_by_order():
     votes = np.array([[0, 0, 3], [1, 3, -1], [-1, -1, -1]])
-    model = MajorityVote(tie_order=["cause", "problem", "countermeasure", "other"])
+    model = MajorityVote(tie_order=["cause", "problem", "countermeasure", "other"], smoothing=0.0)
     probs = model.fit(votes).predict_proba(votes)
     assert probs.argmax(axis=1)[:2].tolist() == [0, 1]
     assert probs[0, 0] == pytest.approx(2 / 3, abs=0.01)
+    smoothed = MajorityVote(smoothing=0.5).predict_proba(np.array([[2, -1], [2, 2]]))
+    assert smoothed[0, 2] == pytest.approx(0.5, abs=0.01) and smoothed[1, 2] == pytest.approx(2.5 / 4, abs=0.01)
     assert np.allclose(probs.sum(axis=1), 1)
     assert MajorityVote(tie_order=["other", "cause", "problem", "countermeasure"]).predict_proba(votes)[1].argmax() == 3
     with pytest.raises(UserError, match="tie_order"):

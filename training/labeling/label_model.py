@@ -28,14 +28,21 @@ def vote_counts(votes: np.ndarray) -> np.ndarray:
 
 
 class MajorityVote:
-    """Each non-abstaining vote counts once; a tie goes to the label listed first in `tie_order`."""
+    """Each non-abstaining vote counts once; a tie goes to the label listed first in `tie_order`.
+
+    Probabilities are vote shares smoothed by `smoothing` pseudo-votes per label, so one vote is not
+    certainty: with 0.5, a lone vote gives its label 0.5 and four agreeing votes give it 0.75.
+    """
 
     name = "majority_vote"
 
-    def __init__(self, tie_order: list[str] = LABELS):
+    def __init__(self, tie_order: list[str] = LABELS, smoothing: float = 0.5):
         unknown = set(tie_order) - set(LABELS) or set(LABELS) - set(tie_order)
         if unknown:
             raise UserError(f"majority_vote.tie_order must list each of {', '.join(LABELS)} once")
+        if smoothing < 0:
+            raise UserError("majority_vote.smoothing must be 0 or more")
+        self.smoothing = smoothing
         # Tiny bonuses that only matter between equal counts.
         self.bonus = np.array([1e-3 * (len(LABELS) - tie_order.index(label)) for label in LABELS])
 
@@ -43,7 +50,7 @@ class MajorityVote:
         return self
 
     def predict_proba(self, votes: np.ndarray) -> np.ndarray:
-        scores = vote_counts(votes) + self.bonus
+        scores = vote_counts(votes) + self.smoothing + self.bonus
         return scores / scores.sum(axis=1, keepdims=True)
 
 
