@@ -201,5 +201,8 @@ def _session_options() -> ort.SessionOptions:
     options.intra_op_num_threads = _physical_cores()
     options.inter_op_num_threads = 1  # the graph is one chain: parallelism is inside each operator
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Idle threads sleep instead of spinning: on a shared machine spinning steals the cores the work needs
+    # (measured here: int8 at batch 32 went from ~65 to ~90 sentences/s on 2 busy cores).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options

@@ -12,7 +12,7 @@ from pcc.model_input import heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
 from tests.conftest import DEV_GOLD
-from training.exporters.onnx import export_bundle, read_model_card
+from training.exporters.onnx import _quantize, export_bundle, read_model_card
 
 HEADINGS = [None, ["一、存在的问题"], ["三、对策", "（二）完善机制"]]
 
@@ -74,3 +74,14 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["export", "--model", str(tmp_path / "no-model")]) == 2
     assert "no fine-tuned model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_excluded_modules_keep_their_matmuls_fp32(tiny_bundle, tmp_path):
+    options = {"per_channel": True, "op_types_to_quantize": ["MatMul"]}
+    kept = _quantize(tiny_bundle / "model.onnx", tmp_path / "all.onnx", options)
+    assert kept == []
+    kept = _quantize(tiny_bundle / "model.onnx", tmp_path / "some.onnx",
+                     {**options, "exclude_modules": [r".*encoder\.layer\.0\.output\.dense"]})
+    assert kept
+    count = lambda path, op: sum(n.op_type == op for n in onnx.load(path).graph.node)
+    assert count(tmp_path / "some.onnx", "MatMulInteger") == count(tmp_path / "all.onnx", "MatMulInteger") - 1

@@ -8,8 +8,10 @@ measured and reported, trying the configured quantisation settings in order unti
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import logging
+import re
 import shutil
 import time
 import warnings
@@ -30,6 +32,8 @@ MODEL_CARD = "pcc_model.json"
 CARD_DEFAULTS = {"max_length": 128, "use_heading": True}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Heading paths paired with the gold sentences in the parity check, so the two-segment input is checked too.
+# Node metadata written by the torch.export-based exporter: the torch modules a node came from.
+MODULE_SCOPES = "pkg.torch.onnx.name_scopes"
 PROBE_HEADINGS = (["一、存在的问题"], ["二、原因分析"], ["三、对策与建议", "（一）加强队伍建设"])
 
 
@@ -194,7 +198,6 @@ def _torch_probabilities(model, tokenizer, texts: list[str], contexts: list[str 
 
 def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows: list[dict], gold: Path | None,
                         settings: dict) -> dict:
-    from onnxruntime.quantization import quantize_dynamic
     from sklearn.metrics import f1_score
 
     from serving.classifier import SentenceClassifier
@@ -230,11 +233,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
     attempts = []
     for number, options in enumerate(settings["quantization_attempts"]):
         candidate = f"model.int8.try{number}.onnx"
-        logging.disable(logging.WARNING)  # quantize_dynamic logs advice on static (calibrated) quantisation
-        try:
-            quantize_dynamic(staging / "model.onnx", staging / candidate, **options)
-        finally:
-            logging.disable(logging.NOTSET)
+        kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options)
         (staging / candidate).replace(staging / "model.int8.onnx")
         int8_plain = scores(SentenceClassifier(staging, device="cpu", precision="int8"), False)
         (staging / "model.int8.onnx").replace(staging / candidate)
@@ -242,9 +241,10 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
         int8_f1 = macro_f1(int8_plain)
         f1_drop = None if fp32_f1 is None else fp32_f1 - int8_f1
         passed = agreement >= settings["min_int8_agreement"] and (f1_drop is None or f1_drop <= settings["max_int8_f1_drop"])
-        attempts.append({"options": options, "file": candidate, "label_agreement": agreement, "macro_f1": int8_f1,
+        attempts.append({"options": options, "file": candidate, "fp32_nodes": kept_fp32,
+                         "label_agreement": agreement, "macro_f1": int8_f1,
                          "max_abs_prob_diff_vs_fp32": float(np.abs(int8_plain - fp32_plain).max()), "passed": passed})
-        print(f"int8 {options}: labels agree with fp32 on {agreement:.1%} of {len(texts)} sentences "
+        print(f"int8 {options}: {len(kept_fp32)} nodes kept fp32; labels agree with fp32 on {agreement:.1%} of {len(texts)} sentences "
               f"(need {settings['min_int8_agreement']:.0%}); macro-F1 "
               + (f"{int8_f1:.4f} vs fp32 {fp32_f1:.4f} (drop {100 * f1_drop:+.2f} points, allowed "
                  f"{100 * settings['max_int8_f1_drop']:.1f})" if fp32_f1 is not None else "n/a (no gold)")
@@ -270,6 +270,30 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
         "int8_passed": chosen["passed"],
         "int8_attempts": attempts,
     }
+
+
+def _quantize(source: Path, target: Path, options: dict) -> list[str]:
+    """quantize_dynamic with `options`; `exclude_modules` keeps the MatMuls of matching torch modules fp32.
+
+    Returns the names of the nodes kept fp32 that way.
+    """
+    import onnx
+    from onnxruntime.quantization import quantize_dynamic
+
+    options = dict(options)
+    patterns = [re.compile(p) for p in options.pop("exclude_modules", [])]
+    excluded = []
+    if patterns:
+        for node in onnx.load(source, load_external_data=False).graph.node:
+            scopes = next((ast.literal_eval(p.value) for p in node.metadata_props if p.key == MODULE_SCOPES), [])
+            if any(pattern.fullmatch(scope) for pattern in patterns for scope in scopes):
+                excluded.append(node.name)
+    logging.disable(logging.WARNING)  # quantize_dynamic logs advice on static (calibrated) quantisation
+    try:
+        quantize_dynamic(source, target, nodes_to_exclude=excluded, **options)
+    finally:
+        logging.disable(logging.NOTSET)
+    return excluded
 
 
 def _write_json(path: Path, data: dict) -> None:
