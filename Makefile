@@ -14,11 +14,19 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# papers -> sentences -> weak labels -> base model -> fine-tuned model -> evaluation -> ONNX -> predictions
 run: $(INSTALLED)
 	$(BIN)/pcc prepare
+	$(BIN)/pcc label
+	$(BIN)/pcc base-model
+	$(BIN)/pcc train
+	$(BIN)/pcc evaluate
+	$(BIN)/pcc export
+	$(BIN)/pcc predict data/raw
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# Generated data and models; reports/ is kept (it holds committed measurements).
 clean:
-	rm -rf data/processed reports/*.md reports/*.png
+	rm -rf data/processed models/base models/run-* models/latest
