@@ -42,6 +42,15 @@ def test_graphs_have_dynamic_batch_and_sequence_axes_and_int8_is_quantised(tiny_
     assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
 
 
+def test_fp32_graph_uses_the_fused_transformer_kernels_and_keeps_projections_quantisable(tiny_bundle):
+    ops = [node.op_type for node in onnx.load(tiny_bundle / "model.onnx").graph.node]
+    layers = 2  # tests/tiny_model.py
+    assert ops.count("MultiHeadAttention") == layers and ops.count("BiasGelu") == layers
+    assert ops.count("SkipLayerNormalization") >= layers
+    assert "Attention" not in ops and "Softmax" not in ops
+    assert ops.count("MatMul") == 6 * layers  # Q, K, V, attention output, FFN in, FFN out: all reach int8
+
+
 def test_onnx_fp32_matches_pytorch_within_1e_4(tiny_bundle, tiny_checkpoint):
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint).eval()

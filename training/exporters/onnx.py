@@ -1,6 +1,6 @@
 """`pcc export`: turn a fine-tuned model directory into a self-contained ONNX bundle, and check it.
 
-The bundle holds `model.onnx` (fp32, graph-optimised offline by ONNX Runtime), `model.int8.onnx`
+The bundle holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels), `model.int8.onnx`
 (dynamically quantised), `tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32
 probabilities match PyTorch; the int8 criteria (label agreement, macro-F1 loss on the gold file) are
 measured and reported, trying the configured quantisation settings in order until one meets them.
@@ -99,10 +99,8 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
     staging.mkdir(parents=True)
     try:
         started = time.monotonic()
-        input_names = _export_graph(model, tokenizer, staging / "model.raw.onnx", settings["opset"])
-        print(f"exported the ONNX graph (opset {settings['opset']}) in {time.monotonic() - started:.0f} s")
-        _optimize_graph(staging / "model.raw.onnx", staging / "model.onnx", model.config)
-        (staging / "model.raw.onnx").unlink()
+        input_names = _export_graph(model, tokenizer, staging / "model.onnx", settings["opset"])
+        print(f"exported and fused the ONNX graph (opset {settings['opset']}) in {time.monotonic() - started:.0f} s")
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
         bundle = {
             "labels": labels,
@@ -154,7 +152,8 @@ def _load(model_dir: Path):
 
 
 def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
-    """torch.export-based ONNX export (the default exporter since torch 2.9) with dynamic batch and length."""
+    """torch.export-based ONNX export (dynamic batch and length), fused for ONNX Runtime, saved to `path`."""
+    import onnx_ir
     import torch
 
     # The legacy TorchScript exporter traces transformers' attention-mask code into constants and
@@ -169,19 +168,40 @@ def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
             model, (), kwargs=inputs, input_names=list(inputs), output_names=["logits"], opset_version=opset,
             dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs}, dynamo=True, verbose=False,
         )
-    program.save(path, external_data=False)
+    onnx_ir.save(_fuse_for_ort(program.model), path)
     return list(inputs)
 
 
-def _optimize_graph(source: Path, target: Path, config) -> None:
-    """ONNX Runtime's transformer graph fusions (LayerNorm, GELU...), saved so loading needs no rework."""
-    from onnxruntime.transformers import optimizer
+def _fuse_for_ort(graph):
+    """ONNX Runtime's transformer kernels in place of their decomposed form (onnxscript rewrite rules).
 
-    optimized = optimizer.optimize_model(
-        str(source), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size,
-        opt_level=0,  # graph fusions only: the result stays valid for every execution provider
-    )
-    optimized.save_model_to_file(str(target), use_external_data_format=False)
+    SkipLayerNormalization, BiasGelu and MultiHeadAttention; deliberately not the packed `Attention`
+    op, so the Q/K/V projections stay MatMuls that int8 quantisation reaches (1.2x faster int8 here).
+    These kernels exist for the CPU and CUDA providers alike; the `pkg.torch.onnx.name_scopes` metadata
+    that `exclude_modules` reads survives the rewrites.
+    """
+    from onnxscript import optimizer
+    from onnxscript.rewriter import rewrite
+    from onnxscript.rewriter.ort_fusions import ORT_PATTERN_REWRITE_RULES
+    from onnxscript.rewriter.ort_fusions.bias_gelu import fuse_bias_gelu
+    from onnxscript.rewriter.ort_fusions.erfgelu import fuse_erfgelu
+    from onnxscript.rewriter.ort_fusions.mha import fuse_mha2
+    from onnxscript.rewriter.ort_fusions.sdpa import fuse_sdpa
+    from onnxscript.rewriter.ort_fusions.skip_normalization import fuse_skip_layer_normalization
+
+    optimizer.optimize(graph)
+    fused = {"SkipLayerNormalization": 0, "MultiHeadAttention": 0, "BiasGelu": 0}
+    fuse_erfgelu(graph)
+    fused["SkipLayerNormalization"] = fuse_skip_layer_normalization(graph)
+    fuse_sdpa(graph, apply_shape_inference=True)
+    fused["MultiHeadAttention"] = fuse_mha2(graph)
+    fused["BiasGelu"] = fuse_bias_gelu(graph)
+    optimizer.optimize(graph)
+    rewrite(graph, ORT_PATTERN_REWRITE_RULES)
+    if not all(fused.values()):
+        missing = ", ".join(op for op, count in fused.items() if not count)
+        warnings.warn(f"no {missing} fusion matched this architecture; the graph runs unfused there")
+    return graph
 
 
 def _torch_probabilities(model, tokenizer, texts: list[str], contexts: list[str | None], max_length: int) -> np.ndarray:
