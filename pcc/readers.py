@@ -1,6 +1,7 @@
 """Read a paper file (.txt, .pdf, .docx) into plain text, one paragraph or extracted line per line."""
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from pathlib import Path
@@ -91,6 +92,8 @@ def read_pdf(path: Path) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    # pypdf logs its repair attempts on damaged files; the error below already says what is wrong.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
