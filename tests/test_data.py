@@ -6,6 +6,7 @@ from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl, read_sentences, write_jsonl
 from tests.conftest import DEV_GOLD
 from training import data
+from training.labeling.sections import HEADING_KEYWORDS
 
 SECTION_OF = {"problem": ["一、存在的问题"], "cause": ["二、原因分析"], "countermeasure": ["三、对策建议"], "other": []}
 SEED_FILE = "police_public_relations_papers"
@@ -108,3 +109,35 @@ def test_weak_label_row_without_probs_is_rejected(tmp_path):
     path.write_text('{"paper_id": "p", "index": 0, "text": "一句话。", "probs": {"problem": 1.0}}\n', "utf-8")
     with pytest.raises(UserError, match=r"weak.jsonl:1: field 'probs'"):
         data.read_weak_labels(path)
+
+
+def test_heading_variants_put_section_labelled_sentences_under_made_up_headings_of_their_class():
+    def row(text, label, votes, is_heading=False):
+        probs = [0.7 if name == label else 0.1 for name in LABELS]
+        sentence = Sentence("p", "构建和谐警民关系的思考", 0, text, ["一、加强队伍建设"], is_heading)
+        return data.WeakRow(sentence, probs, label, votes)
+
+    section_labelled = row("要完善选拔机制。", "countermeasure",
+                           {"section_countermeasure": "countermeasure", "imperative": "countermeasure"})
+    rows = [
+        section_labelled,
+        row("警力不足。", "problem", {"negative_state": "problem"}),  # no section rule voted
+        row("民警素质不高。", "problem", {"section_cause": "cause", "negative_state": "problem",
+                                         "cue": "problem"}),  # the section rule lost the vote
+        row("二、加强执法", "countermeasure", {"section_countermeasure": "countermeasure"}, is_heading=True),
+        row("无投票的句子。", None, {}),
+    ]
+    out = data.with_heading_variants(rows, copies=3, seed=13)
+    assert out[:len(rows)] == rows
+    variants = out[len(rows):]
+    assert len(variants) == 3 and len({v.sentence.heading_path[0] for v in variants}) > 1
+    for variant in variants:
+        (heading,) = variant.sentence.heading_path
+        numeral, rest = heading.split("、", 1)
+        topic, keyword = rest.rsplit("的", 1)
+        assert numeral in "一二三四五六" and "构建和谐警民关系的思考".startswith(topic) and 4 <= len(topic) <= 8
+        assert keyword in HEADING_KEYWORDS["countermeasure"]
+        assert variant.sentence.text == section_labelled.sentence.text and variant.sentence.paper_id == "p"
+        assert (variant.label, variant.probs) == ("countermeasure", section_labelled.probs)
+    assert data.with_heading_variants(rows, copies=0, seed=13) == rows
+    assert data.with_heading_variants(rows, copies=3, seed=13) == out  # seeded

@@ -7,9 +7,10 @@ on their gold sentences; a fold's model trains on `train` plus the other folds' 
 """
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pcc.errors import UserError
@@ -28,6 +29,7 @@ class WeakRow:
     sentence: Sentence
     probs: list[float]  # label-model probabilities in LABELS order
     label: str | None  # None where every labeling function abstained
+    votes: dict[str, str] = field(default_factory=dict)  # labeling function -> its (non-abstaining) vote
 
 
 @dataclass
@@ -57,7 +59,7 @@ def read_weak_labels(path: str | Path) -> list[WeakRow]:
             text=row["text"], heading_path=list(row.get("heading_path") or []),
             is_heading=bool(row.get("is_heading", False)), quality=row.get("quality", "ok"),
         )
-        rows.append(WeakRow(sentence, [float(probs[name]) for name in LABELS], label))
+        rows.append(WeakRow(sentence, [float(probs[name]) for name in LABELS], label, dict(row.get("votes") or {})))
     return rows
 
 
@@ -142,6 +144,31 @@ def assign_folds(gold: list[GoldSentence], paper_ids: set[str], n_folds: int) ->
 def _sentence_columns(sentence: Sentence) -> dict:
     return {"id": sentence.id, "paper_id": sentence.paper_id, "text": sentence.text,
             "heading_path": list(sentence.heading_path)}
+
+
+def with_heading_variants(rows: list[WeakRow], copies: int, seed: int) -> list[WeakRow]:
+    """The rows plus `copies` variants of every sentence that a section rule labelled, each under a made-up
+    section heading naming its class with a keyword of the labeling functions' vocabulary
+    ("三、构建和谐警民关系的途径").
+
+    The seed papers show each class under a handful of heading words; the variants teach the model the
+    whole heading vocabulary, so that an unseen paper's "现实状况" or "困境" section reads as problems.
+    Variants keep their paper, so cross-fitting leaves them out together with it.
+    """
+    from training.labeling.sections import CHINESE_NUMERAL, HEADING_KEYWORDS
+
+    generator = random.Random(seed)
+    variants = []
+    for row in rows:
+        sentence = row.sentence
+        # The section rules are `section_<class>` in training/labeling/lf_headings.py.
+        if sentence.is_heading or row.label is None or row.votes.get(f"section_{row.label}") != row.label:
+            continue
+        for _ in range(copies):
+            topic = sentence.paper_title[:generator.randint(4, 8)]
+            heading = f"{generator.choice(CHINESE_NUMERAL[:6])}、{topic}的{generator.choice(HEADING_KEYWORDS[row.label])}"
+            variants.append(WeakRow(replace(sentence, heading_path=[heading]), row.probs, row.label, row.votes))
+    return rows + variants
 
 
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],

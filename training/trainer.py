@@ -40,6 +40,7 @@ class TrainConfig:
     max_length: int = 128
     use_heading: bool = True
     heading_drop: float = 0.3
+    heading_variants: int = 2
     drop_abstained: bool = True
     folds: int = 2
     epochs: int = 4
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 def train(config: TrainConfig) -> Path:
     """Cross-fit, choose the epoch count, refit on everything, and write the model directory."""
     sentences = read_sentences(config.sentences)
-    weak_rows = data.read_weak_labels(config.weak_labels)
+    weak_rows = data.with_heading_variants(data.read_weak_labels(config.weak_labels), config.heading_variants, config.seed)
     gold = data.locate_gold(data.read_gold(config.gold), sentences)
     paper_ids = {s.paper_id for s in sentences}
     folds = data.assign_folds(gold, paper_ids, config.folds) if config.folds else {}
