@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl
+from training.labeling.sections import CHINESE_NUMERAL, HEADING_KEYWORDS
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
 
@@ -155,8 +156,6 @@ def with_heading_variants(rows: list[WeakRow], copies: int, seed: int) -> list[W
     whole heading vocabulary, so that an unseen paper's "现实状况" or "困境" section reads as problems.
     Variants keep their paper, so cross-fitting leaves them out together with it.
     """
-    from training.labeling.sections import CHINESE_NUMERAL, HEADING_KEYWORDS
-
     generator = random.Random(seed)
     variants = []
     for row in rows:

@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
 def train(config: TrainConfig) -> Path:
     """Cross-fit, choose the epoch count, refit on everything, and write the model directory."""
     sentences = read_sentences(config.sentences)
-    weak_rows = data.with_heading_variants(data.read_weak_labels(config.weak_labels), config.heading_variants, config.seed)
+    weak_rows = data.read_weak_labels(config.weak_labels)
+    weak_rows = data.with_heading_variants(weak_rows, config.heading_variants, config.seed)
     gold = data.locate_gold(data.read_gold(config.gold), sentences)
     paper_ids = {s.paper_id for s in sentences}
     folds = data.assign_folds(gold, paper_ids, config.folds) if config.folds else {}

@@ -190,10 +190,9 @@ def _fuse_for_ort(graph):
     from onnxscript.rewriter.ort_fusions.skip_normalization import fuse_skip_layer_normalization
 
     optimizer.optimize(graph)
-    fused = {"SkipLayerNormalization": 0, "MultiHeadAttention": 0, "BiasGelu": 0}
     fuse_erfgelu(graph)
-    fused["SkipLayerNormalization"] = fuse_skip_layer_normalization(graph)
-    fuse_sdpa(graph, apply_shape_inference=True)
+    fused = {"SkipLayerNormalization": fuse_skip_layer_normalization(graph)}
+    fuse_sdpa(graph, apply_shape_inference=True)  # the pattern MultiHeadAttention is fused from
     fused["MultiHeadAttention"] = fuse_mha2(graph)
     fused["BiasGelu"] = fuse_bias_gelu(graph)
     optimizer.optimize(graph)
