@@ -193,8 +193,7 @@ def _fuse_for_ort(graph):
     optimizer.optimize(graph)
     fuse_erfgelu(graph)
     fuse_sdpa(graph, apply_shape_inference=True)  # the pattern MultiHeadAttention is fused from
-    fused = {"MultiHeadAttention": fuse_mha2(graph)}
-    fused["BiasGelu"] = fuse_bias_gelu(graph)
+    fused = {"MultiHeadAttention": fuse_mha2(graph), "BiasGelu": fuse_bias_gelu(graph)}
     optimizer.optimize(graph)
     rewrite(graph, ORT_PATTERN_REWRITE_RULES)
     if not all(fused.values()):
