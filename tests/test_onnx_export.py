@@ -94,3 +94,17 @@ def test_excluded_modules_keep_their_matmuls_fp32(tiny_bundle, tmp_path):
     assert kept
     count = lambda path, op: sum(n.op_type == op for n in onnx.load(path).graph.node)
     assert count(tmp_path / "some.onnx", "MatMulInteger") == count(tmp_path / "all.onnx", "MatMulInteger") - 1
+
+
+def test_last_layer_feed_forward_runs_on_the_first_position_only(tiny_bundle, tmp_path):
+    graph = onnx.load(tiny_bundle / "model.onnx")
+    gelu_outputs = [node.output[0] for node in graph.graph.node if node.op_type == "BiasGelu"]
+    graph.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in gelu_outputs)
+    onnx.save(graph, tmp_path / "probe.onnx")
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(tmp_path / "probe.onnx", providers=["CPUExecutionProvider"])
+    tokens = np.array([[2, 10, 11, 12, 13, 3]], dtype=np.int64)
+    inputs = {"input_ids": tokens, "attention_mask": np.ones_like(tokens), "token_type_ids": np.zeros_like(tokens)}
+    first_layer, last_layer = session.run(gelu_outputs, inputs)
+    assert first_layer.shape[:2] == (1, 6) and last_layer.shape[:2] == (1, 1)

@@ -1,7 +1,8 @@
 """`pcc export`: turn a fine-tuned model directory into a self-contained ONNX bundle, and check it.
 
-The bundle holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels), `model.int8.onnx`
-(dynamically quantised), `tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32
+The bundle holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels and a last layer that
+computes only the first token, all the head reads), `model.int8.onnx` (dynamically quantised),
+`tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32
 probabilities match PyTorch; the int8 criteria (label agreement, macro-F1 loss on the gold file) are
 measured and reported, trying the configured quantisation settings in order until one meets them.
 """
@@ -156,6 +157,8 @@ def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
     import onnx_ir
     import torch
 
+    from training.exporters.first_token import first_token_classifier
+
     # The legacy TorchScript exporter traces transformers' attention-mask code into constants and
     # drifts from PyTorch by ~1e-2 here; the torch.export path matches to ~1e-8.
     example = tokenizer(["加强警民沟通。", "警民关系紧张的原因是多方面的"], ["一、存在的问题", "二、原因分析"],
@@ -165,7 +168,7 @@ def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model, (), kwargs=inputs, input_names=list(inputs), output_names=["logits"], opset_version=opset,
+            first_token_classifier(model), (), kwargs=inputs, input_names=list(inputs), output_names=["logits"], opset_version=opset,
             dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs}, dynamo=True, verbose=False,
         )
     onnx_ir.save(_fuse_for_ort(program.model), path)
