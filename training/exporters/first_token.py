@@ -25,7 +25,8 @@ class FirstTokenLayer(torch.nn.Module):
         super().__init__()
         self.attention, self.intermediate, self.output = layer.attention, layer.intermediate, layer.output
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args, **kwargs):
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *_, **__):
+        # The encoder also passes cross-attention and cache arguments; an encoder-only classifier has no use for them.
         attention = self.attention.self
         batch = hidden_states.shape[0]
         first = hidden_states[:, :1]

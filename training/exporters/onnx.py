@@ -2,9 +2,9 @@
 
 The bundle holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels and a last layer that
 computes only the first token, all the head reads), `model.int8.onnx` (dynamically quantised),
-`tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32
-probabilities match PyTorch; the int8 criteria (label agreement, macro-F1 loss on the gold file) are
-measured and reported, trying the configured quantisation settings in order until one meets them.
+`tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32 probabilities match PyTorch; the int8
+criteria (label agreement, macro-F1 loss on the gold file) are measured and reported, trying the
+configured quantisation settings in order until one meets them.
 """
 from __future__ import annotations
 
