@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
-from pcc.readers import SUPPORTED_SUFFIXES
+from pcc.readers import papers_in_folder
 from pcc.records import write_jsonl
 
 DEFAULT_INPUT = "data/raw"
@@ -38,7 +38,7 @@ def collect_files(patterns: list[str]) -> list[Path]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES))
+            files.extend(papers_in_folder(path))
         elif path.exists():
             files.append(path)
         else:

@@ -9,6 +9,12 @@ from pathlib import Path
 from pcc.errors import UserError
 
 SUPPORTED_SUFFIXES = (".txt", ".pdf", ".docx")
+# Formats papers often come in that are not read: a folder scan still picks them up, so each is reported
+# with how to convert it instead of being passed over in silence.
+_SAVE_AS_DOCX = "save it as .docx (Word or WPS: Save As; or `libreoffice --headless --convert-to docx FILE`)"
+_CNKI_TO_PDF = "download the paper as PDF from CNKI, or print it to PDF from CAJViewer"
+CONVERT_FIRST = {".doc": _SAVE_AS_DOCX, ".wps": _SAVE_AS_DOCX, ".rtf": _SAVE_AS_DOCX, ".odt": _SAVE_AS_DOCX,
+                 ".caj": _CNKI_TO_PDF, ".kdh": _CNKI_TO_PDF, ".nh": _CNKI_TO_PDF}
 # A .txt is binary data, not text, above this share of control characters or below this share of
 # characters from the common blocks (ASCII, CJK ideographs and punctuation, general punctuation).
 _MAX_CONTROL_SHARE = 0.01
@@ -23,6 +29,8 @@ def read_text(path: str | Path) -> str:
     """The text of one file; a UserError naming the file when it cannot be read or holds no text."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in CONVERT_FIRST:
+        raise UserError(f"{path}: {suffix} files are not read; {CONVERT_FIRST[suffix]}")
     if suffix not in SUPPORTED_SUFFIXES:
         raise UserError(f"{path}: unsupported file type '{suffix or '(none)'}'; give a .txt, .pdf or .docx file")
     if not path.is_file():
@@ -35,6 +43,16 @@ def read_text(path: str | Path) -> str:
         hint = "; a scanned PDF needs OCR first" if suffix == ".pdf" else ""
         raise UserError(f"{path}: no text found{hint}")
     return text
+
+
+def papers_in_folder(folder: Path) -> list[Path]:
+    """Paper files under `folder`, recursively and sorted: readable ones and those in `CONVERT_FIRST`.
+
+    Hidden files and Office lock files (`~$name.docx`) are left out.
+    """
+    wanted = set(SUPPORTED_SUFFIXES) | set(CONVERT_FIRST)
+    return sorted(path for path in folder.rglob("*")
+                  if path.is_file() and path.suffix.lower() in wanted and not path.name.startswith((".", "~$")))
 
 
 def decode_text(data: bytes, name: str = "<text>") -> str:

@@ -25,7 +25,7 @@ from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR
 from pcc.records import LABELS, Paper, Sentence, read_jsonl, write_jsonl
-from pcc.readers import SUPPORTED_SUFFIXES
+from pcc.readers import papers_in_folder
 from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
 
 DEFAULT_OUT = Path("reports") / "predictions.jsonl"
@@ -114,15 +114,11 @@ def find_papers(patterns: list[str]) -> tuple[list[Path], list[str]]:
             missing.append(pattern)
         for match in matches:
             if match.is_dir():
-                found.extend(sorted(p for p in match.rglob("*") if p.is_file() and _is_paper(p)))
+                found.extend(papers_in_folder(match))
             else:
                 found.append(match)
     unique = dict.fromkeys(found)  # a file named twice is read once
     return list(unique), missing
-
-
-def _is_paper(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith((".", "~$"))
 
 
 def _classify_lines(classifier: SentenceClassifier, path: Path) -> PaperAnalysis:

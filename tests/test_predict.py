@@ -25,6 +25,7 @@ def papers(tmp_path):
     write_docx(folder / "sub" / "c.docx", title="社区警务的对策研究")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     (folder / "notes.md").write_text("not a paper", encoding="utf-8")
+    (folder / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0 legacy Word")
     return folder
 
 
@@ -46,7 +47,8 @@ def test_folder_of_txt_pdf_docx_and_a_corrupt_file(tiny_bundle, papers, tmp_path
             assert row["label"] is None and row["scores"] is None
     assert any(row["heading_path"] == ["一、存在的问题"] for row in rows)
     errors = list(read_jsonl(tmp_path / "out" / "predictions.errors.jsonl"))
-    assert [e["path"] for e in errors] == [str(papers / "broken.pdf")] and "broken.pdf" in errors[0]["reason"]
+    assert [e["path"] for e in errors] == [str(papers / "broken.pdf"), str(papers / "old.doc")]
+    assert "broken.pdf" in errors[0]["reason"] and "save it as .docx" in errors[1]["reason"]
     summary = (tmp_path / "out" / "predictions.md").read_text(encoding="utf-8")
     assert TITLE in summary and "社区警务的对策研究" in summary and "Countermeasures (对策)" in summary
 

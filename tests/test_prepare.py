@@ -20,6 +20,7 @@ def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):
     (papers / "random.pdf").write_bytes(bytes(range(256)) * 16)
     (papers / "not_zip.docx").write_text("只是文本", encoding="utf-8")
     (papers / "empty.txt").write_bytes(b"")
+    (papers / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0 legacy Word")
     out = tmp_path / "out"
 
     status = main(["prepare", str(papers), "--out-dir", str(out)])
@@ -28,7 +29,8 @@ def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):
     assert status == 0
     for name in ("random.pdf", "not_zip.docx", "empty.txt"):
         assert name in captured.err
-    assert "2 papers from 2 of 5 files" in captured.out
+    assert "old.doc: .doc files are not read; save it as .docx" in captured.err
+    assert "2 papers from 2 of 6 files" in captured.out
     rows = {row["paper_id"]: row for row in read_jsonl(out / "papers.jsonl")}
     assert set(rows) == {"notes", "report"}
     assert all(set(row) == PAPER_FIELDS for row in rows.values())
@@ -42,7 +44,7 @@ def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):
     assert under.heading_path == ["一、存在的问题", "（一）沟通不畅"] and under.quality == "ok"
     assert any(s.text == "加强沟通" for s in sentences if s.paper_id == "notes")
     run = json.loads((out / "prepare_run.json").read_text("utf-8"))
-    assert run["papers"] == 2 and len(run["inputs"]) == 5 and len(run["failed"]) == 3
+    assert run["papers"] == 2 and len(run["inputs"]) == 6 and len(run["failed"]) == 4
 
 
 def test_nothing_processed_is_an_error(tmp_path, capsys):

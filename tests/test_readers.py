@@ -1,8 +1,10 @@
+import re
+
 import pytest
 from pypdf import PdfReader, PdfWriter
 
 from pcc.errors import UserError
-from pcc.readers import decode_text, read_text
+from pcc.readers import decode_text, papers_in_folder, read_text
 from tests.fixtures.papers import TITLE, write_docx, write_pdf
 
 CHINESE = "构建和谐警民关系，是公安机关的重要任务。"
@@ -49,9 +51,9 @@ def test_empty_and_unsupported_files(tmp_path):
     blank.write_text(" \n\n ", encoding="utf-8")
     with pytest.raises(UserError, match="blank.txt"):
         read_text(blank)
-    odd = tmp_path / "paper.rtf"
+    odd = tmp_path / "paper.xyz"
     odd.write_text("x")
-    with pytest.raises(UserError, match="paper.rtf.*unsupported"):
+    with pytest.raises(UserError, match="paper.xyz.*unsupported"):
         read_text(odd)
     with pytest.raises(UserError, match="missing.txt"):
         read_text(tmp_path / "missing.txt")
@@ -89,3 +91,19 @@ def test_docx_that_is_not_a_zip_package(tmp_path):
     path.write_text("这不是一个文档", encoding="utf-8")
     with pytest.raises(UserError, match="fake.docx.*zip"):
         read_text(path)
+
+
+def test_formats_to_convert_first_say_how(tmp_path):
+    for name, advice in (("old.doc", "save it as .docx"), ("report.WPS", "save it as .docx"), ("cnki.caj", "PDF")):
+        (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0 not read")
+        with pytest.raises(UserError, match=rf"{re.escape(name)}: \.\w+ files are not read; .*{advice}"):
+            read_text(tmp_path / name)
+
+
+def test_papers_in_folder_finds_readable_and_convertible_files_only(tmp_path):
+    for name in ("a.txt", "sub/b.PDF", "sub/c.docx", "old.doc", "cnki.caj", "notes.md", "image.png",
+                 ".hidden.txt", "sub/~$c.docx"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    found = [path.relative_to(tmp_path).as_posix() for path in papers_in_folder(tmp_path)]
+    assert found == ["a.txt", "cnki.caj", "old.doc", "sub/b.PDF", "sub/c.docx"]
