@@ -7,7 +7,6 @@ through.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from tqdm import tqdm
 
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
-from pcc.readers import papers_in_folder
+from pcc.readers import find_papers
 from pcc.records import write_jsonl
 
 DEFAULT_INPUT = "data/raw"
@@ -33,23 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def collect_files(patterns: list[str]) -> list[Path]:
-    """Files named by the arguments: files as given, folders searched recursively for supported types, globs expanded."""
-    files: list[Path] = []
-    for pattern in patterns:
-        path = Path(pattern)
-        if path.is_dir():
-            files.extend(papers_in_folder(path))
-        elif path.exists():
-            files.append(path)
-        else:
-            matches = sorted(Path(match) for match in glob.glob(pattern, recursive=True))
-            if not matches:
-                raise UserError(f"{pattern}: no such file, folder or matching files")
-            files.extend(match for match in matches if match.is_file())
-    unique = list(dict.fromkeys(files))
-    if not unique:
+    """The files to prepare; a UserError for an argument that names nothing or when no paper file is found."""
+    files, missing = find_papers(patterns)
+    if missing:
+        raise UserError(f"{missing[0]}: no such file, folder or matching files")
+    if not files:
         raise UserError(f"no .txt, .pdf or .docx files found in {', '.join(patterns)}")
-    return unique
+    return files
 
 
 def paper_row(prepared: PreparedPaper) -> dict:

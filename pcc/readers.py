@@ -1,6 +1,7 @@
 """Read a paper file (.txt, .pdf, .docx) into plain text, one paragraph or extracted line per line."""
 from __future__ import annotations
 
+import glob
 import logging
 import re
 import zipfile
@@ -53,6 +54,21 @@ def papers_in_folder(folder: Path) -> list[Path]:
     wanted = set(SUPPORTED_SUFFIXES) | set(CONVERT_FIRST)
     return sorted(path for path in folder.rglob("*")
                   if path.is_file() and path.suffix.lower() in wanted and not path.name.startswith((".", "~$")))
+
+
+def find_papers(patterns: list[str]) -> tuple[list[Path], list[str]]:
+    """Files named by the arguments (files, folders searched with `papers_in_folder`, glob patterns), in a
+    stable order and each once, and the arguments that matched nothing."""
+    found: list[Path] = []
+    missing: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        matches = [Path(m) for m in matches if Path(m).exists()]
+        if not matches:
+            missing.append(pattern)
+        for match in matches:
+            found.extend(papers_in_folder(match) if match.is_dir() else [match])
+    return list(dict.fromkeys(found)), missing
 
 
 def decode_text(data: bytes, name: str = "<text>") -> str:

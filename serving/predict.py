@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import io
 import os
 import signal
@@ -25,7 +24,7 @@ from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR
 from pcc.records import LABELS, Paper, Sentence, read_jsonl, write_jsonl
-from pcc.readers import papers_in_folder
+from pcc.readers import find_papers
 from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
 
 DEFAULT_OUT = Path("reports") / "predictions.jsonl"
@@ -101,24 +100,6 @@ def run(args: argparse.Namespace) -> int:
                                                if outputs.errors else ""))
     nothing_done = processed == 0 and len(todo) == len(jobs)
     return 1 if nothing_done else 0
-
-
-def find_papers(patterns: list[str]) -> tuple[list[Path], list[str]]:
-    """Files to read, in a stable order, and the arguments that matched nothing."""
-    found: list[Path] = []
-    missing: list[str] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
-        matches = [Path(m) for m in matches if Path(m).exists()]
-        if not matches:
-            missing.append(pattern)
-        for match in matches:
-            if match.is_dir():
-                found.extend(papers_in_folder(match))
-            else:
-                found.append(match)
-    unique = dict.fromkeys(found)  # a file named twice is read once
-    return list(unique), missing
 
 
 def _classify_lines(classifier: SentenceClassifier, path: Path) -> PaperAnalysis:

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -101,8 +102,6 @@ def test_last_layer_feed_forward_runs_on_the_first_position_only(tiny_bundle, tm
     gelu_outputs = [node.output[0] for node in graph.graph.node if node.op_type == "BiasGelu"]
     graph.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in gelu_outputs)
     onnx.save(graph, tmp_path / "probe.onnx")
-    import onnxruntime
-
     session = onnxruntime.InferenceSession(tmp_path / "probe.onnx", providers=["CPUExecutionProvider"])
     tokens = np.array([[2, 10, 11, 12, 13, 3]], dtype=np.int64)
     inputs = {"input_ids": tokens, "attention_mask": np.ones_like(tokens), "token_type_ids": np.zeros_like(tokens)}
