@@ -3,10 +3,13 @@ import json
 import pytest
 
 from pcc.errors import UserError
+import yaml
+
 from pcc.records import LABELS, Sentence, read_jsonl, read_sentences, write_jsonl
 from tests.conftest import DEV_GOLD
 from training import data
-from training.labeling.sections import HEADING_KEYWORDS
+from training.labeling.apply import DEFAULT_CONFIG, load_config, settings_path, weak_label
+from training.labeling.sections import HEADING_KEYWORDS, heading_class
 
 SECTION_OF = {"problem": ["一、存在的问题"], "cause": ["二、原因分析"], "countermeasure": ["三、对策建议"], "other": []}
 SEED_FILE = "police_public_relations_papers"
@@ -17,7 +20,8 @@ def write_weak_corpus(directory, papers_from_gold=("D02", "D04", "D06", "D08"), 
 
     Gold papers named in `papers_from_gold` hold their gold sentences (so they are dev papers); each paper
     in `other_papers` holds rewritten copies that match no gold text; one garbled sentence per paper.
-    Weak labels put 0.7 on the gold class. Returns (sentences path, weak labels path).
+    Weak labels put 0.7 on the gold class; the label settings are the shipped ones, written where `pcc label`
+    writes them. Returns (sentences path, weak labels path).
     """
     gold = list(read_jsonl(DEV_GOLD))
     sentences = []
@@ -44,6 +48,7 @@ def write_weak_corpus(directory, papers_from_gold=("D02", "D04", "D06", "D08"), 
          "probs": {name: 0.7 if name == label else 0.1 for name in LABELS}, "votes": {}}
         for s, label in sentences if s.quality == "ok"
     ])
+    settings_path(weak_path).write_text(yaml.safe_dump(load_config(DEFAULT_CONFIG), allow_unicode=True), "utf-8")
     return sentences_path, weak_path
 
 
@@ -141,3 +146,39 @@ def test_heading_variants_put_section_labelled_sentences_under_made_up_headings_
         assert (variant.label, variant.probs) == ("countermeasure", section_labelled.probs)
     assert data.with_heading_variants(rows, copies=0, seed=13) == rows
     assert data.with_heading_variants(rows, copies=3, seed=13) == out  # seeded
+
+
+def test_swapped_sections_relabel_a_problems_section_as_causes_and_back():
+    title = "构建和谐警民关系的思考"
+    layout = [
+        ("一、存在的问题", [], True),
+        ("部分民警宗旨意识淡薄。", ["一、存在的问题"], False),
+        ("群众对公安机关的信任度有所降低。", ["一、存在的问题"], False),
+        ("二、对策建议", [], True),
+        ("要加强队伍建设。", ["二、对策建议"], False),
+        ("三、影响警民关系的原因", [], True),
+        ("警力严重不足。", ["三、影响警民关系的原因"], False),
+    ]
+    sentences = [Sentence("p", title, i, text, path, is_heading) for i, (text, path, is_heading) in enumerate(layout)]
+    settings = load_config(DEFAULT_CONFIG)
+    rows = [data.WeakRow(s, [w["probs"][name] for name in LABELS], w["label"], w["votes"])
+            for s, w in zip(sentences, weak_label(sentences, settings))]
+    assert [r.label for r in rows[1:3]] == ["problem", "problem"] and rows[6].label == "cause"
+
+    out = data.with_swapped_sections(rows, sentences, copies=2, seed=13, label_config=settings)
+    assert out[:len(rows)] == rows
+    swapped = out[len(rows):]
+    # Two versions of each of the two sections: its heading and its sentences; the countermeasures stay put.
+    assert len(swapped) == 2 * 3 + 2 * 2
+    for row in swapped:
+        assert row.sentence.paper_id == "p"
+        heading = row.sentence.text if row.sentence.is_heading else row.sentence.heading_path[0]
+        original = layout[row.sentence.index][0] if row.sentence.is_heading else layout[row.sentence.index][1][0]
+        assert heading[:2] == original[:2]  # the enumeration marker is kept
+        assert heading_class(heading) == {"problem": "cause", "cause": "problem"}[heading_class(original)]
+        assert row.label == heading_class(heading)  # the labeling functions follow the new section
+        assert row.votes.get(f"section_{row.label}" if not row.sentence.is_heading else "heading_announces") == row.label
+    assert {r.sentence.text for r in swapped if not r.sentence.is_heading} == {
+        "部分民警宗旨意识淡薄。", "群众对公安机关的信任度有所降低。", "警力严重不足。"}
+    assert data.with_swapped_sections(rows, sentences, copies=0, seed=13, label_config=settings) == rows
+    assert data.with_swapped_sections(rows, sentences, copies=2, seed=13, label_config=settings) == out  # seeded

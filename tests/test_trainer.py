@@ -56,6 +56,13 @@ def test_cross_fitted_training_writes_the_model_directory_contract(tmp_path, tin
     assert all(sum(row["probs_heading"]) == pytest.approx(1.0, abs=1e-3) for row in rows)
 
 
+def test_section_swaps_need_the_label_settings_written_with_the_weak_labels(tmp_path):
+    config = tiny_config(tmp_path, tmp_path / "no-model")
+    (tmp_path / "weak_labels.config.yaml").unlink()
+    with pytest.raises(UserError, match=r"weak_labels.config.yaml: missing.*Rerun `pcc label`.*section_swaps: 0"):
+        train(config)
+
+
 def test_config_overrides_and_bad_settings(tmp_path):
     config_file = tmp_path / "train.yaml"
     config_file.write_text("epochs: 3\nlearning_rate: 5.0e-5\n", "utf-8")

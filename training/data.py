@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl
-from training.labeling.sections import CHINESE_NUMERAL, HEADING_KEYWORDS
+from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
 
@@ -168,6 +168,66 @@ def with_heading_variants(rows: list[WeakRow], copies: int, seed: int) -> list[W
             heading = f"{generator.choice(CHINESE_NUMERAL[:6])}、{topic}的{generator.choice(HEADING_KEYWORDS[row.label])}"
             variants.append(WeakRow(replace(sentence, heading_path=[heading]), row.probs, row.label, row.votes))
     return rows + variants
+
+
+# Guideline rule 2: the same negative state is a problem in a problems section and a cause in a causes section.
+SWAPPED_CLASS = {"problem": "cause", "cause": "problem"}
+_SWAP_HEADINGS = {
+    "problem": ("{topic}中存在的{keyword}", "影响{topic}的{keyword}", "{topic}面临的{keyword}", "当前{topic}的{keyword}"),
+    "cause": ("{topic}问题产生的{keyword}", "影响{topic}的{keyword}", "制约{topic}的{keyword}",
+              "{topic}{problem}的{keyword}"),
+}
+
+
+def with_swapped_sections(rows: list[WeakRow], sentences: list[Sentence], copies: int, seed: int,
+                          label_config: dict) -> list[WeakRow]:
+    """The rows plus `copies` versions of every problems or causes section re-headed as the other kind
+    ("一、当前警民关系的现实状况" → "一、制约和谐警民关系的因素"), its sentences relabelled by the labeling
+    functions in their paper.
+
+    Guideline rule 2 says the section, not the sentence, decides between problem and cause, and the seed
+    papers hold only ten such sections: too few for the model to learn that the heading overrides the
+    sentence's own wording. The relabelled versions show it the same sentences both ways. They keep their
+    paper, so cross-fitting leaves them out together with it; garbled and all-abstained sentences stay out.
+    """
+    from training.labeling.apply import weak_label
+
+    generator = random.Random(seed)
+    papers: dict[str, list[Sentence]] = {}
+    for sentence in sentences:
+        papers.setdefault(sentence.paper_id, []).append(sentence)
+    swapped = []
+    for paper in papers.values():
+        headings = list(dict.fromkeys(h for s in paper for h in s.heading_path if heading_class(h) in SWAPPED_CLASS))
+        for heading in headings:
+            target = SWAPPED_CLASS[heading_class(heading)]
+            marker = ENUMERATOR.match(heading)
+            for _ in range(copies):
+                made_up = _swap_heading(paper[0].paper_title, target, generator)
+                if made_up is None:
+                    continue
+                new_heading = (marker.group(0) if marker else "") + made_up
+                version = [replace(s, heading_path=[new_heading if h == heading else h for h in s.heading_path],
+                                   text=new_heading if s.is_heading and s.text == heading else s.text)
+                           for s in paper]
+                for sentence, weak in zip(version, weak_label(version, label_config)):
+                    if sentence.quality == "ok" and weak["label"] is not None and (
+                            new_heading in sentence.heading_path or sentence.text == new_heading):
+                        swapped.append(WeakRow(sentence, [weak["probs"][name] for name in LABELS], weak["label"],
+                                               weak["votes"]))
+    return rows + swapped
+
+
+def _swap_heading(paper_title: str, label: str, generator: random.Random) -> str | None:
+    """A made-up heading that announces `label`; None when the title keeps spoiling it (a title such as
+    "问题的提出" reads as paper scaffolding, whatever follows)."""
+    for _ in range(20):
+        heading = generator.choice(_SWAP_HEADINGS[label]).format(
+            topic=paper_title[:generator.randint(4, 8)], keyword=generator.choice(HEADING_KEYWORDS[label]),
+            problem=generator.choice(("问题", "不足", "困境", "矛盾")))
+        if heading_class(heading) == label:
+            return heading
+    return None
 
 
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],

@@ -24,6 +24,7 @@ from pcc.records import LABELS, read_sentences
 from training import data
 from training.base_model import hub_load_error, resolve_base_model
 from training.evaluate import classification_scores
+from training.labeling.apply import load_config, settings_path
 
 DEFAULT_CONFIG = "configs/train.yaml"
 
@@ -41,6 +42,7 @@ class TrainConfig:
     use_heading: bool = True
     heading_drop: float = 0.3
     heading_variants: int = 2
+    section_swaps: int = 1
     drop_abstained: bool = True
     folds: int = 2
     epochs: int = 4
@@ -106,6 +108,9 @@ def train(config: TrainConfig) -> Path:
     sentences = read_sentences(config.sentences)
     weak_rows = data.read_weak_labels(config.weak_labels)
     weak_rows = data.with_heading_variants(weak_rows, config.heading_variants, config.seed)
+    if config.section_swaps:
+        weak_rows = data.with_swapped_sections(weak_rows, sentences, config.section_swaps, config.seed,
+                                               _label_settings(config.weak_labels))
     gold = data.locate_gold(data.read_gold(config.gold), sentences)
     paper_ids = {s.paper_id for s in sentences}
     folds = data.assign_folds(gold, paper_ids, config.folds) if config.folds else {}
@@ -154,6 +159,15 @@ def train(config: TrainConfig) -> Path:
     print(f"training time: {total:.0f} s")
     return _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs,
                       timings, total)
+
+
+def _label_settings(weak_labels: str) -> dict:
+    """The label settings that produced the weak labels, so swapped sections are relabelled the same way."""
+    path = settings_path(weak_labels)
+    if not path.is_file():
+        raise UserError(f"{path}: missing; it records how `pcc label` made {weak_labels}, and section_swaps "
+                        "relabels with it. Rerun `pcc label`, or set section_swaps: 0 in the train config")
+    return load_config(path)
 
 
 def _check_hub_model(name: str, hub_id: str) -> None:

@@ -37,6 +37,12 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> dict:
     return config
 
 
+def settings_path(weak_labels: str | Path) -> Path:
+    """Where `pcc label` writes the settings it used, next to its weak labels: weak_labels.config.yaml."""
+    weak_labels = Path(weak_labels)
+    return weak_labels.with_name(weak_labels.name.removesuffix(".jsonl") + ".config.yaml")
+
+
 def vote_matrix(candidates: list[Candidate], lfs: list[LabelingFunction]) -> np.ndarray:
     """Votes as LABELS indices, ABSTAIN_VOTE where a rule abstains; one row per candidate."""
     votes = np.full((len(candidates), len(lfs)), ABSTAIN_VOTE, dtype=int)

@@ -13,7 +13,8 @@ from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_sentences, write_jsonl
 from training.data import normalise_text, paper_for_code, read_gold
 from training.labeling import analysis
-from training.labeling.apply import DEFAULT_CONFIG, label_votes, load_config, vote_matrix, votes_by_name
+from training.labeling.apply import (DEFAULT_CONFIG, label_votes, load_config, settings_path, vote_matrix,
+                                     votes_by_name)
 from training.labeling.candidates import build_candidates
 from training.labeling.label_model import LearnedLabelModel, MajorityVote, covered, resolve_abstained
 from training.labeling.lf import registered
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         for row, i in enumerate(clean)))
     used = {**config, "labeling_functions": [lf.name for lf in lfs], "sentences": str(sentences_path),
             "gold": str(args.gold)}
-    out.with_name(out.name.removesuffix(".jsonl") + ".config.yaml").write_text(
+    settings_path(out).write_text(
         yaml.safe_dump(used, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     gold_index = np.full(len(clean), -1)
