@@ -1,3 +1,4 @@
+import ast
 import json
 
 import numpy as np
@@ -5,7 +6,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from pcc.cli import main
 from pcc.errors import UserError
@@ -13,7 +14,8 @@ from pcc.model_input import heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
 from tests.conftest import DEV_GOLD
-from training.exporters.onnx import _quantize, export_bundle, read_model_card
+from training.exporters.first_token import FIRST_TOKEN_MODULES
+from training.exporters.onnx import MODULE_SCOPES, _quantize, export_bundle, read_model_card
 
 HEADINGS = [None, ["一、存在的问题"], ["三、对策", "（二）完善机制"]]
 
@@ -95,6 +97,25 @@ def test_excluded_modules_keep_their_matmuls_fp32(tiny_bundle, tmp_path):
     assert kept
     count = lambda path, op: sum(n.op_type == op for n in onnx.load(path).graph.node)
     assert count(tmp_path / "some.onnx", "MatMulInteger") == count(tmp_path / "all.onnx", "MatMulInteger") - 1
+
+
+def test_first_token_modules_stay_fp32_and_the_last_layers_keys_and_values_do_not(tiny_bundle, tiny_checkpoint,
+                                                                                    tmp_path):
+    options = {"per_channel": True, "op_types_to_quantize": ["MatMul"]}
+    _quantize(tiny_bundle / "model.onnx", tmp_path / "all.onnx", options)
+    _quantize(tiny_bundle / "model.onnx", tmp_path / "kept.onnx", {**options, "keep_first_token_fp32": True})
+
+    def fp32_matmul_modules(path):
+        modules = set()
+        for node in onnx.load(path).graph.node:
+            if node.op_type == "MatMul":
+                scopes = next((ast.literal_eval(p.value) for p in node.metadata_props if p.key == MODULE_SCOPES), [])
+                modules.add(next((scope for scope in reversed(scopes) if scope.startswith("bert.")), None))
+        return modules
+
+    last = AutoConfig.from_pretrained(tiny_checkpoint).num_hidden_layers - 1
+    added = fp32_matmul_modules(tmp_path / "kept.onnx") - fp32_matmul_modules(tmp_path / "all.onnx")
+    assert added == {f"bert.encoder.layer.{last}.{name}" for name in FIRST_TOKEN_MODULES}
 
 
 def test_last_layer_feed_forward_runs_on_the_first_position_only(tiny_bundle, tmp_path):

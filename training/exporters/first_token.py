@@ -16,6 +16,8 @@ import torch.nn.functional as F
 # Architectures whose layers are BERT-style (attention.self/.output, intermediate, output) and whose
 # sequence-classification heads read only the first token.
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta")
+# The last layer's modules that run on position 0 only, by their names inside the layer.
+FIRST_TOKEN_MODULES = ("attention.self.query", "attention.output.dense", "intermediate.dense", "output.dense")
 
 
 class FirstTokenLayer(torch.nn.Module):

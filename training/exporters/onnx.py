@@ -294,7 +294,9 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
 
 
 def _quantize(source: Path, target: Path, options: dict) -> list[str]:
-    """quantize_dynamic with `options`; `exclude_modules` keeps the MatMuls of matching torch modules fp32.
+    """quantize_dynamic with `options`; `exclude_modules` keeps the MatMuls of matching torch modules fp32,
+    and `keep_first_token_fp32` those of the modules that run on one position per sentence (the last layer's
+    `FIRST_TOKEN_MODULES`, the pooler, the classifier), where fp32 costs next to no time.
 
     Returns the names of the nodes kept fp32 that way.
     """
@@ -303,12 +305,19 @@ def _quantize(source: Path, target: Path, options: dict) -> list[str]:
 
     options = dict(options)
     patterns = [re.compile(p) for p in options.pop("exclude_modules", [])]
-    excluded = []
-    if patterns:
-        for node in onnx.load(source, load_external_data=False).graph.node:
-            scopes = next((ast.literal_eval(p.value) for p in node.metadata_props if p.key == MODULE_SCOPES), [])
-            if any(pattern.fullmatch(scope) for pattern in patterns for scope in scopes):
-                excluded.append(node.name)
+    keep_first_token = options.pop("keep_first_token_fp32", False)
+    nodes = [(node.name, next((ast.literal_eval(p.value) for p in node.metadata_props if p.key == MODULE_SCOPES), []))
+             for node in onnx.load(source, load_external_data=False).graph.node]
+    if keep_first_token:
+        from training.exporters.first_token import FIRST_TOKEN_MODULES
+
+        layers = [int(m.group(1)) for _, scopes in nodes for scope in scopes
+                  if (m := re.search(r"encoder\.layer\.(\d+)\.", scope))]
+        if layers:
+            patterns += [re.compile(rf".*encoder\.layer\.{max(layers)}\.{re.escape(name)}") for name in FIRST_TOKEN_MODULES]
+        patterns.append(re.compile(r".*\b(?:pooler|classifier)\b.*"))
+    excluded = [name for name, scopes in nodes
+                if any(pattern.fullmatch(scope) for pattern in patterns for scope in scopes)]
     logging.disable(logging.WARNING)  # quantize_dynamic logs advice on static (calibrated) quantisation
     try:
         quantize_dynamic(source, target, nodes_to_exclude=excluded, **options)
