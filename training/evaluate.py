@@ -244,7 +244,8 @@ def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) 
     if training:
         lines += ["## Training", "",
                   f"Training time {training.get('training_seconds')} s on {training.get('train_rows')} training rows "
-                  f"(weakly labelled sentences and their heading variants); epochs chosen: {training.get('chosen_epochs')}."]
+                  "(weakly labelled sentences, their heading variants and swapped sections); "
+                  f"epochs chosen: {training.get('chosen_epochs')}."]
         if training.get("per_epoch"):
             lines.append("Held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
                 f"{c['epoch']}: {c['heading']:.3f} / {c['bare']:.3f}" for c in training["per_epoch"]) + ".")
