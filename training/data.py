@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl
+from training.labeling.apply import weak_label
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
@@ -171,7 +172,7 @@ def with_heading_variants(rows: list[WeakRow], copies: int, seed: int) -> list[W
 
 
 # Guideline rule 2: the same negative state is a problem in a problems section and a cause in a causes section.
-SWAPPED_CLASS = {"problem": "cause", "cause": "problem"}
+_SWAPPED_CLASS = {"problem": "cause", "cause": "problem"}
 _SWAP_HEADINGS = {
     "problem": ("{topic}中存在的{keyword}", "影响{topic}的{keyword}", "{topic}面临的{keyword}", "当前{topic}的{keyword}"),
     "cause": ("{topic}问题产生的{keyword}", "影响{topic}的{keyword}", "制约{topic}的{keyword}",
@@ -190,17 +191,15 @@ def with_swapped_sections(rows: list[WeakRow], sentences: list[Sentence], copies
     sentence's own wording. The relabelled versions show it the same sentences both ways. They keep their
     paper, so cross-fitting leaves them out together with it; garbled and all-abstained sentences stay out.
     """
-    from training.labeling.apply import weak_label
-
     generator = random.Random(seed)
     papers: dict[str, list[Sentence]] = {}
     for sentence in sentences:
         papers.setdefault(sentence.paper_id, []).append(sentence)
     swapped = []
     for paper in papers.values():
-        headings = list(dict.fromkeys(h for s in paper for h in s.heading_path if heading_class(h) in SWAPPED_CLASS))
+        headings = list(dict.fromkeys(h for s in paper for h in s.heading_path if heading_class(h) in _SWAPPED_CLASS))
         for heading in headings:
-            target = SWAPPED_CLASS[heading_class(heading)]
+            target = _SWAPPED_CLASS[heading_class(heading)]
             marker = ENUMERATOR.match(heading)
             for _ in range(copies):
                 made_up = _swap_heading(paper[0].paper_title, target, generator)
