@@ -165,10 +165,15 @@ def with_heading_variants(rows: list[WeakRow], copies: int, seed: int) -> list[W
         if sentence.is_heading or row.label is None or row.votes.get(f"section_{row.label}") != row.label:
             continue
         for _ in range(copies):
-            topic = sentence.paper_title[:generator.randint(4, 8)]
+            topic = _made_up_topic(sentence.paper_title, generator)
             heading = f"{generator.choice(CHINESE_NUMERAL[:6])}、{topic}的{generator.choice(HEADING_KEYWORDS[row.label])}"
             variants.append(WeakRow(replace(sentence, heading_path=[heading]), row.probs, row.label, row.votes))
     return rows + variants
+
+
+def _made_up_topic(paper_title: str, generator: random.Random) -> str:
+    """The topic of a made-up heading: the opening 4-8 characters of the paper's title."""
+    return paper_title[:generator.randint(4, 8)]
 
 
 # Guideline rule 2: the same negative state is a problem in a problems section and a cause in a causes section.
@@ -222,7 +227,7 @@ def _swap_heading(paper_title: str, label: str, generator: random.Random) -> str
     "问题的提出" reads as paper scaffolding, whatever follows)."""
     for _ in range(20):
         heading = generator.choice(_SWAP_HEADINGS[label]).format(
-            topic=paper_title[:generator.randint(4, 8)], keyword=generator.choice(HEADING_KEYWORDS[label]),
+            topic=_made_up_topic(paper_title, generator), keyword=generator.choice(HEADING_KEYWORDS[label]),
             problem=generator.choice(("问题", "不足", "困境", "矛盾")))
         if heading_class(heading) == label:
             return heading

@@ -168,7 +168,8 @@ def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            first_token_classifier(model), (), kwargs=inputs, input_names=list(inputs), output_names=["logits"], opset_version=opset,
+            first_token_classifier(model), (), kwargs=inputs, input_names=list(inputs), output_names=["logits"],
+            opset_version=opset,
             dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs}, dynamo=True, verbose=False,
         )
     onnx_ir.save(_fuse_for_ort(program.model), path)
@@ -314,7 +315,8 @@ def _quantize(source: Path, target: Path, options: dict) -> list[str]:
         layers = [int(m.group(1)) for _, scopes in nodes for scope in scopes
                   if (m := re.search(r"encoder\.layer\.(\d+)\.", scope))]
         if layers:
-            patterns += [re.compile(rf".*encoder\.layer\.{max(layers)}\.{re.escape(name)}") for name in FIRST_TOKEN_MODULES]
+            last = rf".*encoder\.layer\.{max(layers)}\."
+            patterns += [re.compile(last + re.escape(name)) for name in FIRST_TOKEN_MODULES]
         patterns.append(re.compile(r".*\b(?:pooler|classifier)\b.*"))
     excluded = [name for name, scopes in nodes
                 if any(pattern.fullmatch(scope) for pattern in patterns for scope in scopes)]
