@@ -75,6 +75,31 @@ def test_locate_gold_finds_corpus_context_and_stands_unmatched_alone(tmp_path):
     assert located[2].sentence.heading_path == target.heading_path
 
 
+def test_a_paper_the_corpus_lacks_is_rebuilt_from_its_gold_rows(tmp_path):
+    sentences = read_sentences(write_weak_corpus(tmp_path)[0])
+    held = next(r for r in read_jsonl(DEV_GOLD) if r["paper"] == "D04" and len(r["text"]) > 20)
+    texts = [
+        "新时期和谐警民关系建设研究",
+        "一、警民关系存在的问题当前，部分群众对公安机关和公安民警的信任度有所下降，警民之间的隔阂时有显现。",
+        "执法不规范的现象时有发生。",
+        "二、警民关系紧张的原因由于警力严重不足，基层民警难以及时回应群众的各类诉求，群众因此产生不满情绪。",
+        "部分民警宗旨意识淡薄。",
+    ]
+    # "D02" is also a corpus paper's code: the new paper is recognised by its text, not by its code.
+    rows = [{"text": text, "label": "other", "paper": "D02", "line": n} for n, text in enumerate(texts, 1)]
+    rows[4]["heading"] = "（一）民警方面的原因"
+    rows.append({"text": held["text"], "label": held["label"], "paper": "D04", "line": 6})
+
+    rebuilt = data.gold_papers(rows, sentences)
+    assert {s.paper_id for s in rebuilt} == {f"{data.REBUILT_PAPER}D02"}  # D04 is in the corpus
+    assert [s.text for s in rebuilt if s.is_heading] == [texts[0], "一、警民关系存在的问题", "二、警民关系紧张的原因"]
+    located = data.locate_gold(rows, sentences + rebuilt)
+    assert all(g.matched for g in located)
+    assert [g.sentence.heading_path for g in located[1:5]] == [
+        ["一、警民关系存在的问题"], ["一、警民关系存在的问题"], ["二、警民关系紧张的原因"], ["（一）民警方面的原因"]]
+    assert located[5].sentence.paper_id == next(s.paper_id for s in sentences if s.text == held["text"])
+
+
 def test_dataset_holds_out_dev_papers_and_drops_garbled(tmp_path):
     sentences_path, weak_path = write_weak_corpus(tmp_path)
     sentences = read_sentences(sentences_path)

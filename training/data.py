@@ -13,12 +13,14 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl
 from training.labeling.apply import weak_label
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
+REBUILT_PAPER = "rebuilt:"  # paper id prefix of a paper rebuilt from gold rows
 
 
 def normalise_text(text: str) -> str:
@@ -36,10 +38,10 @@ class WeakRow:
 
 @dataclass
 class GoldSentence:
-    sentence: Sentence  # the gold text, placed in its corpus context when found there
+    sentence: Sentence  # the gold text, placed in its paper's context when found there
     label: str
     line: int  # line of the gold file, for messages and reports
-    matched: bool  # True when the text was found in the prepared corpus
+    matched: bool  # True when found in its paper: the prepared corpus, or one rebuilt from the gold rows
 
 
 def read_weak_labels(path: str | Path) -> list[WeakRow]:
@@ -107,23 +109,57 @@ def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[st
     return best
 
 
+def gold_papers(gold_rows: list[dict], sentences: list[Sentence]) -> list[Sentence]:
+    """The papers a gold file names (`paper`) that the corpus does not hold, rebuilt from their gold rows.
+
+    Hand-labelled papers list their sentences in reading order, headings included (often glued to the
+    first sentence of their section), so preparing those rows as a paper's lines gives each sentence the
+    section it was read in. A paper counts as unseen unless most of its rows are found in the corpus
+    (a title or a stock heading may recur across papers); its code is not trusted for this, as
+    another annotator's "D01" need not be the seed file's first paper.
+    """
+    corpus = [(normalise_text(s.text), s) for s in sentences]
+    rows_of: dict[str, list[dict]] = {}
+    for row in gold_rows:
+        if row.get("paper") is not None:
+            rows_of.setdefault(row["paper"], []).append(row)
+    rebuilt = []
+    for code, rows in rows_of.items():
+        found = sum(_find_in_corpus(normalise_text(row["text"]), None, corpus) is not None for row in rows)
+        if 2 * found > len(rows):
+            continue
+        prepared = prepare_lines([row["text"] for row in rows], paper_id=f"{REBUILT_PAPER}{code}",
+                                 source="gold file", fallback_title=code)
+        rebuilt.extend(prepared.sentences)
+    return rebuilt
+
+
 def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSentence]:
-    """Place each gold sentence in the corpus: its paper, position and heading path; else stand it alone."""
+    """Place each gold sentence in its paper (position, heading path); else stand it alone.
+
+    The heading path is the paper's; a paper rebuilt from gold rows (`gold_papers`) yields to the row's
+    own `heading` where one is given, and a sentence found nowhere takes that `heading` alone.
+    """
     paper_ids = sorted({s.paper_id for s in sentences})
     corpus = [(normalise_text(s.text), s) for s in sentences]
     located = []
     for row in gold_rows:
-        paper_id = paper_for_code(row.get("paper"), paper_ids)
+        paper_id = f"{REBUILT_PAPER}{row.get('paper')}"
+        if paper_id not in paper_ids:
+            paper_id = paper_for_code(row.get("paper"), paper_ids)
         found = _find_in_corpus(normalise_text(row["text"]), paper_id, corpus)
+        heading = row.get("heading")
+        given_path = [heading] if isinstance(heading, str) else list(heading or [])
         if found is not None:
-            sentence = Sentence(found.paper_id, found.paper_title, found.index, row["text"],
-                                list(found.heading_path), found.is_heading)
+            heading_path = list(found.heading_path)
+            if given_path and found.paper_id.startswith(REBUILT_PAPER):
+                heading_path = given_path
+            sentence = Sentence(found.paper_id, found.paper_title, found.index, row["text"], heading_path,
+                                found.is_heading)
         else:
-            heading = row.get("heading")
-            heading_path = [heading] if isinstance(heading, str) else list(heading or [])
             # A negative index cannot collide with a corpus sentence of the same paper.
             sentence = Sentence(paper_id or f"gold:{row.get('paper') or 'unknown'}", "", -row["line"],
-                                row["text"], heading_path)
+                                row["text"], given_path)
         located.append(GoldSentence(sentence, row["label"], row["line"], found is not None))
     return located
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from pcc.errors import UserError
 from pcc.records import LABELS, read_sentences
+from training import data
 
 HELDOUT, UNSEEN, SEEN = "held-out", "unseen paper", "paper seen in training"
 
@@ -34,7 +35,9 @@ def classification_scores(y_true, y_pred) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gold", default="data/gold/dev.jsonl", help="gold JSONL: text, label, optional paper, heading")
+    parser.add_argument("--gold", default="data/gold/dev.jsonl",
+                        help="gold JSONL: text, label, optional paper, heading; a paper the corpus lacks is "
+                             "rebuilt from its rows in file order")
     parser.add_argument("--model", default="models/latest", help="model directory written by `pcc train`")
     parser.add_argument("--sentences", default="data/processed/sentences.jsonl", help="prepared corpus (context)")
     parser.add_argument("--weak-labels", default="data/processed/weak_labels.jsonl", help="baseline training data")
@@ -48,15 +51,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels_path: Path, report_path: Path) -> Path:
-    from training import data
-
     info_path = model_dir / "pcc_model.json"
     if not info_path.is_file():
         raise UserError(f"{model_dir}: no pcc_model.json here; train a model with `pcc train` or pass --model")
     info = json.loads(info_path.read_text("utf-8"))
     sentences = read_sentences(sentences_path)
     weak_rows = data.read_weak_labels(weak_labels_path)
-    gold = data.locate_gold(data.read_gold(gold_path), sentences)
+    gold_rows = data.read_gold(gold_path)
+    sentences += data.gold_papers(gold_rows, sentences)
+    gold = data.locate_gold(gold_rows, sentences)
     truth = np.array([LABELS.index(g.label) for g in gold])
 
     origin, model_probs = _model_predictions(gold, model_dir, info)
@@ -80,19 +83,17 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
 
 def _model_predictions(gold, model_dir: Path, info: dict) -> tuple[list[str], dict[str, np.ndarray]]:
     """Held-out probabilities where `pcc train` saved them, the model's own prediction elsewhere."""
-    from training.data import normalise_text
-
     heldout = {}
     heldout_path = model_dir / "heldout_predictions.jsonl"
     if heldout_path.is_file():
         for line in heldout_path.read_text("utf-8").splitlines():
             row = json.loads(line)
-            heldout[(row["paper_id"], normalise_text(row["text"]))] = row
+            heldout[(row["paper_id"], data.normalise_text(row["text"]))] = row
     trained = set(info.get("trained_papers", []))
     origin, probs = [], {"heading": np.zeros((len(gold), len(LABELS))), "bare": np.zeros((len(gold), len(LABELS)))}
     to_predict = []
     for i, item in enumerate(gold):
-        saved = heldout.get((item.sentence.paper_id, normalise_text(item.sentence.text)))
+        saved = heldout.get((item.sentence.paper_id, data.normalise_text(item.sentence.text)))
         if saved is not None:
             origin.append(HELDOUT)
             probs["heading"][i], probs["bare"][i] = saved["probs_heading"], saved["probs_bare"]
@@ -195,12 +196,14 @@ def _plot_confusions(truth: np.ndarray, model_probs: dict[str, np.ndarray], path
 
 def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) -> str:
     counts = {kind: origin.count(kind) for kind in (HELDOUT, UNSEEN, SEEN)}
-    matched = sum(g.matched for g in gold)
+    rebuilt = sum(g.matched and g.sentence.paper_id.startswith(data.REBUILT_PAPER) for g in gold)
+    in_corpus = sum(g.matched for g in gold) - rebuilt
     lines = [
         "# Evaluation",
         "",
-        f"Gold file `{gold_path}`: {len(gold)} sentences ({matched} found in the prepared corpus and scored in "
-        f"their context; {len(gold) - matched} scored as standalone sentences). Model `{model_dir}` "
+        f"Gold file `{gold_path}`: {len(gold)} sentences ({in_corpus} found in the prepared corpus and "
+        f"{rebuilt} in papers rebuilt from the gold file's own rows, all scored in their context; "
+        f"{len(gold) - in_corpus - rebuilt} scored as standalone sentences). Model `{model_dir}` "
         f"(base `{info.get('base_model')}`, {info.get('epochs', '?')} epoch(s), seed {info.get('seed')}).",
         "",
         "## Comparison on the same sentences",
