@@ -1,10 +1,9 @@
 import json
 
 import pytest
-
-from pcc.errors import UserError
 import yaml
 
+from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl, read_sentences, write_jsonl
 from tests.conftest import DEV_GOLD
 from training import data
