@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,12 +40,25 @@ class Sentence:
     def id(self) -> str:
         return f"{self.paper_id}/{self.index:04d}"
 
+    @property
+    def is_title(self) -> bool:
+        """The paper's title among its first three sentences: repeated, prefixed (浅谈…) in a heading, or
+        with the first sentence run into it."""
+        title, text = _without_space(self.paper_title), _without_space(self.text)
+        if not title or not 0 <= self.index <= 2:
+            return False
+        return text.startswith(title) or (self.is_heading and title in text)
+
     def to_json(self) -> dict:
         return {"id": self.id, **asdict(self)}
 
     @classmethod
     def from_json(cls, row: dict) -> "Sentence":
         return cls(**{k: v for k, v in row.items() if k != "id"})
+
+
+def _without_space(text: str) -> str:
+    return re.sub(r"\s+", "", text)
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:

@@ -16,7 +16,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pcc.errors import UserError
-from pcc.model_input import heading_context
+from pcc.model_input import sentence_context
 from pcc.records import LABELS, Paper, Sentence
 
 if TYPE_CHECKING:
@@ -104,15 +104,13 @@ class SentenceClassifier:
         if unknown:
             raise UserError(f"{self.bundle_dir}: the model expects unknown inputs {sorted(unknown)}; run `pcc export` again")
 
-    def classify(
-        self, sentences: Sequence[str], heading_paths: Sequence[list[str] | None] | None = None
-    ) -> list[Prediction]:
-        """Predict every sentence; `heading_paths[i]` is the heading path of `sentences[i]` (or None)."""
-        if heading_paths is not None and len(heading_paths) != len(sentences):
-            raise ValueError(f"{len(sentences)} sentences but {len(heading_paths)} heading paths")
-        contexts = [None] * len(sentences)
-        if self.use_heading and heading_paths is not None:
-            contexts = [heading_context(path) for path in heading_paths]
+    def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None) -> list[Prediction]:
+        """Predict every sentence; `contexts[i]` is the model context of `sentences[i]`
+        (`pcc.model_input.sentence_context`, `heading_context`) or None for a bare sentence."""
+        if contexts is not None and len(contexts) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(contexts)} contexts")
+        if not self.use_heading or contexts is None:
+            contexts = [None] * len(sentences)
         encodings = [
             self._tokenizer.encode(text, context) if context else self._tokenizer.encode(text)
             for text, context in zip(sentences, contexts)
@@ -133,7 +131,7 @@ class SentenceClassifier:
     def classify_papers(self, papers: Sequence[PreparedPaper]) -> list[PaperAnalysis]:
         """`classify_paper` for several papers at once: batches fill up across papers (fewer, fuller runs)."""
         readable = [s for prepared in papers for s in prepared.sentences if s.quality == "ok"]
-        predictions = iter(self.classify([s.text for s in readable], [s.heading_path for s in readable]))
+        predictions = iter(self.classify([s.text for s in readable], [sentence_context(s) for s in readable]))
         return [
             PaperAnalysis(prepared.paper, [
                 AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None) for s in prepared.sentences

@@ -8,6 +8,7 @@ import pytest
 
 from pcc.documents import prepare_text
 from pcc.errors import UserError
+from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS
 from serving.classifier import PaperAnalysis, SentenceClassifier, default_bundle_dir
 from tests.conftest import REPO
@@ -50,11 +51,23 @@ def test_batching_by_length_keeps_the_input_order(tiny_bundle, classifier):
     assert classifier.classify([]) == []
 
 
-def test_heading_path_is_part_of_the_input(classifier):
+def test_the_context_is_part_of_the_input(classifier):
     plain = classifier.classify(SENTENCES[:1])[0].scores
-    headed = classifier.classify(SENTENCES[:1], [["一、存在的问题"]])[0].scores
+    headed = classifier.classify(SENTENCES[:1], [heading_context(["一、存在的问题"])])[0].scores
     assert not np.allclose(list(plain.values()), list(headed.values()), atol=1e-6)
-    assert classifier.classify(SENTENCES[:1], [[]])[0].scores == pytest.approx(plain, abs=1e-6)
+    assert classifier.classify(SENTENCES[:1], [None])[0].scores == pytest.approx(plain, abs=1e-6)
+    with pytest.raises(ValueError, match="2 sentences but 1 contexts"):
+        classifier.classify(SENTENCES[:2], [None])
+
+
+def test_a_papers_title_is_classified_with_the_title_marker(classifier):
+    prepared = prepare_text("当前警民关系存在的问题及对策\n一、存在的问题\n警力不足。")
+    title, heading, sentence = prepared.sentences
+    assert title.is_title and not heading.is_title
+    analysis = classifier.classify_paper(prepared)
+    expected = classifier.classify([s.text for s in prepared.sentences],
+                                   [TITLE_CONTEXT, None, heading_context(["一、存在的问题"])])
+    assert [item.prediction for item in analysis.sentences] == expected
 
 
 def test_int8_model_runs_and_mostly_agrees_with_fp32(tiny_bundle, classifier):

@@ -172,6 +172,28 @@ def test_heading_variants_put_section_labelled_sentences_under_made_up_headings_
     assert data.with_heading_variants(rows, copies=3, seed=13) == out  # seeded
 
 
+def test_made_up_titles_name_classes_and_keep_the_real_titles_label():
+    title = "构建和谐警民关系的思考"
+
+    def row(index, text, label, is_heading=True):
+        probs = [0.5 if name == label else 0.5 / 3 for name in LABELS]
+        return data.WeakRow(Sentence("p", title, index, text, [], is_heading), probs, label, {"paper_title": label})
+
+    rows = [row(0, title, "other"), row(1, title, "other"),  # the title, repeated in the text
+            row(2, "一、加强队伍建设", "countermeasure"), row(3, "要完善选拔机制。", "countermeasure", False)]
+    out = data.with_made_up_titles(rows, copies=4, seed=13)
+    assert out[:len(rows)] == rows
+    made_up = out[len(rows):]
+    assert len(made_up) == 4 and len({m.sentence.text for m in made_up}) == 4  # one real title, four new ones
+    keywords = {word for label in ("problem", "cause", "countermeasure") for word in HEADING_KEYWORDS[label]}
+    for item in made_up:
+        assert item.sentence.is_title and item.sentence.paper_id == "p"
+        assert any(word in item.sentence.text for word in keywords), item.sentence.text
+        assert (item.label, item.probs) == ("other", rows[0].probs)
+    assert data.with_made_up_titles(rows, copies=0, seed=13) == rows
+    assert data.with_made_up_titles(rows, copies=4, seed=13) == out  # seeded
+
+
 def test_swapped_sections_relabel_a_problems_section_as_causes_and_back():
     title = "构建和谐警民关系的思考"
     layout = [

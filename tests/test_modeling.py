@@ -52,7 +52,7 @@ def test_encode_puts_the_heading_path_in_the_second_segment(tiny_checkpoint):
 
 def test_collator_drops_the_heading_at_the_configured_rate(tiny_checkpoint):
     tokenizer, _ = load_model(str(tiny_checkpoint))
-    rows = [{"text": "要加强队伍建设。", "heading_path": ["三、对策"], "soft_labels": [0.1, 0.1, 0.7, 0.1]}] * 400
+    rows = [{"text": "要加强队伍建设。", "context": "三、对策", "soft_labels": [0.1, 0.1, 0.7, 0.1]}] * 400
     bare_length = len(tokenizer("要加强队伍建设。")["input_ids"])
     batch = SoftLabelCollator(tokenizer, 64, use_heading=True, heading_drop=0.3, seed=0)(rows)
     share_bare = (batch["attention_mask"].sum(1) == bare_length).float().mean().item()
@@ -67,8 +67,8 @@ def test_collator_drops_the_heading_at_the_configured_rate(tiny_checkpoint):
 def test_predict_proba_keeps_input_order(tiny_checkpoint):
     tokenizer, model = load_model(str(tiny_checkpoint))
     texts = ["短句。", "这是一个明显更长一些的句子，用来打乱长度排序。", "中等长度的句子。"]
-    headings = [["一、问题"], [], ["二、原因", "（一）"]]
-    probs = predict_proba(model, tokenizer, texts, headings, True, 64, batch_size=2)
+    contexts = [heading_context(["一、问题"]), None, heading_context(["二、原因", "（一）"])]
+    probs = predict_proba(model, tokenizer, texts, contexts, 64, batch_size=2)
     assert probs.shape == (3, 4) and np.allclose(probs.sum(1), 1, atol=1e-5)
-    one_by_one = np.vstack([predict_proba(model, tokenizer, [t], [h], True, 64) for t, h in zip(texts, headings)])
+    one_by_one = np.vstack([predict_proba(model, tokenizer, [t], [c], 64) for t, c in zip(texts, contexts)])
     assert np.allclose(probs, one_by_one, atol=1e-5)

@@ -10,14 +10,15 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from pcc.cli import main
 from pcc.errors import UserError
-from pcc.model_input import heading_context
+from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
 from tests.conftest import DEV_GOLD
 from training.exporters.first_token import FIRST_TOKEN_MODULES
 from training.exporters.onnx import MODULE_SCOPES, _quantize, export_bundle, read_model_card
 
-HEADINGS = [None, ["一、存在的问题"], ["三、对策", "（二）完善机制"]]
+CONTEXTS = [None, heading_context(["一、存在的问题"]), heading_context(["三、对策", "（二）完善机制"]),
+            TITLE_CONTEXT]
 
 
 def test_bundle_is_self_contained_and_records_its_checks(tiny_bundle, tiny_checkpoint):
@@ -58,15 +59,15 @@ def test_onnx_fp32_matches_pytorch_within_1e_4(tiny_bundle, tiny_checkpoint):
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint).eval()
     texts = [row["text"] for row in read_jsonl(DEV_GOLD)][:30]
-    headings = [HEADINGS[i % len(HEADINGS)] for i in range(len(texts))]
+    contexts = [CONTEXTS[i % len(CONTEXTS)] for i in range(len(texts))]
     with torch.inference_mode():
         expected = np.stack([
-            torch.softmax(model(**tokenizer(t, heading_context(h), truncation=True, max_length=128,
+            torch.softmax(model(**tokenizer(t, c, truncation=True, max_length=128,
                                             return_tensors="pt")).logits, -1)[0].numpy()
-            for t, h in zip(texts, headings)
+            for t, c in zip(texts, contexts)
         ])
     classifier = SentenceClassifier(tiny_bundle, device="cpu", precision="fp32", batch_size=8)
-    actual = np.array([list(p.scores.values()) for p in classifier.classify(texts, headings)])
+    actual = np.array([list(p.scores.values()) for p in classifier.classify(texts, contexts)])
     assert np.abs(actual - expected).max() < 1e-4
 
 

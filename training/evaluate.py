@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
+from pcc.model_input import sentence_context
 from pcc.records import LABELS, read_sentences
 from training import data
 
@@ -105,10 +106,10 @@ def _model_predictions(gold, model_dir: Path, info: dict) -> tuple[list[str], di
 
         tokenizer, model = load_model(str(model_dir))
         texts = [gold[i].sentence.text for i in to_predict]
-        headings = [gold[i].sentence.heading_path for i in to_predict]
-        for use in ("heading", "bare"):
-            probs[use][to_predict] = predict_proba(model, tokenizer, texts, headings,
-                                                   info["use_heading"] and use == "heading", info["max_length"])
+        bare = [None] * len(to_predict)
+        contexts = [sentence_context(gold[i].sentence) for i in to_predict] if info["use_heading"] else bare
+        for use, use_contexts in (("heading", contexts), ("bare", bare)):
+            probs[use][to_predict] = predict_proba(model, tokenizer, texts, use_contexts, info["max_length"])
     return origin, probs
 
 
@@ -236,7 +237,8 @@ def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) 
     if counts[SEEN]:
         lines.append(f"- **Warning**: {counts[SEEN]} sentences come from papers the shipped model trained on (weak "
                      "labels, no held-out prediction saved): their fine-tuned figures are optimistic.")
-    lines.append("- *With heading* = the sentence plus its heading path as second segment; *bare* = the sentence alone.")
+    lines.append("- *With heading* = the sentence plus its heading path (or, for a paper's title, the title marker) as "
+                 "second segment; *bare* = the sentence alone.")
     fine = scores["fine-tuned, with heading"]
     lines += ["", "## Fine-tuned model (with heading), per class", "",
               "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]

@@ -1,7 +1,8 @@
 """The classifier: loading it, presenting a sentence to it, the soft-label loss, and batch prediction.
 
-A sentence is segment A of the input; its heading path (`pcc.model_input.heading_context`) is segment B
-when the heading is used and exists. Export and serving build the same pairs from the same function.
+A sentence is segment A of the input; its context (`pcc.model_input.sentence_context`: the title marker or
+the heading path) is segment B when the heading is used and exists. Export and serving build the same pairs
+from the same function.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pcc.model_input import heading_context
 from pcc.records import LABELS
 
 
@@ -33,11 +33,6 @@ def load_model(path: str, freeze_embeddings: bool = False, frozen_layers: int = 
     for layer in model.base_model.encoder.layer[:frozen_layers]:
         layer.requires_grad_(False)
     return tokenizer, model
-
-
-def model_text_pair(text: str, heading_path: list[str] | None, use_heading: bool) -> tuple[str, str | None]:
-    """(segment A, segment B or None) for one sentence."""
-    return text, heading_context(heading_path) if use_heading else None
 
 
 def encode(tokenizer, pairs: list[tuple[str, str | None]], max_length: int) -> dict[str, torch.Tensor]:
@@ -97,8 +92,7 @@ class SoftLabelCollator:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         pairs = [
-            model_text_pair(row["text"], row["heading_path"],
-                            self.use_heading and self.random.random() >= self.heading_drop)
+            (row["text"], row["context"] if self.use_heading and self.random.random() >= self.heading_drop else None)
             for row in rows
         ]
         batch = encode(self.tokenizer, pairs, self.max_length)
@@ -107,13 +101,13 @@ class SoftLabelCollator:
 
 
 @torch.inference_mode()
-def predict_proba(model, tokenizer, texts: list[str], heading_paths: list[list[str]], use_heading: bool,
-                  max_length: int, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities (rows in input order, columns in LABELS order)."""
+def predict_proba(model, tokenizer, texts: list[str], contexts: list[str | None], max_length: int,
+                  batch_size: int = 32) -> np.ndarray:
+    """Class probabilities (rows in input order, columns in LABELS order); a None context is a bare sentence."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    pairs = [model_text_pair(t, h, use_heading) for t, h in zip(texts, heading_paths)]
+    pairs = list(zip(texts, contexts))
     # Sorting by length keeps padding, hence work, small; the result is put back in input order.
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1] or ""))
     probs = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)

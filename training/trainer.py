@@ -42,6 +42,7 @@ class TrainConfig:
     use_heading: bool = True
     heading_drop: float = 0.3
     heading_variants: int = 2
+    made_up_titles: int = 3
     section_swaps: int = 1
     drop_abstained: bool = True
     folds: int = 2
@@ -108,6 +109,7 @@ def train(config: TrainConfig) -> Path:
     sentences = read_sentences(config.sentences)
     weak_rows = data.read_weak_labels(config.weak_labels)
     weak_rows = data.with_heading_variants(weak_rows, config.heading_variants, config.seed)
+    weak_rows = data.with_made_up_titles(weak_rows, config.made_up_titles, config.seed)
     if config.section_swaps:
         weak_rows = data.with_swapped_sections(weak_rows, sentences, config.section_swaps, config.seed,
                                                _label_settings(config.weak_labels))
@@ -232,10 +234,10 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
         def on_epoch_end(self, args, state, control, model=None, **kwargs):
             if gold_rows is not None and len(gold_rows):
-                for use in ("heading", "bare"):
+                contexts = list(gold_rows["context"]) if config.use_heading else [None] * len(gold_rows)
+                for use, use_contexts in (("heading", contexts), ("bare", [None] * len(gold_rows))):
                     self.probs[use].append(predict_proba(
-                        model, tokenizer, list(gold_rows["text"]), list(gold_rows["heading_path"]),
-                        config.use_heading and use == "heading", config.max_length))
+                        model, tokenizer, list(gold_rows["text"]), use_contexts, config.max_length))
                 scores = [classification_scores(list(gold_rows["label"]), self.probs[use][-1].argmax(1))["macro_f1"]
                           for use in ("heading", "bare")]
                 print(f"{name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
@@ -243,7 +245,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
             if stop_after is not None and round(state.epoch) >= stop_after:
                 control.should_training_stop = True
 
-    rows = rows.map(lambda r: {"length": len(r["text"]) + sum(len(h) for h in r["heading_path"])})
+    rows = rows.map(lambda r: {"length": len(r["text"]) + len(r["context"] or "")})
     batch_size = config.cuda_batch_size if cuda else config.batch_size
     args = TrainingArguments(
         output_dir=str(Path(config.output_dir) / ".trainer"),

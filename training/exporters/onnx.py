@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from pcc.errors import UserError
-from pcc.model_input import heading_context
+from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS, read_jsonl
 
 DEFAULT_MODEL = Path("models") / "latest"
@@ -32,10 +32,11 @@ DEFAULT_GOLD = Path("data") / "gold" / "dev.jsonl"
 MODEL_CARD = "pcc_model.json"
 CARD_DEFAULTS = {"max_length": 128, "use_heading": True}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# Heading paths paired with the gold sentences in the parity check, so the two-segment input is checked too.
 # Node metadata written by the torch.export-based exporter: the torch modules a node came from.
 MODULE_SCOPES = "pkg.torch.onnx.name_scopes"
-PROBE_HEADINGS = (["一、存在的问题"], ["二、原因分析"], ["三、对策与建议", "（一）加强队伍建设"])
+# Contexts paired with the gold sentences in the parity check, so the two-segment input is checked too.
+PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["二、原因分析"]),
+                  heading_context(["三、对策与建议", "（一）加强队伍建设"]), TITLE_CONTEXT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -226,10 +227,10 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
 
     texts = [row["text"] for row in gold_rows] or ["加强警民沟通，提高执法公信力。"]
     gold_labels = [row["label"] for row in gold_rows]
-    headings = [PROBE_HEADINGS[i % len(PROBE_HEADINGS)] for i in range(len(texts))]
+    contexts = [PROBE_CONTEXTS[i % len(PROBE_CONTEXTS)] for i in range(len(texts))]
 
     def scores(classifier, with_headings: bool) -> np.ndarray:
-        predictions = classifier.classify(texts, headings if with_headings else None)
+        predictions = classifier.classify(texts, contexts if with_headings else None)
         return np.array([[p.scores[label] for label in bundle["labels"]] for p in predictions])
 
     def macro_f1(probabilities: np.ndarray) -> float | None:
@@ -240,9 +241,9 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
 
     fp32 = SentenceClassifier(staging, device="cpu", precision="fp32")
     fp32_plain, fp32_headed = scores(fp32, False), scores(fp32, True)
-    contexts = [heading_context(h) if bundle["use_heading"] else None for h in headings]
     torch_plain = _torch_probabilities(model, tokenizer, texts, [None] * len(texts), bundle["max_length"])
-    torch_headed = _torch_probabilities(model, tokenizer, texts, contexts, bundle["max_length"])
+    torch_contexts = contexts if bundle["use_heading"] else [None] * len(texts)
+    torch_headed = _torch_probabilities(model, tokenizer, texts, torch_contexts, bundle["max_length"])
     fp32_diff = float(max(np.abs(fp32_plain - torch_plain).max(), np.abs(fp32_headed - torch_headed).max()))
     print(f"fp32 parity: max |ONNX - PyTorch| probability = {fp32_diff:.2e} over {2 * len(texts)} inputs "
           f"(tolerance {settings['fp32_tolerance']:.0e})")

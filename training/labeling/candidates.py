@@ -1,4 +1,4 @@
-"""The view a labeling function sees: a sentence with its paper neighbours, position and enumeration marker."""
+"""The view a labeling function sees: a sentence with its paper neighbours and enumeration marker."""
 from __future__ import annotations
 
 import re
@@ -66,8 +66,6 @@ class Candidate:
     sentence: Sentence
     previous: Sentence | None  # the paper's preceding sentence, when it is close by
     next: Sentence | None
-    position: int  # position among the paper's sentences in the given list, from 0
-    paper_size: int
     # The sentence that announced the enumerated list this sentence is an item of ("…以下几点："), if any.
     list_announcement: str | None = None
     # Announcements of the paper's enumerated headings, by heading text without whitespace.
@@ -99,13 +97,9 @@ class Candidate:
         match = ENUMERATOR.match(self.text)
         return (self.text[match.end():] if match else self.text).strip()
 
-    @cached_property
+    @property
     def is_title(self) -> bool:
-        """The paper title near the start of the paper (repeated, prefixed by 浅析…, or run into a sentence)."""
-        title, text = normalise(self.sentence.paper_title), normalise(self.text)
-        if not title or self.position > 2:
-            return False
-        return text.startswith(title) or (self.is_heading and title in text)
+        return self.sentence.is_title
 
 
 def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
@@ -129,9 +123,8 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
                 previous = None
             if following is not None and following.index - sentence.index > NEIGHBOUR_MAX_GAP:
                 following = None
-            candidates[number] = Candidate(sentence, previous, following, position, len(numbers),
-                                           announcements[position], heading_announcements,
-                                           run_in_sections[position])
+            candidates[number] = Candidate(sentence, previous, following, announcements[position],
+                                           heading_announcements, run_in_sections[position])
     return candidates
 
 
