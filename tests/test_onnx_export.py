@@ -1,11 +1,13 @@
 import ast
 import json
+import re
 
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
 import torch
+import yaml
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 from pcc.cli import main
@@ -13,9 +15,10 @@ from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
-from tests.conftest import DEV_GOLD
+from tests.conftest import DEV_GOLD, REPO
 from training.exporters.first_token import FIRST_TOKEN_MODULES
-from training.exporters.onnx import MODULE_SCOPES, _quantize, export_bundle, read_model_card
+from training.exporters.onnx import (MODULE_SCOPES, _expand_attempts, _quantize, export_bundle, load_settings,
+                                     read_model_card)
 
 CONTEXTS = [None, heading_context(["一、存在的问题"]), heading_context(["三、对策", "（二）完善机制"]),
             TITLE_CONTEXT]
@@ -98,6 +101,32 @@ def test_excluded_modules_keep_their_matmuls_fp32(tiny_bundle, tmp_path):
     assert kept
     count = lambda path, op: sum(n.op_type == op for n in onnx.load(path).graph.node)
     assert count(tmp_path / "some.onnx", "MatMulInteger") == count(tmp_path / "all.onnx", "MatMulInteger") - 1
+
+
+def test_one_fp32_module_of_becomes_one_attempt_per_matching_module_in_layer_order(tiny_bundle, tiny_checkpoint,
+                                                                                   tmp_path):
+    attempts = [{"per_channel": True}, {"per_channel": True, "exclude_modules": ["x"],
+                                        "one_fp32_module_of": r".*encoder\.layer\.\d+\.output\.dense"}]
+    expanded = _expand_attempts(attempts, tiny_bundle / "model.onnx")
+    layers = AutoConfig.from_pretrained(tiny_checkpoint).num_hidden_layers
+    assert expanded[0] == attempts[0] and len(expanded) == 1 + layers
+    for layer, options in enumerate(expanded[1:]):
+        module = re.escape(f"bert.encoder.layer.{layer}.output.dense")
+        assert options == {"per_channel": True, "exclude_modules": ["x", module]}
+    _quantize(tiny_bundle / "model.onnx", tmp_path / "none.onnx", expanded[0])
+    _quantize(tiny_bundle / "model.onnx", tmp_path / "one.onnx", expanded[1])
+    count = lambda path: sum(n.op_type == "MatMulInteger" for n in onnx.load(path).graph.node)
+    assert count(tmp_path / "one.onnx") == count(tmp_path / "none.onnx") - 1
+
+
+def test_a_bad_module_pattern_is_a_clear_error(tmp_path):
+    settings = yaml.safe_load((REPO / "configs" / "export.yaml").read_text("utf-8"))
+    settings["quantization_attempts"].append({"one_fp32_module_of": "encoder.layer.(\\d+"})
+    path = tmp_path / "export.yaml"
+    path.write_text(yaml.safe_dump(settings), "utf-8")
+    number = len(settings["quantization_attempts"])
+    with pytest.raises(UserError, match=rf"export.yaml: quantization attempt {number}: .* is not a regular expression"):
+        load_settings(path)
 
 
 def test_first_token_modules_stay_fp32_and_the_last_layers_keys_and_values_do_not(tiny_bundle, tiny_checkpoint,

@@ -66,6 +66,13 @@ def load_settings(path: Path) -> dict:
         raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
     if settings["opset"] < 17:
         raise UserError(f"{path}: opset {settings['opset']} is too old; use 17 or newer")
+    for number, options in enumerate(settings["quantization_attempts"], 1):
+        for pattern in [*options.get("exclude_modules", []), *filter(None, [options.get("one_fp32_module_of")])]:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise UserError(f"{path}: quantization attempt {number}: {pattern!r} is not a regular expression "
+                                f"({error})") from None
     return settings
 
 
@@ -254,7 +261,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
     fp32_labels = fp32_plain.argmax(axis=1)
     fp32_f1 = macro_f1(fp32_plain)
     attempts = []
-    for number, options in enumerate(settings["quantization_attempts"]):
+    for number, options in enumerate(_expand_attempts(settings["quantization_attempts"], staging / "model.onnx")):
         candidate = f"model.int8.try{number}.onnx"
         kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options)
         (staging / candidate).replace(staging / "model.int8.onnx")
@@ -295,6 +302,35 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
     }
 
 
+def _node_scopes(graph: Path) -> list[tuple[str, list[str]]]:
+    """(node name, the torch modules it came from, outermost first) for every node of an exported graph."""
+    import onnx
+
+    return [(node.name, next((ast.literal_eval(p.value) for p in node.metadata_props if p.key == MODULE_SCOPES), []))
+            for node in onnx.load(graph, load_external_data=False).graph.node]
+
+
+def _expand_attempts(attempts: list[dict], graph: Path) -> list[dict]:
+    """The quantisation attempts, each with `one_fp32_module_of` (a regular expression over torch module names)
+    replaced by one attempt per matching module in graph order, keeping only that module fp32 as well.
+
+    A few borderline sentences decide the agreement check, and which module's int8 error flips them differs
+    from one fine-tune to the next; trying them one at a time finds the cheapest setting that passes.
+    """
+    expanded = []
+    for options in attempts:
+        pattern = options.get("one_fp32_module_of")
+        if pattern is None:
+            expanded.append(options)
+            continue
+        shared = {key: value for key, value in options.items() if key != "one_fp32_module_of"}
+        modules = dict.fromkeys(scope for _, scopes in _node_scopes(graph) for scope in scopes
+                                if re.fullmatch(pattern, scope))
+        expanded += [{**shared, "exclude_modules": [*shared.get("exclude_modules", []), re.escape(module)]}
+                     for module in modules]
+    return expanded
+
+
 def _quantize(source: Path, target: Path, options: dict) -> list[str]:
     """quantize_dynamic with `options`; `exclude_modules` keeps the MatMuls of matching torch modules fp32,
     and `keep_first_token_fp32` those of the modules that run on one position per sentence (the last layer's
@@ -302,14 +338,12 @@ def _quantize(source: Path, target: Path, options: dict) -> list[str]:
 
     Returns the names of the nodes kept fp32 that way.
     """
-    import onnx
     from onnxruntime.quantization import quantize_dynamic
 
     options = dict(options)
     patterns = [re.compile(p) for p in options.pop("exclude_modules", [])]
     keep_first_token = options.pop("keep_first_token_fp32", False)
-    nodes = [(node.name, next((ast.literal_eval(p.value) for p in node.metadata_props if p.key == MODULE_SCOPES), []))
-             for node in onnx.load(source, load_external_data=False).graph.node]
+    nodes = _node_scopes(source)
     if keep_first_token:
         from training.exporters.first_token import FIRST_TOKEN_MODULES
 
