@@ -249,7 +249,7 @@ def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) 
     if training:
         lines += ["## Training", "",
                   f"Training time {training.get('training_seconds')} s on {training.get('train_rows')} training rows "
-                  "(weakly labelled sentences, their heading variants and swapped sections); "
+                  "(weakly labelled sentences, their heading variants, made-up titles and swapped sections); "
                   f"epochs chosen: {training.get('chosen_epochs')}."]
         if training.get("per_epoch"):
             lines.append("Held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
