@@ -44,7 +44,7 @@ class Sentence:
     def is_title(self) -> bool:
         """The paper's title among its first three sentences: repeated, prefixed (浅谈…) in a heading, or
         with the first sentence run into it."""
-        title, text = _without_space(self.paper_title), _without_space(self.text)
+        title, text = without_space(self.paper_title), without_space(self.text)
         if not title or not 0 <= self.index <= 2:
             return False
         return text.startswith(title) or (self.is_heading and title in text)
@@ -57,7 +57,8 @@ class Sentence:
         return cls(**{k: v for k, v in row.items() if k != "id"})
 
 
-def _without_space(text: str) -> str:
+def without_space(text: str) -> str:
+    """Text without whitespace, for comparing extracted text with titles and headings."""
     return re.sub(r"\s+", "", text)
 
 

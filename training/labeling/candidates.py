@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from pcc.records import Sentence
+from pcc.records import Sentence, without_space
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, run_in_heading
 
 _ENUMERATOR_STYLES = (
@@ -54,11 +54,6 @@ def announcement(text: str) -> str | None:
     if inline:
         return inline.group("lead")
     return text if _ANNOUNCEMENT.search(text) else None
-
-
-def normalise(text: str) -> str:
-    """Text without whitespace, for comparing extracted text with titles."""
-    return re.sub(r"\s+", "", text)
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
         ordered = [sentences[n] for n in numbers]
         announcements = _list_announcements(ordered)
         run_in_sections = _run_in_sections(ordered)
-        heading_announcements = {normalise(s.text).rstrip("。"): a for s, a in zip(ordered, announcements)
+        heading_announcements = {without_space(s.text).rstrip("。"): a for s, a in zip(ordered, announcements)
                                  if s.is_heading and a is not None}
         for position, number in enumerate(numbers):
             sentence = sentences[number]
@@ -133,13 +128,13 @@ def _run_in_sections(ordered: list[Sentence]) -> list[str | None]:
 
     A detected heading or section ends it; the paper title never starts one.
     """
-    title = normalise(ordered[0].paper_title) if ordered else ""
+    title = without_space(ordered[0].paper_title) if ordered else ""
     current: str | None = None
     result: list[str | None] = []
     for sentence in ordered:
         if sentence.is_heading or sentence.heading_path:
             current = None
-        elif not (title and normalise(sentence.text).startswith(title)):
+        elif not (title and without_space(sentence.text).startswith(title)):
             current = run_in_heading(sentence.text) or current
         result.append(current)
     return result

@@ -5,7 +5,8 @@ connective, decides between problem and cause).
 """
 from __future__ import annotations
 
-from training.labeling.candidates import Candidate, normalise
+from pcc.records import without_space
+from training.labeling.candidates import Candidate
 from training.labeling.lf import ABSTAIN, labeling_function
 from training.labeling.sections import ENUMERATOR, heading_class, prescribes_action
 
@@ -13,13 +14,13 @@ def section_class(candidate: Candidate) -> str | None:
     """The class of the innermost enclosing heading that announces one, by its keyword or by the list it
     is an item of ("具有以下必要性：1.…" → other); failing that, countermeasure when a heading opens with an
     action verb ("一、加强队伍建设"). The paper title never counts."""
-    title = normalise(candidate.sentence.paper_title)
-    own = normalise(candidate.text)
+    title = without_space(candidate.sentence.paper_title)
+    own = without_space(candidate.text)
     path = candidate.heading_path or ([candidate.run_in_section] if candidate.run_in_section else [])
-    headings = [h for h in path if normalise(h) not in (title, own)]
+    headings = [h for h in path if without_space(h) not in (title, own)]
     for heading in reversed(headings):
         label = heading_class(heading)
-        announced = candidate.heading_announcements.get(normalise(heading).rstrip("。"))
+        announced = candidate.heading_announcements.get(without_space(heading).rstrip("。"))
         if label is None and announced is not None:
             label = heading_class(announced)
         if label is not None:
