@@ -34,6 +34,10 @@ def test_cause_connectives_are_causes_unless_a_problems_section_claims_the_sente
     assert cause_connective(candidate(text, ["二、影响警民关系的因素"])) == "cause"
     assert cause_connective(candidate(text, ["一、当前警民关系存在的问题"])) is None  # guideline rule 2
     assert cause_connective(candidate("群众对公安机关的信任度有所降低。")) is None
+    # Naming the source: "究其根源", "是…的重要因素".
+    assert cause_connective(candidate("究其根源，在于民警缺乏系统的媒体素养培训。")) == "cause"
+    assert cause_connective(candidate("执法不规范是损害公安机关形象的重要因素。")) == "cause"
+    assert cause_connective(candidate("要重视影响警民关系的各种因素。")) is None
 
 
 def test_proposals_and_positive_states():

@@ -12,7 +12,8 @@ def candidate(text, path=(), is_heading=False):
 
 @pytest.mark.parametrize("text", ["要加强队伍建设。", "警察部门应加强服务理念建设，提高服务水平。",
                                   "各级公安机关必须坚持执法为民。", "这就要求我们在工作理念方面不断改革创新。",
-                                  "警察部门可以组织多种形式的警民互动活动。", "要选优配强村党组织书记。"])
+                                  "警察部门可以组织多种形式的警民互动活动。", "要选优配强村党组织书记。",
+                                  "对此，高校应当将金融安全教育纳入日常教学。"])
 def test_imperatives_are_countermeasures(text):
     assert imperative(candidate(text)) == "countermeasure"
 

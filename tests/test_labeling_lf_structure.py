@@ -47,3 +47,11 @@ def test_sentences_outside_any_section_are_background():
                    ("信任度下降。", ["一、存在的问题"], False),
                    ("1.加强教育。", [], False)])
     assert [outside_sections(c) for c in cands] == ["other", None, None, None]
+
+
+def test_a_paper_without_headings_has_no_introduction_to_call_background():
+    # Only the title is a heading here: the wording of each sentence must decide.
+    cands = paper([(TITLE, [], True),
+                   ("网络借贷是指借贷双方通过网络平台完成借贷交易的金融模式。", [], False),
+                   ("对此，高校应当将金融安全教育纳入日常教学。", [], False)])
+    assert [outside_sections(c) for c in cands] == [None, None, None]

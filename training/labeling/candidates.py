@@ -67,6 +67,8 @@ class Candidate:
     heading_announcements: dict[str, str] = field(default_factory=dict)
     # Outside any detected section: the heading run into this or an earlier sentence ("背景随着…"), if any.
     run_in_section: str | None = None
+    # False in a paper with no detected heading at all, whose argument is carried by the wording alone.
+    paper_has_headings: bool = True
 
     @property
     def text(self) -> str:
@@ -110,6 +112,7 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
         run_in_sections = _run_in_sections(ordered)
         heading_announcements = {without_space(s.text).rstrip("。"): a for s, a in zip(ordered, announcements)
                                  if s.is_heading and a is not None}
+        has_headings = any((s.is_heading and not s.is_title) or s.heading_path for s in ordered)
         for position, number in enumerate(numbers):
             sentence = sentences[number]
             previous = ordered[position - 1] if position > 0 else None
@@ -119,7 +122,7 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
             if following is not None and following.index - sentence.index > NEIGHBOUR_MAX_GAP:
                 following = None
             candidates[number] = Candidate(sentence, previous, following, announcements[position],
-                                           heading_announcements, run_in_sections[position])
+                                           heading_announcements, run_in_sections[position], has_headings)
     return candidates
 
 

@@ -13,7 +13,7 @@ _ACTION = "|".join(ACTION_VERBS)
 _IMPERATIVE = re.compile(
     rf"(?:^|[，,；;：:。])[^，,；;：:。]{{0,10}}?(?<![重主只想不纲概相反适对响供答效])"
     rf"(?:要求(?=我们|各级|公安|民警|警察)|要(?![求的素点害])|应当|应该|应(?![对用有])|必须|务必|需要(?!的)|亟需|亟待)"
-    rf"[^，,；;。]{{0,6}}?(?:{_ACTION}|把|从|以|在|对|通过|采取|做到|使|让|为)")
+    rf"[^，,；;。]{{0,6}}?(?:{_ACTION}|把|将|从|以|在|对|通过|采取|做到|使|让|为)")
 # A bare modal opening a clause, whatever the verb: "要选优配强村党组织书记".
 _BARE_MODAL = re.compile(r"(?:^|[，,；;：:。])(?:要(?![求的素点害是])|应当|必须|务必)[\u4e00-\u9fff]")
 # An actor that can be told what to do, then 可以: "警察部门可以组织…" suggests; "建设可以帮助…" does not.

@@ -30,7 +30,7 @@ def paper_title(c: Candidate):
 
 @labeling_function()
 def outside_sections(c: Candidate):
-    """A sentence before the first heading (introduction), or in a paper without headings, is background."""
-    if c.is_heading or c.heading_path or c.run_in_section or c.enumerator is not None:
+    """Outside the sections of a paper that has headings (its introduction), a sentence is background."""
+    if not c.paper_has_headings or c.is_heading or c.heading_path or c.run_in_section or c.enumerator is not None:
         return ABSTAIN
     return "other"
