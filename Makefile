@@ -21,6 +21,7 @@ run: $(INSTALLED)
 	$(BIN)/pcc base-model
 	$(BIN)/pcc train
 	$(BIN)/pcc evaluate
+	$(BIN)/pcc evaluate --gold data/gold/outside_corpus.jsonl --report reports/evaluation_outside_corpus.md
 	$(BIN)/pcc export
 	$(BIN)/pcc predict data/raw
 

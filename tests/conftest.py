@@ -7,6 +7,7 @@ from tests.tiny_model import build_tiny_checkpoint
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "data" / "raw" / "police_public_relations_papers.txt"
 DEV_GOLD = REPO / "data" / "gold" / "dev.jsonl"
+OUTSIDE_CORPUS_GOLD = REPO / "data" / "gold" / "outside_corpus.jsonl"
 
 
 @pytest.fixture(scope="session")

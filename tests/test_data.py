@@ -5,7 +5,7 @@ import yaml
 
 from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_jsonl, read_sentences, write_jsonl
-from tests.conftest import DEV_GOLD
+from tests.conftest import DEV_GOLD, OUTSIDE_CORPUS_GOLD
 from training import data
 from training.labeling.apply import DEFAULT_CONFIG, load_config, settings_path, weak_label
 from training.labeling.sections import HEADING_KEYWORDS, heading_class
@@ -97,6 +97,19 @@ def test_a_paper_the_corpus_lacks_is_rebuilt_from_its_gold_rows(tmp_path):
     assert [g.sentence.heading_path for g in located[1:5]] == [
         ["一、警民关系存在的问题"], ["一、警民关系存在的问题"], ["二、警民关系紧张的原因"], ["（一）民警方面的原因"]]
     assert located[5].sentence.paper_id == next(s.paper_id for s in sentences if s.text == held["text"])
+
+
+def test_the_outside_corpus_papers_are_rebuilt_with_their_sections():
+    rows = data.read_gold(OUTSIDE_CORPUS_GOLD)
+    rebuilt = data.gold_papers(rows, [])
+    assert sorted({s.paper_id for s in rebuilt}) == [f"{data.REBUILT_PAPER}W{n:02d}" for n in range(1, 7)]
+    located = {row["id"]: g.sentence for row, g in zip(rows, data.locate_gold(rows, rebuilt)) if g.matched}
+    assert len(located) == len(rows)
+    assert located["W01-10"].heading_path == ["2 社区警务工作存在的问题", "2.1 警力配置不足"]  # numbered 2 / 2.1
+    assert located["W02-13"].heading_path == ["二、留守儿童教育问题的成因", "（二）农村学校教育资源匮乏"]
+    assert located["W01-01"].is_title and located["W06-01"].is_title
+    # W04 and W06 have no section headings: their sentences are read by their wording alone.
+    assert not any(s.heading_path for key, s in located.items() if key[:3] in ("W04", "W06"))
 
 
 def test_dataset_holds_out_dev_papers_and_drops_garbled(tmp_path):
