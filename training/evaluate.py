@@ -220,8 +220,8 @@ def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) 
     lines += ["", "### What each number is", ""]
     lines.append("- **Weak labels**: `training.labeling.apply.weak_label` on each gold sentence placed in its paper "
                  "(the labeling functions see its heading path and neighbours); where every rule abstains, the label "
-                 "model's most probable class. The rules were written while looking at this dev gold, so on it "
-                 "they are optimistic.")
+                 "model's most probable class. The rules were written while looking at the dev gold "
+                 "(`data/gold/dev.jsonl`), so on it they are optimistic.")
     lines.append("- **TF-IDF baseline**: trained on the weak labels (most probable class, weighted by confidence) of the "
                  "clean corpus sentences, leaving out the same papers the fine-tuned figure leaves out (the "
                  "sentence's cross-fitting fold, or its own paper when seen in training).")
