@@ -51,6 +51,7 @@ def test_folder_of_txt_pdf_docx_and_a_corrupt_file(tiny_bundle, papers, tmp_path
     assert "broken.pdf" in errors[0]["reason"] and "save it as .docx" in errors[1]["reason"]
     summary = (tmp_path / "out" / "predictions.md").read_text(encoding="utf-8")
     assert TITLE in summary and "社区警务的对策研究" in summary and "Countermeasures (对策)" in summary
+    assert f"This run used `{tiny_bundle}` (fp32, CPUExecutionProvider" in summary  # fp32 unless asked
 
 
 def test_csv_output_holds_the_same_predictions(tiny_bundle, papers, tmp_path):
