@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default: %(default)s)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every request count (default: 1)")
     parser.add_argument("--time-cap", type=float, default=60, help="seconds per scenario at most (default: 60)")
-    parser.add_argument("--precision", default="int8", help="with --bundle (default: %(default)s)")
+    parser.add_argument("--precision", default="fp32", help="with --bundle (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="with --bundle (default: %(default)s)")
     parser.add_argument("--note", help="a line about the model or the machine, printed under them in the report")
     parser.add_argument("--report", type=Path, default=REPO / "reports" / "load.md",

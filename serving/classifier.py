@@ -72,7 +72,7 @@ def _physical_cores() -> int:
 class SentenceClassifier:
     """Classifies sentences (optionally with their heading path) as one of the bundle's labels."""
 
-    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = "int8", batch_size: int = 32):
+    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = "fp32", batch_size: int = 32):
         self.bundle_dir = Path(bundle_dir)
         if precision not in MODEL_FILES:
             raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
     parser.add_argument("--precision", choices=tuple(MODEL_FILES), default="fp32",
                         help="default: %(default)s, whose labels do not depend on how sentences are batched; "
-                             "int8 is about twice as fast, but moves near-ties with their batch")
+                             "int8 is about twice as fast, but near-ties move with their batch")
     parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     parser.add_argument("--resume", action="store_true", help="keep the rows already in --out and skip their files")
 

@@ -71,7 +71,8 @@ def test_a_papers_title_is_classified_with_the_title_marker(classifier):
 
 
 def test_int8_model_runs_and_mostly_agrees_with_fp32(tiny_bundle, classifier):
-    int8 = SentenceClassifier(tiny_bundle, device="cpu")  # int8 is the default precision
+    assert SentenceClassifier(tiny_bundle, device="cpu").precision == "fp32"  # int8 only when asked
+    int8 = SentenceClassifier(tiny_bundle, device="cpu", precision="int8")
     texts = [json.loads(line)["text"] for line in (REPO / "data" / "gold" / "dev.jsonl").open(encoding="utf-8")]
     agree = [a.label == b.label for a, b in zip(int8.classify(texts), classifier.classify(texts))]
     assert np.mean(agree) >= 0.9

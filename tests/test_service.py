@@ -28,8 +28,9 @@ PAPER = """论网络社会公安机关深化和谐警民关系建设的对策
 SENTENCES = ["警民关系紧张。", "原因是沟通渠道不畅。", "应当加强网络舆情引导。", "本文共分三部分。"]
 
 
-# fp32, because dynamic int8 quantisation scales activations per batch: an int8 answer shifts slightly with
-# the other sentences it is batched with, and these tests compare answers exactly. (The page test runs int8.)
+# fp32 (also the default), because dynamic int8 quantisation scales activations per batch: an int8 answer
+# shifts slightly with the other sentences it is batched with, and these tests compare answers exactly.
+# (The page test serves int8.)
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("serve") / "server.log"

@@ -69,7 +69,7 @@ def browser() -> Iterator:
 
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
-    with running_server(tiny_bundle, log_path=tmp_path_factory.mktemp("page") / "server.log") as url:
+    with running_server(tiny_bundle, ("--precision", "int8"), log_path=tmp_path_factory.mktemp("page") / "server.log") as url:
         yield url
 
 
