@@ -17,8 +17,8 @@ from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
 from tests.conftest import DEV_GOLD, REPO
 from training.exporters.first_token import FIRST_TOKEN_MODULES
-from training.exporters.onnx import (MODULE_SCOPES, _expand_attempts, _quantize, export_bundle, load_settings,
-                                     read_model_card)
+from training.exporters.onnx import (MODULE_SCOPES, _expand_attempts, _node_scopes, _quantize, export_bundle,
+                                     load_settings, read_model_card)
 
 CONTEXTS = [None, heading_context(["一、存在的问题"]), heading_context(["三、对策", "（二）完善机制"]),
             TITLE_CONTEXT]
@@ -92,31 +92,37 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def quantize(bundle, target, options):
+    return _quantize(bundle / "model.onnx", target, options, _node_scopes(bundle / "model.onnx"))
+
+
+def int8_matmuls(path) -> int:
+    return sum(node.op_type == "MatMulInteger" for node in onnx.load(path).graph.node)
+
+
 def test_excluded_modules_keep_their_matmuls_fp32(tiny_bundle, tmp_path):
     options = {"per_channel": True, "op_types_to_quantize": ["MatMul"]}
-    kept = _quantize(tiny_bundle / "model.onnx", tmp_path / "all.onnx", options)
+    kept = quantize(tiny_bundle, tmp_path / "all.onnx", options)
     assert kept == []
-    kept = _quantize(tiny_bundle / "model.onnx", tmp_path / "some.onnx",
-                     {**options, "exclude_modules": [r".*encoder\.layer\.0\.output\.dense"]})
+    kept = quantize(tiny_bundle, tmp_path / "some.onnx",
+                    {**options, "exclude_modules": [r".*encoder\.layer\.0\.output\.dense"]})
     assert kept
-    count = lambda path, op: sum(n.op_type == op for n in onnx.load(path).graph.node)
-    assert count(tmp_path / "some.onnx", "MatMulInteger") == count(tmp_path / "all.onnx", "MatMulInteger") - 1
+    assert int8_matmuls(tmp_path / "some.onnx") == int8_matmuls(tmp_path / "all.onnx") - 1
 
 
 def test_one_fp32_module_of_becomes_one_attempt_per_matching_module_in_layer_order(tiny_bundle, tiny_checkpoint,
                                                                                    tmp_path):
     attempts = [{"per_channel": True}, {"per_channel": True, "exclude_modules": ["x"],
                                         "one_fp32_module_of": r".*encoder\.layer\.\d+\.output\.dense"}]
-    expanded = _expand_attempts(attempts, tiny_bundle / "model.onnx")
+    expanded = _expand_attempts(attempts, _node_scopes(tiny_bundle / "model.onnx"))
     layers = AutoConfig.from_pretrained(tiny_checkpoint).num_hidden_layers
     assert expanded[0] == attempts[0] and len(expanded) == 1 + layers
     for layer, options in enumerate(expanded[1:]):
         module = re.escape(f"bert.encoder.layer.{layer}.output.dense")
         assert options == {"per_channel": True, "exclude_modules": ["x", module]}
-    _quantize(tiny_bundle / "model.onnx", tmp_path / "none.onnx", expanded[0])
-    _quantize(tiny_bundle / "model.onnx", tmp_path / "one.onnx", expanded[1])
-    count = lambda path: sum(n.op_type == "MatMulInteger" for n in onnx.load(path).graph.node)
-    assert count(tmp_path / "one.onnx") == count(tmp_path / "none.onnx") - 1
+    quantize(tiny_bundle, tmp_path / "none.onnx", expanded[0])
+    quantize(tiny_bundle, tmp_path / "one.onnx", expanded[1])
+    assert int8_matmuls(tmp_path / "one.onnx") == int8_matmuls(tmp_path / "none.onnx") - 1
 
 
 def test_a_bad_module_pattern_is_a_clear_error(tmp_path):
@@ -132,8 +138,8 @@ def test_a_bad_module_pattern_is_a_clear_error(tmp_path):
 def test_first_token_modules_stay_fp32_and_the_last_layers_keys_and_values_do_not(tiny_bundle, tiny_checkpoint,
                                                                                     tmp_path):
     options = {"per_channel": True, "op_types_to_quantize": ["MatMul"]}
-    _quantize(tiny_bundle / "model.onnx", tmp_path / "all.onnx", options)
-    _quantize(tiny_bundle / "model.onnx", tmp_path / "kept.onnx", {**options, "keep_first_token_fp32": True})
+    quantize(tiny_bundle, tmp_path / "all.onnx", options)
+    quantize(tiny_bundle, tmp_path / "kept.onnx", {**options, "keep_first_token_fp32": True})
 
     def fp32_matmul_modules(path):
         modules = set()

@@ -261,9 +261,10 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
     fp32_labels = fp32_plain.argmax(axis=1)
     fp32_f1 = macro_f1(fp32_plain)
     attempts = []
-    for number, options in enumerate(_expand_attempts(settings["quantization_attempts"], staging / "model.onnx")):
+    nodes = _node_scopes(staging / "model.onnx")  # every attempt quantises this graph: read its metadata once
+    for number, options in enumerate(_expand_attempts(settings["quantization_attempts"], nodes)):
         candidate = f"model.int8.try{number}.onnx"
-        kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options)
+        kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options, nodes)
         (staging / candidate).replace(staging / "model.int8.onnx")
         int8_plain = scores(SentenceClassifier(staging, device="cpu", precision="int8"), False)
         (staging / "model.int8.onnx").replace(staging / candidate)
@@ -310,9 +311,10 @@ def _node_scopes(graph: Path) -> list[tuple[str, list[str]]]:
             for node in onnx.load(graph, load_external_data=False).graph.node]
 
 
-def _expand_attempts(attempts: list[dict], graph: Path) -> list[dict]:
+def _expand_attempts(attempts: list[dict], nodes: list[tuple[str, list[str]]]) -> list[dict]:
     """The quantisation attempts, each with `one_fp32_module_of` (a regular expression over torch module names)
-    replaced by one attempt per matching module in graph order, keeping only that module fp32 as well.
+    replaced by one attempt per matching module in graph order (`nodes`: `_node_scopes` of the graph), keeping
+    only that module fp32 as well.
 
     A few borderline sentences decide the agreement check, and which module's int8 error flips them differs
     from one fine-tune to the next; trying them one at a time finds the cheapest setting that passes.
@@ -324,26 +326,25 @@ def _expand_attempts(attempts: list[dict], graph: Path) -> list[dict]:
             expanded.append(options)
             continue
         shared = {key: value for key, value in options.items() if key != "one_fp32_module_of"}
-        modules = dict.fromkeys(scope for _, scopes in _node_scopes(graph) for scope in scopes
+        modules = dict.fromkeys(scope for _, scopes in nodes for scope in scopes
                                 if re.fullmatch(pattern, scope))
         expanded += [{**shared, "exclude_modules": [*shared.get("exclude_modules", []), re.escape(module)]}
                      for module in modules]
     return expanded
 
 
-def _quantize(source: Path, target: Path, options: dict) -> list[str]:
+def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, list[str]]]) -> list[str]:
     """quantize_dynamic with `options`; `exclude_modules` keeps the MatMuls of matching torch modules fp32,
     and `keep_first_token_fp32` those of the modules that run on one position per sentence (the last layer's
     `FIRST_TOKEN_MODULES`, the pooler, the classifier), where fp32 costs next to no time.
 
-    Returns the names of the nodes kept fp32 that way.
+    `nodes` is `_node_scopes(source)`. Returns the names of the nodes kept fp32 that way.
     """
     from onnxruntime.quantization import quantize_dynamic
 
     options = dict(options)
     patterns = [re.compile(p) for p in options.pop("exclude_modules", [])]
     keep_first_token = options.pop("keep_first_token_fp32", False)
-    nodes = _node_scopes(source)
     if keep_first_token:
         from training.exporters.first_token import FIRST_TOKEN_MODULES
 
