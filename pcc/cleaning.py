@@ -37,6 +37,11 @@ _METADATA_FIELD = re.compile(
 )
 _SECTION_LABEL = re.compile(r"(?<=\S)(?=[【\[［]\s*(?:摘\s*要|关键词|关键字|Abstract|Key\s*words)\s*[】\]］])", re.IGNORECASE)
 # Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
+# an affiliation in brackets (`（某某大学法学院，北京100038）`) or the abstract's label
+_AFTER_LONE_AUTHOR = re.compile(
+    r"\s*[（(][^）)]*(?:大学|学院|学校|研究院|研究所|研究中心|公安|警察|分局|派出所|\d{6})|\s*[【\[［]?\s*(?:摘\s*要|内容提要|abstract)",
+    re.IGNORECASE,
+)
 _CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
 
 # Full-width digits and Latin letters (２０１５, ＡＢＣ) → ASCII; full-width punctuation stays.
@@ -204,10 +209,14 @@ def strip_metadata_fields(text: str) -> str:
     return _SECTION_LABEL.sub("\n", _METADATA_FIELD.sub("\n", text))
 
 
-def is_author_line(raw: str) -> bool:
-    """`张三 李四` / `张三1，李四2`: two to eight names of two to four characters, nothing else."""
+def is_author_line(raw: str, next_raw: str = "") -> bool:
+    """`张三 李四` / `张三1，李四2`: two to eight names of two to four characters, nothing else. A lone
+    name (`张三`) only when an affiliation or the abstract follows it, as a two-character
+    heading (`引言`) would pass for a name."""
     names = [name for name in re.split(r"[\s,，、;；]+", raw.strip()) if name]
-    return 2 <= len(names) <= 8 and all(re.fullmatch(f"[{CJK}·]{{2,4}}[0-9*＊]*", name) for name in names)
+    if not 1 <= len(names) <= 8 or not all(re.fullmatch(f"[{CJK}·]{{2,4}}[0-9*＊]*", name) for name in names):
+        return False
+    return len(names) > 1 or bool(_AFTER_LONE_AUTHOR.match(next_raw))
 
 
 def is_reference_entry(text: str) -> bool:

@@ -159,7 +159,7 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
             first = rest.pop(0)
             units.append(Unit(first.text[:end], True, None))
             rest.insert(0, Line(first.text[end:], first.raw))
-    while rest and is_author_line(rest[0].raw):
+    while rest and is_author_line(rest[0].raw, rest[1].raw if len(rest) > 1 else ""):
         # names under the title: metadata, not a heading over the paper's sentences
         units.append(Unit(" ".join(re.split(r"[\s,，、;；]+", rest.pop(0).raw.strip())), False, None))
     return units[0].text, units, rest

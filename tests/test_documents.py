@@ -227,3 +227,19 @@ def test_title_authors_and_abstract_glued_on_one_line_come_apart():
         ("【摘要】社区警务是基础。", False),
         ("【关键词】社区警务；创新", False),
     ]
+
+
+@pytest.mark.parametrize("after_name", ["（中国人民公安大学治安学院，北京100038）", "摘要：社区警务是基础。", "【摘要】社区警务是基础。"])
+def test_a_lone_author_above_an_affiliation_or_abstract_heads_nothing(after_name):
+    text = "\n".join(["新时代社区警务与警民关系的重塑", "王晓明", after_name, "一、社区警务存在的问题",
+                      "部分社区民警很少入户走访。"])
+    units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
+    assert units[1] == ("王晓明", False, [])
+    assert units[2][2] == []
+    assert units[-1] == ("部分社区民警很少入户走访。", False, ["一、社区警务存在的问题"])
+
+
+def test_a_short_heading_under_the_title_is_still_a_heading():
+    text = "\n".join(["新时代社区警务与警民关系的重塑", "引言", "社区警务是构建和谐警民关系的重要抓手。"])
+    units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
+    assert units[1:] == [("引言", True, []), ("社区警务是构建和谐警民关系的重要抓手。", False, ["引言"])]
