@@ -48,6 +48,19 @@ def test_dev_gold_report_uses_held_out_predictions(trained):
     assert held_out["sentences"] == 79
 
 
+    # Every sentence the model got wrong is listed once, with its gold file line and gold label.
+    accuracy = float(next(line for line in text.splitlines() if line.startswith("| fine-tuned, with heading |"))
+                     .split("|")[3].strip("* "))
+    errors = text.split("## Sentences the fine-tuned model (with heading) got wrong")[1]
+    rows = [line.split(" | ") for line in errors.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == round((1 - accuracy) * 138) > 0
+    gold_rows = DEV_GOLD.read_text("utf-8").splitlines()
+    for line, gold_label, predicted, _weak, _path, sentence in rows:
+        row = json.loads(gold_rows[int(line.strip("| ")) - 1])
+        assert (row["label"], row["text"]) == (gold_label, sentence.rstrip(" |"))
+        assert not predicted.startswith(gold_label + " ")
+
+
 def test_gold_from_a_training_paper_is_flagged(trained, tmp_path):
     directory, sentences, weak_labels = trained
     trained_only = next(json.loads(line) for line in sentences.read_text("utf-8").splitlines()

@@ -76,7 +76,9 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     _plot_confusions(truth, model_probs, figure)
     metrics_path = model_dir / "metrics.json"
     training = json.loads(metrics_path.read_text("utf-8")) if metrics_path.is_file() else {}
-    report_path.write_text(_report(gold_path, model_dir, gold, origin, scores, figure, info, training), "utf-8")
+    report = _report(gold_path, model_dir, gold, origin, scores, figure, info, training)
+    report += _misclassified(gold, systems, model_probs["heading"])
+    report_path.write_text(report, "utf-8")
     for name, score in scores.items():
         print(f"{name}: macro-F1 {score['macro_f1']:.3f}")
     return report_path
@@ -193,6 +195,22 @@ def _plot_confusions(truth: np.ndarray, model_probs: dict[str, np.ndarray], path
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _misclassified(gold, systems: dict[str, np.ndarray], probs: np.ndarray) -> str:
+    """A table of the sentences the fine-tuned model (with heading) got wrong, for error analysis."""
+    weak = systems["weak labels (rules + label model)"]
+    wrong = [i for i, item in enumerate(gold) if LABELS[int(probs[i].argmax())] != item.label]
+    lines = ["", "## Sentences the fine-tuned model (with heading) got wrong", "",
+             f"{len(wrong)} of {len(gold)}; *line* is the gold file's line, *p* the model's probability for its label.", ""]
+    if wrong:
+        lines += ["| line | gold | model (p) | weak labels | heading path | sentence |", "|---|---|---|---|---|---|"]
+    for i in wrong:
+        sentence = gold[i].sentence
+        cells = [str(gold[i].line), gold[i].label, f"{LABELS[int(probs[i].argmax())]} ({probs[i].max():.2f})",
+                 LABELS[int(weak[i])], " / ".join(sentence.heading_path), sentence.text]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) -> str:
