@@ -42,6 +42,7 @@ _AFTER_LONE_AUTHOR = re.compile(
     r"\s*[（(][^）)]*(?:大学|学院|学校|研究院|研究所|研究中心|公安|警察|分局|派出所|\d{6})|\s*[【\[［]?\s*(?:摘\s*要|内容提要|abstract)",
     re.IGNORECASE,
 )
+_BACK_MATTER_LABEL = re.compile(r"^((?:主要)?参考文献|注释|References)\s*[:：]$", re.IGNORECASE)
 _CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
 
 # Full-width digits and Latin letters (２０１５, ＡＢＣ) → ASCII; full-width punctuation stays.
@@ -232,7 +233,8 @@ def clean_line(raw: str) -> str:
         return text
     text = normalize_punctuation(text)
     text = despace(text)  # full-width marks made by normalisation may now sit next to spaces
-    return text
+    # `参考文献：` heads the bibliography; with its colon it would be read as a line running on
+    return _BACK_MATTER_LABEL.sub(r"\1", text)
 
 
 def clean_lines(raw_lines: list[str]) -> list[Line]:

@@ -243,3 +243,12 @@ def test_a_short_heading_under_the_title_is_still_a_heading():
     text = "\n".join(["新时代社区警务与警民关系的重塑", "引言", "社区警务是构建和谐警民关系的重要抓手。"])
     units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
     assert units[1:] == [("引言", True, []), ("社区警务是构建和谐警民关系的重要抓手。", False, ["引言"])]
+
+
+@pytest.mark.parametrize("label", ["参考文献：", "参考文献:", "主要参考文献："])
+def test_a_bibliography_label_with_a_colon_heads_the_entries(label):
+    text = "\n".join(["新时代社区警务与警民关系的重塑", "一、结语", "社区警务大有可为。", label,
+                      "[1]王五.论网络舆情与警民关系[J].公安研究,2018(5):12-17."])
+    units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
+    assert units[-2:] == [(label.rstrip(":："), True, []),
+                          ("[1]王五.论网络舆情与警民关系[J].公安研究,2018(5):12-17.", False, [label.rstrip(":：")])]
