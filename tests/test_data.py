@@ -99,6 +99,20 @@ def test_a_paper_the_corpus_lacks_is_rebuilt_from_its_gold_rows(tmp_path):
     assert located[5].sentence.paper_id == next(s.paper_id for s in sentences if s.text == held["text"])
 
 
+def test_a_gold_row_gluing_title_headings_and_sentence_is_placed_at_the_sentence():
+    paper = "seed#13"
+    units = [("浅析制约和谐警民关系建设的因素及对策", []),
+             ("一、制约和谐警民关系建设的因素", []),
+             ("（一）来自公安机关内部的原因", ["一、制约和谐警民关系建设的因素"]),
+             ("1、管理不严，执法不规范。", ["一、制约和谐警民关系建设的因素", "（一）来自公安机关内部的原因"])]
+    sentences = [Sentence(paper, units[0][0], index, text, path, is_heading=index < 3)
+                 for index, (text, path) in enumerate(units)]
+    glued = {"text": "".join(text for text, _ in units), "label": "cause", "line": 1}
+    located = data.locate_gold([glued], sentences)[0].sentence
+    assert (located.index, located.heading_path) == (3, units[3][1])
+    assert located.text == glued["text"]
+
+
 def test_the_outside_corpus_papers_are_rebuilt_with_their_sections():
     rows = data.read_gold(OUTSIDE_CORPUS_GOLD)
     rebuilt = data.gold_papers(rows, [])

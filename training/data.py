@@ -97,7 +97,12 @@ def paper_for_code(code: str | None, paper_ids: list[str]) -> str | None:
 
 
 def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[str, Sentence]]) -> Sentence | None:
-    """The corpus sentence equal to the gold text, else the one overlapping it most (one inside the other)."""
+    """The corpus sentence equal to the gold text, else the one overlapping it most (one inside the other).
+
+    A gold row that glues several units of its paper together (title, headings, then the sentence)
+    is placed at the last of them: headings glue in front of the sentence they head, so the last
+    unit is the row's content and its heading path the row's section.
+    """
     exact = [s for n, s in corpus if n == normalised]
     if exact:
         return next((s for s in exact if s.paper_id == paper_id), exact[0])
@@ -107,7 +112,10 @@ def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[st
             overlap = min(len(text), len(normalised)) + (1 if sentence.paper_id == paper_id else 0)
             if overlap > best_overlap:
                 best, best_overlap = sentence, overlap
-    return best
+    if best is None or normalised in normalise_text(best.text):
+        return best
+    inside = [(text, s) for text, s in corpus if s.paper_id == best.paper_id and len(text) >= 4 and text in normalised]
+    return max(inside, key=lambda unit: (normalised.rfind(unit[0]) + len(unit[0]), len(unit[0])))[1]
 
 
 def gold_papers(gold_rows: list[dict], sentences: list[Sentence]) -> list[Sentence]:
