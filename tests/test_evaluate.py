@@ -54,6 +54,9 @@ def test_dev_gold_report_uses_held_out_predictions(trained):
     errors = text.split("## Sentences the fine-tuned model (with heading) got wrong")[1]
     rows = [line.split(" | ") for line in errors.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == round((1 - accuracy) * 138) > 0
+    confidence = next(line for line in text.splitlines() if line.startswith("**Confidence**"))
+    assert "with heading: mean confidence" in confidence and f"accuracy {accuracy:.3f}" in confidence
+    assert "temperature" in confidence
     gold_rows = DEV_GOLD.read_text("utf-8").splitlines()
     for line, gold_label, predicted, _weak, _path, sentence in rows:
         row = json.loads(gold_rows[int(line.strip("| ")) - 1])

@@ -6,8 +6,8 @@ import torch
 
 from pcc.model_input import heading_context
 from pcc.records import LABELS
-from training.modeling import (SoftLabelCollator, class_weights, encode, load_model, predict_proba,
-                               soft_cross_entropy)
+from training.modeling import (SoftLabelCollator, class_weights, encode, fit_temperature, load_model, predict_proba,
+                               scale_logits, soft_cross_entropy, with_temperature)
 
 
 def test_soft_cross_entropy_equals_hard_cross_entropy_on_one_hot_targets():
@@ -72,3 +72,26 @@ def test_predict_proba_keeps_input_order(tiny_checkpoint):
     assert probs.shape == (3, 4) and np.allclose(probs.sum(1), 1, atol=1e-5)
     one_by_one = np.vstack([predict_proba(model, tokenizer, [t], [c], 64) for t, c in zip(texts, contexts)])
     assert np.allclose(probs, one_by_one, atol=1e-5)
+
+
+def test_fit_temperature_recovers_the_temperature_that_generated_the_labels():
+    generator = np.random.default_rng(0)
+    logits = generator.normal(size=(4000, 4)) * 2
+    sharp = np.exp(logits / 0.4)
+    labels = np.array([generator.choice(4, p=row / row.sum()) for row in sharp])
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert fit_temperature(probs, labels) == pytest.approx(0.4, rel=0.08)
+    rescaled = with_temperature(probs, 0.4)
+    assert np.allclose(rescaled, sharp / sharp.sum(1, keepdims=True), atol=1e-6)
+    assert (rescaled.argmax(1) == probs.argmax(1)).all()
+
+
+def test_scale_logits_divides_the_model_output_by_the_temperature(tiny_checkpoint):
+    tokenizer, model = load_model(str(tiny_checkpoint))
+    model.eval()
+    batch = encode(tokenizer, [("警民关系紧张。", heading_context(["一、问题"])), ("要加强沟通。", None)], 64)
+    with torch.no_grad():
+        before = model(**batch).logits
+        scale_logits(model, 0.25)
+        after = model(**batch).logits
+    assert torch.allclose(after, before / 0.25, atol=1e-5)

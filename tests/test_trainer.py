@@ -55,6 +55,15 @@ def test_cross_fitted_training_writes_the_model_directory_contract(tmp_path, tin
     assert all(info["folds"][row["paper_id"]] == row["fold"] for row in rows)
     assert all(sum(row["probs_heading"]) == pytest.approx(1.0, abs=1e-3) for row in rows)
 
+    # Calibration: one temperature for the shipped model; the saved held-out probabilities are rescaled
+    # fold by fold with temperatures fitted on the other fold, which changes no label.
+    calibration = metrics["calibration"]
+    assert info["temperature"] == calibration["temperature"] and 0.05 <= info["temperature"] <= 20
+    for use in ("heading", "bare"):
+        before, after = calibration[use]["before"], calibration[use]["after"]
+        assert before["accuracy"] == after["accuracy"] == pytest.approx(heldout[use]["accuracy"])
+        assert 0.25 <= after["mean_confidence"] <= 1.0 and 0.0 <= after["calibration_error"] <= 1.0
+
 
 def test_section_swaps_need_the_label_settings_written_with_the_weak_labels(tmp_path):
     config = tiny_config(tmp_path, tmp_path / "no-model")

@@ -35,6 +35,18 @@ def classification_scores(y_true, y_pred) -> dict:
     }
 
 
+def calibration_scores(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
+    """Accuracy, mean confidence, and the expected calibration error: over equal-width confidence bins, the
+    gap between accuracy and mean confidence, weighted by the bin's share of sentences."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    error = sum(abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+                for b in range(bins) if (which == b).any())
+    return {"accuracy": float(correct.mean()), "mean_confidence": float(confidence.mean()),
+            "calibration_error": float(error)}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gold", default="data/gold/dev.jsonl",
                         help="gold JSONL: text, label, optional paper, heading; a paper the corpus lacks is "
@@ -76,7 +88,8 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     _plot_confusions(truth, model_probs, figure)
     metrics_path = model_dir / "metrics.json"
     training = json.loads(metrics_path.read_text("utf-8")) if metrics_path.is_file() else {}
-    report = _report(gold_path, model_dir, gold, origin, scores, figure, info, training)
+    confidence = {use: calibration_scores(model_probs[use], truth) for use in ("heading", "bare")}
+    report = _report(gold_path, model_dir, gold, origin, scores, confidence, figure, info, training)
     report += _misclassified(gold, systems, model_probs["heading"])
     report_path.write_text(report, "utf-8")
     for name, score in scores.items():
@@ -213,7 +226,7 @@ def _misclassified(gold, systems: dict[str, np.ndarray], probs: np.ndarray) -> s
     return "\n".join(lines) + "\n"
 
 
-def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) -> str:
+def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, info, training) -> str:
     counts = {kind: origin.count(kind) for kind in (HELDOUT, UNSEEN, SEEN)}
     rebuilt = sum(g.matched and g.sentence.paper_id.startswith(data.REBUILT_PAPER) for g in gold)
     in_corpus = sum(g.matched for g in gold) - rebuilt
@@ -263,7 +276,15 @@ def _report(gold_path, model_dir, gold, origin, scores, figure, info, training) 
     for label in LABELS:
         c = fine["per_class"][label]
         lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
-    lines += ["", f"![confusion matrices]({figure.name})", ""]
+    calibrated = (f"The model's logits are divided by the temperature {info['temperature']} that `pcc train` fitted "
+                  "on its held-out dev-gold predictions." if info.get("temperature", 1.0) != 1.0
+                  else "The model was not calibrated (trained without held-out folds).")
+    lines += ["", f"![confusion matrices]({figure.name})", "",
+              "**Confidence** (the model's probability for the label it gives) against accuracy: " + "; ".join(
+                  f"{name}: mean confidence {confidence[use]['mean_confidence']:.3f}, accuracy "
+                  f"{confidence[use]['accuracy']:.3f}, calibration error (ECE, 10 bins) "
+                  f"{confidence[use]['calibration_error']:.3f}"
+                  for use, name in (("heading", "with heading"), ("bare", "bare"))) + ". " + calibrated, ""]
     if training:
         lines += ["## Training", "",
                   f"Training time {training.get('training_seconds')} s on {training.get('train_rows')} training rows "

@@ -23,7 +23,7 @@ from pcc.errors import UserError
 from pcc.records import LABELS, read_sentences
 from training import data
 from training.base_model import hub_load_error, resolve_base_model
-from training.evaluate import classification_scores
+from training.evaluate import calibration_scores, classification_scores
 from training.labeling.apply import load_config, settings_path
 
 DEFAULT_CONFIG = "configs/train.yaml"
@@ -128,7 +128,7 @@ def train(config: TrainConfig) -> Path:
 
     started = time.perf_counter()
     timings, curves = {}, []
-    heldout = None
+    heldout, temperature, calibration = None, 1.0, None
     if folds:
         heldout_probs = {use: np.zeros((config.epochs, len(dataset["gold"]), len(LABELS))) for use in ("heading", "bare")}
         for fold in range(config.folds):
@@ -152,15 +152,54 @@ def train(config: TrainConfig) -> Path:
         heldout = {use: heldout_probs[use][chosen_epochs - 1] for use in ("heading", "bare")}
         print("held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
             f"{c['epoch']}: {c['heading']:.3f}/{c['bare']:.3f}" for c in curves) + f"; chosen: {chosen_epochs}")
+        temperature, heldout, calibration = _calibrate(
+            heldout, np.array(list(dataset["gold"]["label"])), np.array(list(dataset["gold"]["fold"])))
     else:
         chosen_epochs = config.epochs
 
     rows = _concat(dataset["train"], dataset["dev"])
     model, _, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=chosen_epochs)
+    if heldout is not None:
+        from training.modeling import scale_logits
+
+        scale_logits(model, temperature)
     total = time.perf_counter() - started
     print(f"training time: {total:.0f} s")
     return _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs,
-                      timings, total)
+                      timings, total, temperature, calibration)
+
+
+def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[float, dict, dict]:
+    """The temperature for the shipped model, fitted on every held-out prediction (with heading and bare
+    pooled), and the held-out probabilities rescaled fold by fold with a temperature fitted on the other
+    folds only, so that their calibration, like their labels, is an honest estimate."""
+    from training.modeling import fit_temperature, with_temperature
+
+    uses = ("heading", "bare")
+    scored = folds >= 0
+
+    def pooled(mask):
+        return np.concatenate([heldout[use][mask] for use in uses]), np.concatenate([labels[mask]] * len(uses))
+
+    temperature = round(fit_temperature(*pooled(scored)), 4)
+    rescaled = {use: probs.copy() for use, probs in heldout.items()}
+    for fold in np.unique(folds[scored]):
+        others = scored & (folds != fold)
+        fold_temperature = fit_temperature(*pooled(others)) if others.any() else temperature
+        for use in uses:
+            rescaled[use][folds == fold] = with_temperature(heldout[use][folds == fold], fold_temperature)
+    calibration = {
+        "temperature": temperature,
+        "what": "logits divided by the temperature that best fits the held-out gold labels (negative "
+                "log-likelihood); 'after' rescales each fold with a temperature fitted on the other folds",
+        **{use: {"before": calibration_scores(heldout[use][scored], labels[scored]),
+                 "after": calibration_scores(rescaled[use][scored], labels[scored])} for use in uses},
+    }
+    before, after = calibration["heading"]["before"], calibration["heading"]["after"]
+    print(f"confidence calibrated: temperature {temperature:.3f}; held-out with heading: accuracy "
+          f"{after['accuracy']:.3f}, mean confidence {before['mean_confidence']:.3f} -> {after['mean_confidence']:.3f}, "
+          f"calibration error {before['calibration_error']:.3f} -> {after['calibration_error']:.3f}")
+    return temperature, rescaled, calibration
 
 
 def _label_settings(weak_labels: str) -> dict:
@@ -273,7 +312,8 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
     return model, recorder, tokenizer
 
 
-def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs, timings, total):
+def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs, timings, total,
+               temperature, calibration):
     """The model directory contract: weights, tokenizer, pcc_model.json, config.yaml, metrics.json, held-out."""
     output_dir = Path(config.output_dir)
     run_dir = output_dir / f"{config.run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -283,7 +323,7 @@ def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, cu
     trained_papers = sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"]))
     (run_dir / "pcc_model.json").write_text(json.dumps({
         "labels": list(LABELS), "max_length": config.max_length, "use_heading": config.use_heading,
-        "base_model": base_model, "seed": config.seed, "epochs": chosen_epochs,
+        "base_model": base_model, "seed": config.seed, "epochs": chosen_epochs, "temperature": temperature,
         "folds": folds, "trained_papers": trained_papers,
     }, ensure_ascii=False, indent=2) + "\n", "utf-8")
     (run_dir / "config.yaml").write_text(yaml.safe_dump(asdict(config), allow_unicode=True, sort_keys=False), "utf-8")
@@ -302,6 +342,7 @@ def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, cu
             **{use: classification_scores(labels, heldout[use][scored].argmax(1)) for use in ("heading", "bare")},
         }
         metrics["per_epoch"] = curves
+        metrics["calibration"] = calibration
         with (run_dir / "heldout_predictions.jsonl").open("w", encoding="utf-8") as handle:
             for i in scored:
                 handle.write(json.dumps({
