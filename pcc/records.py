@@ -64,6 +64,11 @@ def without_space(text: str) -> str:
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:
     """Yield the objects of a JSON Lines file; a malformed line is a UserError naming file and line."""
+    return (row for _, row in read_numbered_jsonl(path))
+
+
+def read_numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """`read_jsonl` with each object's line number, for messages about its fields (blank lines are skipped)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -77,7 +82,7 @@ def read_jsonl(path: str | Path) -> Iterator[dict]:
                 raise UserError(f"{path}:{number}: not valid JSON ({error.msg}); fix or remove the line") from None
             if not isinstance(row, dict):
                 raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield row
+            yield number, row
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.model_input import sentence_context
-from pcc.records import LABELS, Sentence, read_jsonl
+from pcc.records import LABELS, Sentence, read_numbered_jsonl
 from training.labeling.apply import weak_label
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
 
@@ -48,7 +48,7 @@ class GoldSentence:
 def read_weak_labels(path: str | Path) -> list[WeakRow]:
     """Read `pcc label` output; a row without usable probabilities is a UserError naming file:line and field."""
     rows = []
-    for number, row in enumerate(read_jsonl(path), 1):
+    for number, row in read_numbered_jsonl(path):
         where = f"{path}:{number}"
         for field in ("paper_id", "index", "text", "probs"):
             if field not in row:
@@ -71,7 +71,7 @@ def read_weak_labels(path: str | Path) -> list[WeakRow]:
 def read_gold(path: str | Path) -> list[dict]:
     """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field."""
     rows = []
-    for number, row in enumerate(read_jsonl(path), 1):
+    for number, row in read_numbered_jsonl(path):
         where = f"{path}:{number}"
         text = row.get("text")
         if not isinstance(text, str) or not normalise_text(text):
