@@ -23,7 +23,7 @@ from pcc.cleaning import sentence_garbled
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR
-from pcc.records import LABELS, Paper, Sentence, read_jsonl, write_jsonl
+from pcc.records import LABELS, Paper, Sentence, read_jsonl, read_numbered_jsonl, write_jsonl
 from pcc.readers import find_papers
 from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
 
@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="paper files, folders (searched recursively) or glob patterns (.txt, .pdf, .docx)")
     parser.add_argument("--sentences", type=Path, metavar="FILE",
-                        help="classify each line of FILE as one sentence instead (no paper structure)")
+                        help="classify sentences instead of papers: each line of FILE, or in a .jsonl FILE each "
+                             "object's `text` under its optional `heading_path`")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="per-sentence output, .jsonl or .csv (default: %(default)s)")
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         jobs, missing = [args.sentences], []
         if not args.sentences.is_file():
             raise UserError(f"--sentences {args.sentences}: no such file")
+        listed_paper = Paper(paper_id=args.sentences.stem, title=args.sentences.name, source=str(args.sentences))
+        listed = _read_sentence_file(args.sentences, listed_paper)  # a bad file fails before the model loads
     else:
         jobs, missing = find_papers(args.paths)
         if not jobs and not missing:
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.sentences:
             if todo:
-                outputs.add([_classify_lines(classifier, args.sentences)])
+                outputs.add([_classify_lines(classifier, listed_paper, listed)])
                 processed += 1
         else:
             for path in tqdm(todo, desc="papers", unit="file", disable=None):
@@ -106,14 +109,32 @@ def run(args: argparse.Namespace) -> int:
     return 1 if nothing_done else 0
 
 
-def _classify_lines(classifier: SentenceClassifier, path: Path) -> PaperAnalysis:
-    paper = Paper(paper_id=path.stem, title=path.name, source=str(path))
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    sentences = [
-        Sentence(paper.paper_id, paper.title, index, line.strip(),
-                 quality="garbled" if sentence_garbled(line) else "ok")
-        for index, line in enumerate(lines) if line.strip()
-    ]  # index = line number - 1, so a row points back at its line
+def _read_sentence_file(path: Path, paper: Paper) -> list[Sentence]:
+    """A `.jsonl` file: one object per line, `text` and optional `heading_path` (a list, or one heading);
+    any other file: one sentence per line. A sentence's index is its line number - 1, so a row points back
+    at its line."""
+    if path.suffix.lower() == ".jsonl":
+        items = []
+        for number, row in read_numbered_jsonl(path):
+            text, headings = row.get("text"), row.get("heading_path") or []
+            if not isinstance(text, str) or not text.strip():
+                raise UserError(f"{path}:{number}: field 'text' must be a non-empty string")
+            headings = [headings] if isinstance(headings, str) else headings
+            if not isinstance(headings, list) or not all(isinstance(h, str) and h.strip() for h in headings):
+                raise UserError(f"{path}:{number}: field 'heading_path' must be a list of headings "
+                                "(outermost first), one heading, or absent")
+            items.append((number - 1, text.strip(), [h.strip() for h in headings]))
+    else:
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError:
+            raise UserError(f"--sentences {path}: not UTF-8 text; save it as UTF-8") from None
+        items = [(index, line.strip(), []) for index, line in enumerate(lines) if line.strip()]
+    return [Sentence(paper.paper_id, paper.title, index, text, headings,
+                     quality="garbled" if sentence_garbled(text) else "ok") for index, text, headings in items]
+
+
+def _classify_lines(classifier: SentenceClassifier, paper: Paper, sentences: list[Sentence]) -> PaperAnalysis:
     analyzed = []
     with tqdm(total=len(sentences), desc="sentences", unit="sentence", disable=None) as progress:
         for start in range(0, len(sentences), SENTENCE_CHUNK):

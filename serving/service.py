@@ -15,7 +15,9 @@ from dataclasses import asdict
 from typing import Annotated, Optional
 
 import bentoml
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from pcc.model_input import heading_context
 
 from serving.web import page_app
 
@@ -23,6 +25,7 @@ MAX_SENTENCES = 256
 MAX_SENTENCE_CHARS = 2_000
 MAX_DOCUMENT_CHARS = 200_000
 MAX_TITLE_CHARS = 500
+MAX_HEADING_DEPTH = 8
 
 # Sentences per ONNX Runtime call. The classifier sorts sentences by length before cutting batches; small
 # batches keep padding small, and on CPU 8 classified the seed corpus ~1.8x faster per sentence than 32.
@@ -32,7 +35,31 @@ DEVICE = os.environ.get("PCC_DEVICE", "auto")
 BATCHING = os.environ.get("PCC_BATCHING", "1") != "0"
 
 SentenceText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SENTENCE_CHARS)]
-Sentences = Annotated[list[SentenceText], Field(min_length=1, max_length=MAX_SENTENCES)]
+HeadingText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
+
+
+class SentenceIn(BaseModel):
+    """A sentence with the headings it sits under, outermost first: the model reads them as its context."""
+    model_config = ConfigDict(extra="forbid")
+    text: SentenceText
+    heading_path: Annotated[list[HeadingText], Field(max_length=MAX_HEADING_DEPTH)] = []
+
+
+def _as_sentence(item):
+    if isinstance(item, str):
+        return {"text": item}  # so a bad sentence is `sentences.N.text` in either form
+    if isinstance(item, (dict, SentenceIn)):
+        return item
+    raise ValueError('a sentence is a string or an object {"text": "...", "heading_path": ["...", ...]}')
+
+
+Sentence = Annotated[
+    SentenceIn,
+    BeforeValidator(_as_sentence),
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_SENTENCE_CHARS},
+                              SentenceIn.model_json_schema()]}),
+]
+Sentences = Annotated[list[Sentence], Field(min_length=1, max_length=MAX_SENTENCES)]
 DocumentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DOCUMENT_CHARS)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE_CHARS)]
 
@@ -81,7 +108,8 @@ class PCC:
     @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=60_000)
     def classify(self, sentences: Sentences) -> list[PredictionOut]:
         """One prediction per sentence, in order. With batching on, `sentences` joins several requests."""
-        return [asdict(prediction) for prediction in self.classifier.classify(sentences)]
+        contexts = [heading_context(item.heading_path) for item in sentences]
+        return [asdict(prediction) for prediction in self.classifier.classify([item.text for item in sentences], contexts)]
 
     @bentoml.api
     def analyze(self, text: DocumentText, title: Optional[Title] = None) -> AnalysisOut:

@@ -78,6 +78,37 @@ def test_sentences_file_one_per_line(tiny_bundle, tmp_path):
     assert {r["paper"] for r in rows} == {"lines"}
 
 
+def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path):
+    from pcc.model_input import heading_context
+    from serving.classifier import SentenceClassifier
+
+    listed = tmp_path / "listed.jsonl"
+    rows = [{"text": "警民关系紧张。", "heading_path": ["一、存在的问题"]}, {"text": "要加强沟通。"},
+            {"text": "由于警力不足。", "heading_path": "二、原因"}]
+    listed.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    assert predict(tiny_bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 0
+    out = list(read_jsonl(tmp_path / "s.jsonl"))
+    paths = [["一、存在的问题"], [], ["二、原因"]]
+    assert [(r["index"], r["text"], r["heading_path"]) for r in out] == [
+        (i, row["text"], path) for i, (row, path) in enumerate(zip(rows, paths))]
+    expected = SentenceClassifier(tiny_bundle, device="cpu").classify(
+        [row["text"] for row in rows], [heading_context(path) for path in paths])
+    assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"txt": "警民关系紧张。"}', "listed.jsonl:2: field 'text' must be a non-empty string"),
+    ('{"text": "警民关系紧张。", "heading_path": [1]}', "listed.jsonl:2: field 'heading_path' must be a list"),
+    ('["警民关系紧张。"]', "listed.jsonl:2: expected a JSON object"),
+])
+def test_a_bad_sentences_jsonl_line_is_named_and_nothing_is_written(tiny_bundle, tmp_path, capsys, line, message):
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text('{"text": "要加强沟通。"}\n' + line + "\n", encoding="utf-8")
+    assert predict(tiny_bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s.jsonl").exists()
+
+
 def test_resume_after_an_interruption_skips_finished_files(tiny_bundle, papers, tmp_path, capsys):
     full = tmp_path / "full.jsonl"
     assert predict(tiny_bundle, papers, "--out", full) == 0

@@ -11,6 +11,7 @@ from typing import Iterator
 import httpx
 import pytest
 
+from pcc.model_input import heading_context
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
 from serving.serve import free_port, running_server
@@ -78,6 +79,19 @@ def test_classify_answers_one_prediction_per_sentence_in_order(server, local_cla
     assert_same_predictions(predictions, [prediction_json(p) for p in local_classifier.classify(SENTENCES)])
 
 
+def test_classify_reads_the_headings_sent_with_a_sentence(server, local_classifier):
+    headings = [["一、当前警民关系存在的问题"], [], ["二、原因", "（一）民警方面"]]
+    items = [{"text": SENTENCES[0], "heading_path": headings[0]}, SENTENCES[1],
+             {"text": SENTENCES[2], "heading_path": headings[2]}]
+    response = httpx.post(f"{server}/classify", json={"sentences": items}, timeout=30)
+    assert response.status_code == 200, response.text
+    expected = local_classifier.classify(SENTENCES[:3], [heading_context(path) for path in headings])
+    assert_same_predictions(response.json(), [prediction_json(p) for p in expected])
+    bare = local_classifier.classify(SENTENCES[:3])
+    assert response.json()[0]["scores"] != pytest.approx(prediction_json(bare[0])["scores"], abs=1e-5)
+    assert response.json()[1]["scores"] == pytest.approx(prediction_json(bare[1])["scores"], abs=1e-5)
+
+
 def test_classify_accepts_the_largest_allowed_request(server):
     sentences = ["警" * MAX_SENTENCE_CHARS] + [f"第{i}句。" for i in range(MAX_SENTENCES - 1)]
     response = httpx.post(f"{server}/classify", json={"sentences": sentences}, timeout=60)
@@ -122,9 +136,18 @@ BAD_REQUESTS = {
         "/classify", {"sentences": ["句子。"] * (MAX_SENTENCES + 1)}, "sentences: List should have at most 256 items"),
     "classify: sentence too long": (
         "/classify", {"sentences": ["短句。", "长" * (MAX_SENTENCE_CHARS + 1)]},
-        "sentences.1: String should have at most 2000 characters"),
-    "classify: empty sentence": ("/classify", {"sentences": ["短句。", ""]}, "sentences.1: String should have at least 1"),
-    "classify: non-string item": ("/classify", {"sentences": ["短句。", 42]}, "sentences.1: Input should be a valid string"),
+        "sentences.1.text: String should have at most 2000 characters"),
+    "classify: empty sentence": ("/classify", {"sentences": ["短句。", ""]}, "sentences.1.text: String should have at least 1"),
+    "classify: neither string nor object": (
+        "/classify", {"sentences": ["短句。", 42]}, "sentences.1: Value error, a sentence is a string or an object"),
+    "classify: object without text": (
+        "/classify", {"sentences": [{"heading_path": ["一、问题"]}]}, "sentences.0.text: Field required"),
+    "classify: headings not a list": (
+        "/classify", {"sentences": [{"text": "短句。", "heading_path": "一、问题"}]},
+        "sentences.0.heading_path: Input should be a valid array"),
+    "classify: unknown field": (
+        "/classify", {"sentences": [{"text": "短句。", "headings": ["一、问题"]}]},
+        "sentences.0.headings: Extra inputs are not permitted"),
     "classify: not a list": ("/classify", {"sentences": "短句。"}, "sentences: Input should be a valid array"),
     "analyze: malformed JSON": ("/analyze", b"text=abc", "Invalid JSON"),
     "analyze: empty text": ("/analyze", {"text": ""}, "text: String should have at least 1 character"),
@@ -165,6 +188,8 @@ def test_100_concurrent_requests_all_succeed_with_their_own_answers(server, loca
             requests.append(("/analyze", {"text": PAPER}))
         else:
             sentences = [f"{SENTENCES[(i + k) % len(SENTENCES)]}第{i}号。" for k in range(1 + (i % 3) * 15)]
+            if i % 2:  # every other request sends its sentences with headings, so batches mix both forms
+                sentences = [{"text": text, "heading_path": [f"{k + 1}、第{i}节"]} for k, text in enumerate(sentences)]
             requests.append(("/classify", {"sentences": sentences}))
 
     async def send_all() -> list[httpx.Response]:
@@ -177,7 +202,9 @@ def test_100_concurrent_requests_all_succeed_with_their_own_answers(server, loca
     assert [r.status_code for r in responses] == [200] * 100, [r.text for r in responses if r.status_code != 200][:3]
     for (path, body), response in zip(requests, responses):
         if path == "/classify":
-            expected = [prediction_json(p) for p in local_classifier.classify(body["sentences"])]
+            items = [item if isinstance(item, dict) else {"text": item} for item in body["sentences"]]
+            contexts = [heading_context(item.get("heading_path")) for item in items]
+            expected = [prediction_json(p) for p in local_classifier.classify([item["text"] for item in items], contexts)]
             assert_same_predictions(response.json(), expected)
     requests_after, batches_after = adaptive_batching(server)
     # Some model calls served several requests at once, and still every request got its own answers.
