@@ -74,6 +74,14 @@ def test_locate_gold_finds_corpus_context_and_stands_unmatched_alone(tmp_path):
     assert located[2].sentence.heading_path == target.heading_path
 
 
+def test_a_given_heading_fills_a_missing_corpus_path_and_never_replaces_one():
+    without = Sentence("seed#02", "论文", 3, "警民之间的隔膜由此可见一斑。", [])
+    within = Sentence("seed#02", "论文", 5, "群众对公安工作支持的主动性减弱。", ["一、当前警民关系的现实状况"])
+    rows = [{"text": s.text, "label": "problem", "heading": "（一）存在的问题", "line": n} for n, s in enumerate((without, within), 1)]
+    located = data.locate_gold(rows, [without, within])
+    assert [g.sentence.heading_path for g in located] == [["（一）存在的问题"], ["一、当前警民关系的现实状况"]]
+
+
 def test_a_paper_the_corpus_lacks_is_rebuilt_from_its_gold_rows(tmp_path):
     sentences = read_sentences(write_weak_corpus(tmp_path)[0])
     held = next(r for r in read_jsonl(DEV_GOLD) if r["paper"] == "D04" and len(r["text"]) > 20)

@@ -146,8 +146,9 @@ def gold_papers(gold_rows: list[dict], sentences: list[Sentence]) -> list[Senten
 def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSentence]:
     """Place each gold sentence in its paper (position, heading path); else stand it alone.
 
-    The heading path is the paper's; a paper rebuilt from gold rows (`gold_papers`) yields to the row's
-    own `heading` where one is given, and a sentence found nowhere takes that `heading` alone.
+    The heading path is the paper's. The row's own `heading`, where given, replaces it in a paper rebuilt
+    from gold rows (`gold_papers`) and fills it where the paper gives the sentence none (a heading that
+    segmentation missed); a sentence found nowhere takes that `heading` alone.
     """
     paper_ids = sorted({s.paper_id for s in sentences})
     corpus = [(normalise_text(s.text), s) for s in sentences]
@@ -161,7 +162,7 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
         given_path = [heading] if isinstance(heading, str) else list(heading or [])
         if found is not None:
             heading_path = list(found.heading_path)
-            if given_path and found.paper_id.startswith(REBUILT_PAPER):
+            if given_path and (found.paper_id.startswith(REBUILT_PAPER) or not heading_path):
                 heading_path = given_path
             sentence = Sentence(found.paper_id, found.paper_title, found.index, row["text"], heading_path,
                                 found.is_heading)
