@@ -278,7 +278,8 @@ def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, info
         lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
     calibrated = (f"The model's logits are divided by the temperature {info['temperature']} that `pcc train` fitted "
                   "on its held-out dev-gold predictions." if info.get("temperature", 1.0) != 1.0
-                  else "The model was not calibrated (trained without held-out folds).")
+                  else "The model is not calibrated: its pcc_model.json holds no temperature (`pcc train` fits one "
+                       "when it has held-out folds).")
     lines += ["", f"![confusion matrices]({figure.name})", "",
               "**Confidence** (the model's probability for the label it gives) against accuracy: " + "; ".join(
                   f"{name}: mean confidence {confidence[use]['mean_confidence']:.3f}, accuracy "
