@@ -88,3 +88,16 @@ def test_bad_gold_file_names_line_and_field(trained, tmp_path):
         evaluate(gold, directory / "models" / "latest", sentences, weak_labels, tmp_path / "r.md")
     with pytest.raises(UserError, match="no pcc_model.json"):
         evaluate(DEV_GOLD, tmp_path, sentences, weak_labels, tmp_path / "r.md")
+
+
+def test_a_model_without_a_temperature_is_reported_as_not_calibrated(trained, tmp_path):
+    import shutil
+
+    directory, sentences, weak_labels = trained
+    model_dir = tmp_path / "model"
+    shutil.copytree((directory / "models" / "latest").resolve(), model_dir)
+    info = json.loads((model_dir / "pcc_model.json").read_text("utf-8"))
+    del info["temperature"]
+    (model_dir / "pcc_model.json").write_text(json.dumps(info), "utf-8")
+    text = evaluate(DEV_GOLD, model_dir, sentences, weak_labels, tmp_path / "eval.md").read_text("utf-8")
+    assert "The model is not calibrated" in text and "divided by the temperature" not in text
