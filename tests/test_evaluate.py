@@ -1,4 +1,5 @@
 import json
+import shutil
 from argparse import Namespace
 
 import pytest
@@ -91,8 +92,6 @@ def test_bad_gold_file_names_line_and_field(trained, tmp_path):
 
 
 def test_a_model_without_a_temperature_is_reported_as_not_calibrated(trained, tmp_path):
-    import shutil
-
     directory, sentences, weak_labels = trained
     model_dir = tmp_path / "model"
     shutil.copytree((directory / "models" / "latest").resolve(), model_dir)
