@@ -36,13 +36,14 @@ _METADATA_FIELD = re.compile(
     r"\s*[A-Za-z0-9.\-‐―—–/()（）:：]*"
 )
 _SECTION_LABEL = re.compile(r"(?<=\S)(?=[【\[［]\s*(?:摘\s*要|关键词|关键字|Abstract|Key\s*words)\s*[】\]］])", re.IGNORECASE)
-# Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
-# an affiliation in brackets (`（某某大学法学院，北京100038）`) or the abstract's label
+# What confirms a lone name under the title as its author: an affiliation in brackets
+# (`（某某大学法学院，北京100038）`) or the abstract's label.
 _AFTER_LONE_AUTHOR = re.compile(
     r"\s*[（(][^）)]*(?:大学|学院|学校|研究院|研究所|研究中心|公安|警察|分局|派出所|\d{6})|\s*[【\[［]?\s*(?:摘\s*要|内容提要|abstract)",
     re.IGNORECASE,
 )
 _BACK_MATTER_LABEL = re.compile(r"^((?:主要)?参考文献|注释|References)\s*[:：]$", re.IGNORECASE)
+# Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
 _CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
 
 # Full-width digits and Latin letters (２０１５, ＡＢＣ) → ASCII; full-width punctuation stays.

@@ -106,13 +106,13 @@ def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[st
     exact = [s for n, s in corpus if n == normalised]
     if exact:
         return next((s for s in exact if s.paper_id == paper_id), exact[0])
-    best, best_overlap = None, 0
+    best, best_text, best_overlap = None, "", 0
     for text, sentence in corpus:
         if len(text) >= 8 and (text in normalised or normalised in text):
             overlap = min(len(text), len(normalised)) + (1 if sentence.paper_id == paper_id else 0)
             if overlap > best_overlap:
-                best, best_overlap = sentence, overlap
-    if best is None or normalised in normalise_text(best.text):
+                best, best_text, best_overlap = sentence, text, overlap
+    if best is None or normalised in best_text:
         return best
     inside = [(text, s) for text, s in corpus if s.paper_id == best.paper_id and len(text) >= 4 and text in normalised]
     return max(inside, key=lambda unit: (normalised.rfind(unit[0]) + len(unit[0]), len(unit[0])))[1]
