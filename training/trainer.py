@@ -128,7 +128,7 @@ def train(config: TrainConfig) -> Path:
 
     started = time.perf_counter()
     timings, curves = {}, []
-    heldout, temperature, calibration = None, 1.0, None
+    heldout, calibration = None, None
     if folds:
         heldout_probs = {use: np.zeros((config.epochs, len(dataset["gold"]), len(LABELS))) for use in ("heading", "bare")}
         for fold in range(config.folds):
@@ -152,27 +152,27 @@ def train(config: TrainConfig) -> Path:
         heldout = {use: heldout_probs[use][chosen_epochs - 1] for use in ("heading", "bare")}
         print("held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
             f"{c['epoch']}: {c['heading']:.3f}/{c['bare']:.3f}" for c in curves) + f"; chosen: {chosen_epochs}")
-        temperature, heldout, calibration = _calibrate(
+        heldout, calibration = _calibrate(
             heldout, np.array(list(dataset["gold"]["label"])), np.array(list(dataset["gold"]["fold"])))
     else:
         chosen_epochs = config.epochs
 
     rows = _concat(dataset["train"], dataset["dev"])
     model, _, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=chosen_epochs)
-    if heldout is not None:
+    if calibration is not None:
         from training.modeling import scale_logits
 
-        scale_logits(model, temperature)
+        scale_logits(model, calibration["temperature"])
     total = time.perf_counter() - started
     print(f"training time: {total:.0f} s")
     return _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs,
-                      timings, total, temperature, calibration)
+                      timings, total, calibration)
 
 
-def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[float, dict, dict]:
-    """The temperature for the shipped model, fitted on every held-out prediction (with heading and bare
-    pooled), and the held-out probabilities rescaled fold by fold with a temperature fitted on the other
-    folds only, so that their calibration, like their labels, is an honest estimate."""
+def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[dict, dict]:
+    """The held-out probabilities rescaled fold by fold with a temperature fitted on the other folds only, so
+    that their calibration, like their labels, is an honest estimate; and the calibration record, whose
+    `temperature` (fitted on every held-out prediction, with heading and bare pooled) the shipped model gets."""
     from training.modeling import fit_temperature, with_temperature
 
     uses = ("heading", "bare")
@@ -199,7 +199,7 @@ def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[fl
     print(f"confidence calibrated: temperature {temperature:.3f}; held-out with heading: accuracy "
           f"{after['accuracy']:.3f}, mean confidence {before['mean_confidence']:.3f} -> {after['mean_confidence']:.3f}, "
           f"calibration error {before['calibration_error']:.3f} -> {after['calibration_error']:.3f}")
-    return temperature, rescaled, calibration
+    return rescaled, calibration
 
 
 def _label_settings(weak_labels: str) -> dict:
@@ -313,7 +313,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
 
 def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs, timings, total,
-               temperature, calibration):
+               calibration):
     """The model directory contract: weights, tokenizer, pcc_model.json, config.yaml, metrics.json, held-out."""
     output_dir = Path(config.output_dir)
     run_dir = output_dir / f"{config.run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -323,7 +323,8 @@ def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, cu
     trained_papers = sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"]))
     (run_dir / "pcc_model.json").write_text(json.dumps({
         "labels": list(LABELS), "max_length": config.max_length, "use_heading": config.use_heading,
-        "base_model": base_model, "seed": config.seed, "epochs": chosen_epochs, "temperature": temperature,
+        "base_model": base_model, "seed": config.seed, "epochs": chosen_epochs,
+        "temperature": calibration["temperature"] if calibration else 1.0,
         "folds": folds, "trained_papers": trained_papers,
     }, ensure_ascii=False, indent=2) + "\n", "utf-8")
     (run_dir / "config.yaml").write_text(yaml.safe_dump(asdict(config), allow_unicode=True, sort_keys=False), "utf-8")
