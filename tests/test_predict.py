@@ -10,7 +10,9 @@ from collections import Counter
 import pytest
 
 from pcc.cli import main
+from pcc.model_input import heading_context
 from pcc.records import LABELS, read_jsonl
+from serving.classifier import SentenceClassifier
 from serving.predict import read_rows, write_rows
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import PARAGRAPHS, TITLE, write_docx, write_pdf
@@ -79,9 +81,6 @@ def test_sentences_file_one_per_line(tiny_bundle, tmp_path):
 
 
 def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path):
-    from pcc.model_input import heading_context
-    from serving.classifier import SentenceClassifier
-
     listed = tmp_path / "listed.jsonl"
     rows = [{"text": "警民关系紧张。", "heading_path": ["一、存在的问题"]}, {"text": "要加强沟通。"},
             {"text": "由于警力不足。", "heading_path": "二、原因"}]
