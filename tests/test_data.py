@@ -121,6 +121,22 @@ def test_a_gold_row_gluing_title_headings_and_sentence_is_placed_at_the_sentence
     assert located.text == glued["text"]
 
 
+def test_a_gold_row_with_a_garble_fixed_still_finds_its_sentence_but_a_different_heading_does_not():
+    section = "二、影响警民关系和谐的现实因素"
+    garbled = "执法水平是公一安机关队伍素质、执法能力、执法方式方法、执法过程以及执法效果的综合反映。"
+    sentences = [Sentence("seed#05", "论文", 3, section, [], is_heading=True),
+                 Sentence("seed#05", "论文", 4, garbled, [section]),
+                 Sentence("seed#05", "论文", 9, "构建和谐警民关系的对策", [], is_heading=True)]
+    fixed = garbled.replace("公一安", "公安")
+    rows = [{"text": fixed, "label": "other", "line": 1},
+            {"text": section + fixed, "label": "other", "line": 2},
+            # Two characters in eleven differ: another heading, not a misspelling of this one.
+            {"text": "构建和谐警民关系的途径", "label": "other", "line": 3}]
+    located = data.locate_gold(rows, sentences)
+    assert [g.matched for g in located] == [True, True, False]
+    assert [(g.sentence.index, g.sentence.heading_path) for g in located[:2]] == [(4, [section])] * 2
+
+
 def test_the_outside_corpus_papers_are_rebuilt_with_their_sections():
     rows = data.read_gold(OUTSIDE_CORPUS_GOLD)
     rebuilt = data.gold_papers(rows, [])

@@ -11,6 +11,7 @@ import random
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from pcc.documents import prepare_lines
@@ -96,26 +97,73 @@ def paper_for_code(code: str | None, paper_ids: list[str]) -> str | None:
     return next((paper_id for paper_id in paper_ids if paper_id.endswith(suffix)), None)
 
 
+@dataclass
+class _Overlap:
+    """How a corpus unit lines up with a gold text: characters in common, and the stretch each side spans."""
+    text: str
+    sentence: Sentence
+    shared: int
+    unit_span: int
+    row_span: int
+    row_end: int  # where, in the gold text, the last common character ends
+
+
+def _differences_allowed(length: int) -> int:
+    """One character in ten may differ: a garble the annotator fixed, a character the extraction dropped."""
+    return length // 10
+
+
+def _nearly_inside(length: int, shared: int, span: int) -> bool:
+    """A text of `length` characters is (nearly) a contiguous stretch of the other: few missing, few extra."""
+    allowed = _differences_allowed(length)
+    return shared >= length - allowed and span <= length + allowed
+
+
+def _overlaps(normalised: str, corpus: list[tuple[str, Sentence]]) -> list[_Overlap]:
+    overlaps = []
+    for text, sentence in corpus:
+        if len(text) < 4:
+            continue
+        shorter = min(len(text), len(normalised))
+        matcher = SequenceMatcher(None, text, normalised, autojunk=False)
+        # quick_ratio bounds the characters in common from above; most units fail it and skip the full match.
+        if matcher.quick_ratio() * (len(text) + len(normalised)) / 2 < shorter - _differences_allowed(shorter):
+            continue
+        blocks = [block for block in matcher.get_matching_blocks() if block.size]
+        if blocks:
+            first, last = blocks[0], blocks[-1]
+            overlaps.append(_Overlap(text, sentence, sum(block.size for block in blocks),
+                                     last.a + last.size - first.a, last.b + last.size - first.b, last.b + last.size))
+    return overlaps
+
+
 def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[str, Sentence]]) -> Sentence | None:
     """The corpus sentence equal to the gold text, else the one overlapping it most (one inside the other).
 
-    A gold row that glues several units of its paper together (title, headings, then the sentence)
-    is placed at the last of them: headings glue in front of the sentence they head, so the last
+    Up to one character in ten may differ, so a row whose annotator fixed a garbled character still finds
+    its sentence. A gold row that glues several units of its paper together (title, headings, then the
+    sentence) is placed at the last of them: headings glue in front of the sentence they head, so the last
     unit is the row's content and its heading path the row's section.
     """
     exact = [s for n, s in corpus if n == normalised]
     if exact:
         return next((s for s in exact if s.paper_id == paper_id), exact[0])
-    best, best_text, best_overlap = None, "", 0
-    for text, sentence in corpus:
-        if len(text) >= 8 and (text in normalised or normalised in text):
-            overlap = min(len(text), len(normalised)) + (1 if sentence.paper_id == paper_id else 0)
-            if overlap > best_overlap:
-                best, best_text, best_overlap = sentence, text, overlap
-    if best is None or normalised in best_text:
-        return best
-    inside = [(text, s) for text, s in corpus if s.paper_id == best.paper_id and len(text) >= 4 and text in normalised]
-    return max(inside, key=lambda unit: (normalised.rfind(unit[0]) + len(unit[0]), len(unit[0])))[1]
+    overlaps = _overlaps(normalised, corpus)
+
+    def row_inside(overlap: _Overlap) -> bool:
+        return _nearly_inside(len(normalised), overlap.shared, overlap.unit_span)
+
+    def unit_inside(overlap: _Overlap) -> bool:
+        return _nearly_inside(len(overlap.text), overlap.shared, overlap.row_span)
+
+    candidates = [o for o in overlaps if len(o.text) >= 8 and (row_inside(o) or unit_inside(o))]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda o: o.shared + (1 if o.sentence.paper_id == paper_id else 0))
+    if row_inside(best):
+        return best.sentence
+    inside = [o for o in overlaps if o.sentence.paper_id == best.sentence.paper_id and unit_inside(o)]
+    return max(inside, key=lambda o: (o.row_end, len(o.text))).sentence
 
 
 def gold_papers(gold_rows: list[dict], sentences: list[Sentence]) -> list[Sentence]:
