@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 from pcc.errors import UserError
 
 LABELS: tuple[str, ...] = ("problem", "cause", "countermeasure", "other")
+CHINESE_LABELS = {"problem": "问题", "cause": "原因", "countermeasure": "对策", "other": "其他"}  # the guidelines' names
 QUALITIES: tuple[str, ...] = ("ok", "garbled")
 
 

@@ -184,6 +184,18 @@ def test_bad_gold_row_names_file_line_and_field(tmp_path):
         data.read_gold(gold_file)
 
 
+def test_gold_labels_may_be_written_in_chinese_or_in_any_case(tmp_path):
+    gold_file = tmp_path / "gold.jsonl"
+    labels = ["问题", "原因", " 对策", "其它", "Other", "COUNTERMEASURE"]
+    gold_file.write_text("".join(json.dumps({"text": f"第{n}句。", "label": label}, ensure_ascii=False) + "\n"
+                                 for n, label in enumerate(labels)), "utf-8")
+    assert [row["label"] for row in data.read_gold(gold_file)] == [
+        "problem", "cause", "countermeasure", "other", "other", "countermeasure"]
+    gold_file.write_text('{"text": "一句话。", "label": "措施"}\n', "utf-8")
+    with pytest.raises(UserError, match=r"gold.jsonl:1: field 'label' is '措施'; expected one of .* \(or 问题, 原因, 对策, 其他\)"):
+        data.read_gold(gold_file)
+
+
 def test_weak_label_row_without_probs_is_rejected(tmp_path):
     path = tmp_path / "weak.jsonl"
     path.write_text('{"paper_id": "p", "index": 0, "text": "一句话。", "probs": {"problem": 1.0}}\n', "utf-8")

@@ -17,7 +17,7 @@ from pathlib import Path
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.model_input import sentence_context
-from pcc.records import LABELS, Sentence, read_numbered_jsonl
+from pcc.records import CHINESE_LABELS, LABELS, Sentence, read_numbered_jsonl
 from training.labeling.apply import weak_label
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
 
@@ -70,22 +70,37 @@ def read_weak_labels(path: str | Path) -> list[WeakRow]:
 
 
 def read_gold(path: str | Path) -> list[dict]:
-    """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field."""
+    """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field.
+
+    `label` may also be given in Chinese (问题, 原因, 对策, 其他), as hand labellers of Chinese papers may write it.
+    """
     rows = []
     for number, row in read_numbered_jsonl(path):
         where = f"{path}:{number}"
         text = row.get("text")
         if not isinstance(text, str) or not normalise_text(text):
             raise UserError(f"{where}: field 'text' must be a non-empty string")
-        if row.get("label") not in LABELS:
-            raise UserError(f"{where}: field 'label' is {row.get('label')!r}; expected one of {', '.join(LABELS)}")
+        label = _gold_label(row.get("label"))
+        if label is None:
+            raise UserError(f"{where}: field 'label' is {row.get('label')!r}; expected one of {', '.join(LABELS)} "
+                            f"(or {', '.join(CHINESE_LABELS.values())})")
         heading = row.get("heading")
         if heading is not None and not isinstance(heading, (str, list)):
             raise UserError(f"{where}: field 'heading' must be a string, a list of strings or absent")
         if row.get("paper") is not None and not isinstance(row["paper"], str):
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
-        rows.append({**row, "line": number})
+        rows.append({**row, "label": label, "line": number})
     return rows
+
+
+def _gold_label(value) -> str | None:
+    """The label a gold row names: an English name in any case, or the guidelines' Chinese one (其它 for 其他 too)."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    if name in LABELS:
+        return name
+    return {chinese: label for label, chinese in CHINESE_LABELS.items()}.get(name.replace("其它", "其他"))
 
 
 def paper_for_code(code: str | None, paper_ids: list[str]) -> str | None:
