@@ -11,7 +11,7 @@ import yaml
 
 from pcc.errors import UserError
 from pcc.records import LABELS, Sentence, read_sentences, write_jsonl
-from training.data import normalise_text, paper_for_code, read_gold
+from training.data import locate_gold, read_gold
 from training.labeling import analysis
 from training.labeling.apply import (DEFAULT_CONFIG, label_votes, load_config, settings_path, vote_matrix,
                                      votes_by_name)
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass
 class GoldMatch:
     rows: list[dict]  # every gold row
-    positions: list[int | None]  # per gold row: the prepared sentence with the same text, or None
+    positions: list[int | None]  # per gold row: the prepared sentence it is placed at, or None
 
     @property
     def unmatched(self) -> list[dict]:
@@ -46,19 +46,10 @@ class GoldMatch:
 
 
 def match_gold(gold_rows: list[dict], sentences: list[Sentence]) -> GoldMatch:
-    """Gold row → prepared sentence with the same text once whitespace and punctuation are removed
-    (the one in the paper the gold `paper` code names, when several match)."""
-    paper_ids = sorted({s.paper_id for s in sentences})
-    by_text: dict[str, list[int]] = {}
-    for position, sentence in enumerate(sentences):
-        by_text.setdefault(normalise_text(sentence.text), []).append(position)
-    positions: list[int | None] = []
-    for row in gold_rows:
-        found = by_text.get(normalise_text(row["text"]), [])
-        paper_id = paper_for_code(row.get("paper"), paper_ids)
-        in_paper = [p for p in found if sentences[p].paper_id == paper_id]
-        positions.append((in_paper or found or [None])[0])
-    return GoldMatch(gold_rows, positions)
+    """Gold row → the prepared sentence `pcc evaluate` places it at (`training.data.locate_gold`)."""
+    position_of = {(s.paper_id, s.index): position for position, s in enumerate(sentences)}
+    return GoldMatch(gold_rows, [position_of[(g.sentence.paper_id, g.sentence.index)] if g.matched else None
+                                 for g in locate_gold(gold_rows, sentences)])
 
 
 def gold_pairs(gold: GoldMatch, labels_by_sentence: list[str | None]) -> list[tuple[str, str | None, str]]:

@@ -31,8 +31,9 @@ def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold
         "",
         f"- **Coverage** (clean sentences with at least one rule's vote): **{coverage:.1%}**",
         f"- **Dev-gold macro-F1** of the written labels: **{scores['macro_f1']:.3f}** (accuracy {scores['accuracy']:.3f})",
-        f"- Dev gold: {len(gold.rows)} rows; {len(pairs)} matched a prepared sentence by text (whitespace and "
-        f"punctuation removed) and are scored, {garbled_gold} of them garbled (never labelled: a miss); "
+        f"- Dev gold: {len(gold.rows)} rows; {len(pairs)} placed at a prepared sentence as `pcc evaluate` places them "
+        f"(by text, a row glued to its headings at its sentence) and scored, {garbled_gold} of them garbled "
+        f"(never labelled: a miss); "
         f"{len(gold.unmatched)} unmatched (listed at the end).",
         "",
         "## Label model vs majority vote (dev gold)",
