@@ -2,8 +2,7 @@
 
 Sentences end at 。！？ (and at ； when it closes a full clause), never inside quotes or brackets.
 Numbered section headings (`一、` `（一）` `1、` `1.` `（1）` `第一章` `第一节`) are split off the
-sentence they are glued to, and so is an unnumbered one that plainly runs into its paragraph's first
-sentence (`背景随着…`); short unpunctuated lines are headings too.
+sentence they are glued to; short unpunctuated lines are headings too.
 """
 from __future__ import annotations
 
@@ -58,23 +57,6 @@ _OPENERS = (
     "长期以来", "同时", "此外", "但是", "然而", "虽然", "尽管", "如果", "只有", "要", "应当", "必须", "一是",
     "第一", "其中", "可见", "因此", "所以",
 )
-
-# Verbs of doing something about a situation: the stock of Chinese policy prose, not of one paper.
-ACTION_VERBS = ("加强", "建立", "健全", "完善", "提高", "推进", "推动", "坚持", "树立", "落实", "强化", "注重", "加大",
-                "转变", "创新", "规范", "改进", "深化", "增强", "优化", "构建", "培养", "营造", "引导", "发挥", "拓宽",
-                "拓展", "重视", "做好", "提升", "严格", "加快", "实行", "实施", "开展", "畅通", "搭建", "打造", "整合",
-                "改革", "端正")
-# Adverbs that open a prescription as those verbs do ("切实转变作风"), but also plain statements ("问题不断涌现").
-PRESCRIPTIVE_ADVERBS = ("切实", "积极", "主动", "努力", "大力", "充分", "进一步", "不断", "始终")
-# An unnumbered heading run into the first sentence of its paragraph, as text extracted without line breaks
-# has it: a bare part word ("背景随着社会的发展…") or a topic closed by a section noun ("加强警察公共关系建设的
-# 必要性警察是…"). Such a phrase also opens plain sentences ("警民关系的问题日益突出"), so it is cut off only where
-# what follows plainly starts a sentence of its own.
-_RUN_IN_PART = re.compile(r"^(?:背景|引言|前言|结语|结论|小结)(?=[\u4e00-\u9fff])"
-                          r"(?!下|中|上|里|是|的|和|与|及|部分|资料|材料|知识|信息|表明|显示|认为|指出|性)")
-_RUN_IN_TOPIC_END = re.compile("的(?:" + "|".join(sorted(_STRONG_HEADING_NOUNS + ("方法",), key=len, reverse=True)) + ")")
-_PRESCRIPTION = re.compile("^(?:要|应|应当|必须|需要)?(?:" + "|".join(ACTION_VERBS) + ")(?!了)")
-_MIN_RUN_IN_REST = 8  # CJK characters of the sentence after a run-in heading
 
 
 @dataclass
@@ -211,20 +193,6 @@ def _glued_boundary(body: str) -> int | None:
     return None
 
 
-def run_in_heading_end(sentence: str) -> int | None:
-    """Where an unnumbered heading run into its paragraph's first sentence ends, if one plainly does."""
-    part = _RUN_IN_PART.match(sentence)
-    ends = [part.end()] if part else [m.end() for m in _RUN_IN_TOPIC_END.finditer(sentence[:_MAX_HEADING]) if m.start() >= 4]
-    for end in ends:
-        head, rest = sentence[:end], sentence[end:]
-        if re.search(r"\W", head) or cjk_count(rest) < _MIN_RUN_IN_REST:
-            continue
-        # …followed by a prescription ("…的方法要加强…") or by the topic's subject named again ("…的必要性警察是…")
-        if part or _PRESCRIPTION.match(rest) or rest[:2] in head:
-            return end
-    return None
-
-
 def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     """A numbered unit → its heading(s) and the sentence glued after them, if any.
 
@@ -290,10 +258,6 @@ def segment_paragraph(paragraph: str) -> list[Unit]:
             return [_heading(paragraph, marker[0])]
     units: list[Unit] = []
     sentences = split_sentences(paragraph)
-    run_in_end = run_in_heading_end(sentences[0]) if sentences and heading_marker(sentences[0]) is None else None
-    if run_in_end is not None:
-        units.append(_heading(sentences[0][:run_in_end], UNNUMBERED_LEVEL))
-        sentences[0] = sentences[0][run_in_end:]
     for index, sentence in enumerate(sentences):
         if index and sentences[index - 1][-1] in "；;":
             units.append(Unit(sentence))  # the next item of a list, not a heading

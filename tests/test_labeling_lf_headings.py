@@ -1,4 +1,3 @@
-from pcc.documents import prepare_lines
 from pcc.records import Sentence
 from training.labeling.candidates import build_candidates
 from training.labeling.lf_headings import (heading_announces, heading_inherits_section, section_cause,
@@ -11,11 +10,10 @@ def candidate(text, path=(), is_heading=False, index=10, title=TITLE):
     return build_candidates([Sentence("p#01", title, index, text, list(path), is_heading)])[0]
 
 
-def test_a_heading_run_into_its_first_sentence_makes_a_section_once_preparation_splits_it_off():
-    prepared = prepare_lines([TITLE, "建立和谐警民关系的方法要加强警民互动，公安机关应该主动到社区去。", "同时摆脱警察形象的束缚。"],
-                             paper_id="p#01", source="test")
-    sentences = [s for s in prepared.sentences if not s.is_heading]
-    assert [section_class(c) for c in build_candidates(sentences)] == ["countermeasure", "countermeasure"]
+def test_a_heading_run_into_an_earlier_sentence_makes_a_section_outside_detected_ones():
+    cands = build_candidates([Sentence("p#01", TITLE, i, t) for i, t in enumerate(
+        ["建立和谐警民关系的方法加强警民互动公安机关应该主动到社区去。", "同时摆脱警察形象的束缚。"])])
+    assert [section_class(c) for c in cands] == ["countermeasure", "countermeasure"]
 
 
 def test_the_innermost_classed_heading_is_the_section_and_the_title_never_counts():

@@ -1,4 +1,4 @@
-from training.labeling.sections import heading_class, prescribes_action
+from training.labeling.sections import heading_class, prescribes_action, run_in_heading
 
 
 def test_the_rightmost_keyword_of_a_heading_decides():
@@ -27,3 +27,12 @@ def test_action_openings_are_prescriptions_but_finished_actions_are_not():
     assert prescribes_action("激励机制改革：建立激励机制")
     assert not prescribes_action("增强了警民交流的针对性")
     assert not prescribes_action("群众提高了警惕")
+
+
+def test_run_in_headings_are_found_at_the_start_of_a_sentence_only():
+    assert run_in_heading("背景随着社会的发展，对公共安全的需求日益增加。") == "背景"
+    assert run_in_heading("加强警察公共关系建设的必要性警察是法律的执行者。") == "加强警察公共关系建设的必要性"
+    assert run_in_heading("和谐警民关系的内涵和谐的警民关系就是…的社会关系。") == "和谐警民关系的内涵"
+    assert run_in_heading("当前警民关系存在的问题，主要是信任度下降。") is None  # punctuation follows: a clause
+    assert run_in_heading("群众对公安机关的信任度有所降低。") is None
+    assert run_in_heading("造成这些问题的原因主要有以下几点：") is None  # the clause goes on

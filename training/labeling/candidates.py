@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pcc.records import Sentence, without_space
-from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR
+from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, run_in_heading
 
 _ENUMERATOR_STYLES = (
     ("chinese", re.compile(rf"^\s*([{CHINESE_NUMERAL}]+)\s*[、.．]")),
@@ -65,6 +65,8 @@ class Candidate:
     list_announcement: str | None = None
     # Announcements of the paper's enumerated headings, by heading text without whitespace.
     heading_announcements: dict[str, str] = field(default_factory=dict)
+    # Outside any detected section: the heading run into this or an earlier sentence ("背景随着…"), if any.
+    run_in_section: str | None = None
     # False in a paper with no detected heading at all, whose argument is carried by the wording alone.
     paper_has_headings: bool = True
 
@@ -107,6 +109,7 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
         numbers.sort(key=lambda n: sentences[n].index)
         ordered = [sentences[n] for n in numbers]
         announcements = _list_announcements(ordered)
+        run_in_sections = _run_in_sections(ordered)
         heading_announcements = {without_space(s.text).rstrip("。"): a for s, a in zip(ordered, announcements)
                                  if s.is_heading and a is not None}
         has_headings = any((s.is_heading and not s.is_title) or s.heading_path for s in ordered)
@@ -119,8 +122,25 @@ def build_candidates(sentences: list[Sentence]) -> list[Candidate]:
             if following is not None and following.index - sentence.index > NEIGHBOUR_MAX_GAP:
                 following = None
             candidates[number] = Candidate(sentence, previous, following, announcements[position],
-                                           heading_announcements, has_headings)
+                                           heading_announcements, run_in_sections[position], has_headings)
     return candidates
+
+
+def _run_in_sections(ordered: list[Sentence]) -> list[str | None]:
+    """Per sentence of one paper: the latest run-in heading, for sentences outside any detected section.
+
+    A detected heading or section ends it; the paper title never starts one.
+    """
+    title = without_space(ordered[0].paper_title) if ordered else ""
+    current: str | None = None
+    result: list[str | None] = []
+    for sentence in ordered:
+        if sentence.is_heading or sentence.heading_path:
+            current = None
+        elif not (title and without_space(sentence.text).startswith(title)):
+            current = run_in_heading(sentence.text) or current
+        result.append(current)
+    return result
 
 
 def _list_announcements(ordered: list[Sentence]) -> list[str | None]:

@@ -6,9 +6,9 @@ import re
 from training.labeling.candidates import Candidate
 from training.labeling.lf import ABSTAIN, labeling_function
 from training.labeling.lf_headings import context_class
-from training.labeling.sections import ACTION_WORDS, prescribes_action
+from training.labeling.sections import ACTION_VERBS, prescribes_action
 
-_ACTION = "|".join(ACTION_WORDS)
+_ACTION = "|".join(ACTION_VERBS)
 # A modal at the start of a clause (after at most a short subject) followed by what to do.
 _IMPERATIVE = re.compile(
     rf"(?:^|[，,；;：:。])[^，,；;：:。]{{0,10}}?(?<![重主只想不纲概相反适对响供答效])"

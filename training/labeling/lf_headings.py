@@ -16,7 +16,8 @@ def section_class(candidate: Candidate) -> str | None:
     action verb ("一、加强队伍建设"). The paper title never counts."""
     title = without_space(candidate.sentence.paper_title)
     own = without_space(candidate.text)
-    headings = [h for h in candidate.heading_path if without_space(h) not in (title, own)]
+    path = candidate.heading_path or ([candidate.run_in_section] if candidate.run_in_section else [])
+    headings = [h for h in path if without_space(h) not in (title, own)]
     for heading in reversed(headings):
         label = heading_class(heading)
         announced = candidate.heading_announcements.get(without_space(heading).rstrip("。"))

@@ -31,6 +31,6 @@ def paper_title(c: Candidate):
 @labeling_function()
 def outside_sections(c: Candidate):
     """Outside the sections of a paper that has headings (its introduction), a sentence is background."""
-    if not c.paper_has_headings or c.is_heading or c.heading_path or c.enumerator is not None:
+    if not c.paper_has_headings or c.is_heading or c.heading_path or c.run_in_section or c.enumerator is not None:
         return ABSTAIN
     return "other"

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-from pcc.segmentation import ACTION_VERBS, PRESCRIPTIVE_ADVERBS
-
 CHINESE_NUMERAL = "一二三四五六七八九十"
 # Enumeration markers that open headings and list items: 一、 （一） (一) （） 1、 1. 1） 一是 第一， 首先 …
 ENUMERATOR = re.compile(
@@ -32,9 +30,13 @@ HEADING_KEYWORDS: dict[str, tuple[str, ...]] = {
 _SCAFFOLD = re.compile(r"问题的提出|提出问题|研究(?:方法|设计|思路|背景|现状|综述)|数据(?:来源|与方法)|理论基础|文献")
 _KEYWORD_PATTERN = re.compile("|".join(
     sorted((word for words in HEADING_KEYWORDS.values() for word in words), key=len, reverse=True)))
-ACTION_WORDS = ACTION_VERBS + PRESCRIPTIVE_ADVERBS
+# Verbs of doing something about a situation: the stock of Chinese policy prose, not of one paper.
+ACTION_VERBS = ("加强", "建立", "健全", "完善", "提高", "推进", "推动", "坚持", "树立", "落实", "强化", "注重", "加大",
+                "转变", "创新", "规范", "改进", "深化", "增强", "优化", "构建", "培养", "营造", "引导", "发挥", "拓宽",
+                "拓展", "重视", "做好", "提升", "严格", "加快", "实行", "实施", "开展", "畅通", "搭建", "打造", "整合",
+                "改革", "端正", "切实", "积极", "主动", "努力", "大力", "充分", "进一步", "不断", "始终")
 # An action verb opening the text (or the part after a short "标题：" label), not a finished one ("增强了").
-_ACTION_OPENING = re.compile(rf"^(?:[^，。：:]{{1,12}}[:：]\s*)?(?:{'|'.join(ACTION_WORDS)})(?!了)")
+_ACTION_OPENING = re.compile(rf"^(?:[^，。：:]{{1,12}}[:：]\s*)?(?:{'|'.join(ACTION_VERBS)})(?!了)")
 _KEYWORD_CLASS = {word: label for label, words in HEADING_KEYWORDS.items() for word in words}
 
 
@@ -64,3 +66,21 @@ def heading_class(heading: str) -> str | None:
         return None
     matches = list(_KEYWORD_PATTERN.finditer(proper))
     return _KEYWORD_CLASS[matches[-1].group(0)] if matches else None
+
+
+# A heading run into its first sentence, which segmentation could not split: "背景随着社会的发展…",
+# "加强警察公共关系建设的必要性警察是…". Either a bare section word opens the sentence, or "…的<keyword>" does.
+_RUN_IN_HEADING = re.compile(
+    r"^(?:(?P<bare>背景|引言|前言|结语|结论|小结|概述|总结)|(?P<topic>[^，。；：:“”\s]{4,24}?的(?:"
+    + "|".join(sorted((w for words in HEADING_KEYWORDS.values() for w in words), key=len, reverse=True))
+    # …followed by new text, not by the rest of a clause ("造成这些问题的原因主要有…" is no heading).
+    + r")))(?=[^，。；：:、\s])(?!主要|是|有|在|包括|如下|为|可|能|就|也|都|还|与|及|之|则)")
+
+
+def run_in_heading(text: str) -> str | None:
+    """The heading a sentence opens with when segmentation left the two joined, if it announces a class."""
+    match = _RUN_IN_HEADING.match(text.strip())
+    if match is None:
+        return None
+    heading = match.group(0)
+    return heading if heading_class(heading) is not None else None
