@@ -34,7 +34,7 @@ def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold
         f"- Dev gold: {len(gold.rows)} rows; {len(pairs)} placed at a prepared sentence as `pcc evaluate` places them "
         f"(by text, a row glued to its headings at its sentence) and scored, {garbled_gold} of them garbled "
         f"(never labelled: a miss); "
-        f"{len(gold.unmatched)} unmatched (listed at the end).",
+        f"{len(gold.unmatched)} unmatched" + (" (listed at the end)." if gold.unmatched else "."),
         "",
         "## Label model vs majority vote (dev gold)",
         "",
