@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from pcc.errors import UserError
+from pcc.readers import decode_text
 
 LABELS: tuple[str, ...] = ("problem", "cause", "countermeasure", "other")
 CHINESE_LABELS = {"problem": "问题", "cause": "原因", "countermeasure": "对策", "other": "其他"}  # the guidelines' names
@@ -73,17 +74,17 @@ def read_numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise UserError(f"{path}:{number}: not valid JSON ({error.msg}); fix or remove the line") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield number, row
+    # Hand-made files come from editors that save GBK as readily as UTF-8.
+    for number, line in enumerate(decode_text(path.read_bytes(), str(path)).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserError(f"{path}:{number}: not valid JSON ({error.msg}); fix or remove the line") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        yield number, row
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:

@@ -24,7 +24,7 @@ from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR
 from pcc.records import LABELS, Paper, Sentence, read_jsonl, read_numbered_jsonl, write_jsonl
-from pcc.readers import find_papers
+from pcc.readers import decode_text, find_papers
 from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
 
 DEFAULT_OUT = Path("reports") / "predictions.jsonl"
@@ -125,10 +125,7 @@ def _read_sentence_file(path: Path, paper: Paper) -> list[Sentence]:
                                 "(outermost first), one heading, or absent")
             items.append((number - 1, text.strip(), [h.strip() for h in headings]))
     else:
-        try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-        except UnicodeDecodeError:
-            raise UserError(f"--sentences {path}: not UTF-8 text; save it as UTF-8") from None
+        lines = decode_text(path.read_bytes(), f"--sentences {path}").splitlines()
         items = [(index, line.strip(), []) for index, line in enumerate(lines) if line.strip()]
     return [Sentence(paper.paper_id, paper.title, index, text, headings,
                      quality="garbled" if sentence_garbled(text) else "ok") for index, text, headings in items]

@@ -70,9 +70,10 @@ def test_csv_output_holds_the_same_predictions(tiny_bundle, papers, tmp_path):
     assert (tmp_path / "s.md").is_file()
 
 
-def test_sentences_file_one_per_line(tiny_bundle, tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_sentences_file_one_per_line(tiny_bundle, tmp_path, encoding):
     lines = tmp_path / "lines.txt"
-    lines.write_text("警民关系紧张。\n\n要加强沟通。\n公安机关l常交流不够。\n", encoding="utf-8")
+    lines.write_text("警民关系紧张。\n\n要加强沟通。\n公安机关l常交流不够。\n", encoding=encoding)
     assert predict(tiny_bundle, "--sentences", lines, "--out", tmp_path / "s.jsonl") == 0
     rows = list(read_jsonl(tmp_path / "s.jsonl"))
     assert [(r["index"], r["text"]) for r in rows] == [(0, "警民关系紧张。"), (2, "要加强沟通。"), (3, "公安机关l常交流不够。")]
@@ -80,11 +81,12 @@ def test_sentences_file_one_per_line(tiny_bundle, tmp_path):
     assert {r["paper"] for r in rows} == {"lines"}
 
 
-def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path, encoding):
     listed = tmp_path / "listed.jsonl"
     rows = [{"text": "警民关系紧张。", "heading_path": ["一、存在的问题"]}, {"text": "要加强沟通。"},
             {"text": "由于警力不足。", "heading_path": "二、原因"}]
-    listed.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    listed.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding=encoding)
     assert predict(tiny_bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 0
     out = list(read_jsonl(tmp_path / "s.jsonl"))
     paths = [["一、存在的问题"], [], ["二、原因"]]
