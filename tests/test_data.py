@@ -196,6 +196,26 @@ def test_gold_labels_may_be_written_in_chinese_or_in_any_case(tmp_path):
         data.read_gold(gold_file)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])  # as spreadsheets save CSV
+def test_a_csv_gold_file_is_read_by_its_column_names(tmp_path, encoding):
+    gold_file = tmp_path / "gold.csv"
+    gold_file.write_text("label,text,paper,heading\r\n"
+                         "problem,群众对公安机关的信任度有所降低。,D01,一、存在的问题 > （一）信任\r\n"
+                         "对策,\"要加强警民沟通，化解矛盾。\",D01,\r\n"
+                         ",,,\r\n"
+                         "other,引言,,前言\r\n", encoding=encoding)
+    assert [(r["line"], r["text"], r["label"], r.get("paper"), r.get("heading")) for r in data.read_gold(gold_file)] == [
+        (2, "群众对公安机关的信任度有所降低。", "problem", "D01", ["一、存在的问题", "（一）信任"]),
+        (3, "要加强警民沟通，化解矛盾。", "countermeasure", "D01", None),
+        (5, "引言", "other", None, ["前言"])]
+    gold_file.write_text("text,label\n一句话。,other\n两句话。,solution\n", "utf-8")
+    with pytest.raises(UserError, match=r"gold.csv:3: field 'label' is 'solution'"):
+        data.read_gold(gold_file)
+    gold_file.write_text("sentence,label\n一句话。,other\n", "utf-8")
+    with pytest.raises(UserError, match=r"gold.csv:1: the header row lacks the column\(s\) text"):
+        data.read_gold(gold_file)
+
+
 def test_weak_label_row_without_probs_is_rejected(tmp_path):
     path = tmp_path / "weak.jsonl"
     path.write_text('{"paper_id": "p", "index": 0, "text": "一句话。", "probs": {"problem": 1.0}}\n', "utf-8")

@@ -7,16 +7,20 @@ on their gold sentences; a fold's model trains on `train` plus the other folds' 
 """
 from __future__ import annotations
 
+import csv
+import io
 import random
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
+from typing import Iterator
 
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.model_input import sentence_context
+from pcc.readers import decode_text
 from pcc.records import CHINESE_LABELS, LABELS, Sentence, read_numbered_jsonl
 from training.labeling.apply import weak_label
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
@@ -72,10 +76,13 @@ def read_weak_labels(path: str | Path) -> list[WeakRow]:
 def read_gold(path: str | Path) -> list[dict]:
     """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field.
 
-    `label` may also be given in Chinese (问题, 原因, 对策, 其他), as hand labellers of Chinese papers may write it.
+    JSON Lines, or a `.csv` with those column names (as a spreadsheet saves it; headings of a path joined
+    by " > ", as `pcc predict` writes them). `label` may also be given in Chinese (问题, 原因, 对策, 其他), as
+    hand labellers of Chinese papers may write it.
     """
     rows = []
-    for number, row in read_numbered_jsonl(path):
+    records = _csv_records(Path(path)) if Path(path).suffix.lower() == ".csv" else read_numbered_jsonl(path)
+    for number, row in records:
         where = f"{path}:{number}"
         text = row.get("text")
         if not isinstance(text, str) or not normalise_text(text):
@@ -91,6 +98,23 @@ def read_gold(path: str | Path) -> list[dict]:
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
         rows.append({**row, "label": label, "line": number})
     return rows
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line, row) of a CSV gold file with a header row; empty cells are absent fields."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    reader = csv.DictReader(io.StringIO(decode_text(path.read_bytes(), str(path)), newline=""))
+    missing = {"text", "label"} - set(reader.fieldnames or [])
+    if missing:
+        raise UserError(f"{path}:1: the header row lacks the column(s) {', '.join(sorted(missing))}; "
+                        "name the columns text, label and optionally paper, heading")
+    for row in reader:
+        fields = {name: value.strip() for name, value in row.items() if name and isinstance(value, str) and value.strip()}
+        if "heading" in fields:
+            fields["heading"] = [h for h in (part.strip() for part in fields["heading"].split(">")) if h]
+        if fields:
+            yield reader.line_num, fields
 
 
 def _gold_label(value) -> str | None:

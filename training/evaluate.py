@@ -49,8 +49,8 @@ def calibration_scores(probs: np.ndarray, labels: np.ndarray, bins: int = 10) ->
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gold", default="data/gold/dev.jsonl",
-                        help="gold JSONL: text, label, optional paper, heading; a paper the corpus lacks is "
-                             "rebuilt from its rows in file order")
+                        help="gold JSONL, or CSV with a header row: text, label, optional paper, heading; a paper "
+                             "the corpus lacks is rebuilt from its rows in file order")
     parser.add_argument("--model", default="models/latest", help="model directory written by `pcc train`")
     parser.add_argument("--sentences", default="data/processed/sentences.jsonl", help="prepared corpus (context)")
     parser.add_argument("--weak-labels", default="data/processed/weak_labels.jsonl", help="baseline training data")
