@@ -18,7 +18,7 @@ _ENUMERATOR_STYLES = (
 )
 _SEQUENCE = {"首先": 1, "其次": 2, "再次": 3}
 # A list announced inside a sentence: "具有以下必要性：1.促进社会的和谐稳定。" → lead "具有以下必要性".
-_INLINE_LIST_START = re.compile(rf"^(?P<lead>.{{4,}}?)[:：]\s*(?=(?:(?:1|一|[（(]\s*[1一]\s*[）)])\s*[、.．）)是]|第一|首先))")
+_INLINE_LIST_START = re.compile(r"^(?P<lead>.{4,}?)[:：]\s*(?=(?:(?:1|一|[（(]\s*[1一]\s*[）)])\s*[、.．）)是]|第一|首先))")
 _ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|存在[^。]{0,12}(?:问题|不足|困境)|[:：]\s*$")
 # Largest gap between list positions that still counts as "next to each other" (a garbled line may sit between).
 NEIGHBOUR_MAX_GAP = 2
