@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import yaml
+
 from pcc.errors import UserError
 from pcc.readers import decode_text
 
@@ -85,6 +87,24 @@ def read_numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
         if not isinstance(row, dict):
             raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         yield number, row
+
+
+def read_settings(path: str | Path, missing_hint: str) -> dict:
+    """A YAML settings file as a mapping; a missing file or bad YAML is a UserError naming the file (and line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such settings file; {missing_hint}")
+    try:
+        settings = yaml.safe_load(decode_text(path.read_bytes(), str(path)))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise UserError(f"{where}: not valid YAML ({getattr(error, 'problem', None) or error}); fix that line") from None
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise UserError(f"{path}: expected settings as `name: value` lines, got {type(settings).__name__}")
+    return settings
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:

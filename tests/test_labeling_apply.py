@@ -63,5 +63,8 @@ def test_bad_configs_are_user_errors_naming_the_setting(tmp_path):
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     with pytest.raises(UserError, match="label_abstained"):
         load_config(path)
-    with pytest.raises(UserError, match="no such config"):
+    with pytest.raises(UserError, match="no such settings file"):
         load_config(tmp_path / "missing.yaml")
+    path.write_text("model: [majority_vote\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"label.yaml:2: not valid YAML"):
+        load_config(path)

@@ -1,6 +1,5 @@
 import json
 import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -80,8 +79,16 @@ def test_config_overrides_and_bad_settings(tmp_path):
     config_file.write_text("epoch: 3\n", "utf-8")
     with pytest.raises(UserError, match="unknown setting.*epoch"):
         TrainConfig.load(config_file, {})
-    with pytest.raises(UserError, match="no such config file"):
+    with pytest.raises(UserError, match="no such settings file"):
         TrainConfig.load(tmp_path / "missing.yaml", {})
+    for text, message in [("epochs: many\n", "field 'epochs' must be a whole number, got 'many'"),
+                          ("use_heading: 1\n", "field 'use_heading' must be true or false, got 1"),
+                          ("heading_drop: true\n", "field 'heading_drop' must be a number, got True"),
+                          ("seed: 13\nepochs: [8\n", r"train.yaml:3: not valid YAML"),
+                          ("- epochs\n", "expected settings as `name: value` lines")]:
+        config_file.write_text(text, "utf-8")
+        with pytest.raises(UserError, match=message):
+            TrainConfig.load(config_file, {})
 
 
 def test_shipped_configs_load():

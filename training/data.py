@@ -55,9 +55,9 @@ def read_weak_labels(path: str | Path) -> list[WeakRow]:
     rows = []
     for number, row in read_numbered_jsonl(path):
         where = f"{path}:{number}"
-        for field in ("paper_id", "index", "text", "probs"):
-            if field not in row:
-                raise UserError(f"{where}: field '{field}' is missing; rerun `pcc label`")
+        for name in ("paper_id", "index", "text", "probs"):
+            if name not in row:
+                raise UserError(f"{where}: field '{name}' is missing; rerun `pcc label`")
         probs = row["probs"]
         if not isinstance(probs, dict) or set(probs) != set(LABELS):
             raise UserError(f"{where}: field 'probs' must map each of {', '.join(LABELS)} to a probability")
@@ -97,6 +97,8 @@ def read_gold(path: str | Path) -> list[dict]:
         if row.get("paper") is not None and not isinstance(row["paper"], str):
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
         rows.append({**row, "label": label, "line": number})
+    if not rows:
+        raise UserError(f"{path}: holds no gold rows; add one row per sentence with its text and label")
     return rows
 
 
@@ -398,7 +400,7 @@ def _swap_heading(paper_title: str, label: str, generator: random.Random) -> str
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],
                   garbled_ids: set[str] = frozenset(), drop_abstained: bool = True):
     """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out."""
-    from datasets import DatasetDict
+    from datasets import Dataset, DatasetDict
 
     def weak_split(keep) -> Dataset:
         rows = [

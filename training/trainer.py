@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from pcc.errors import UserError
-from pcc.records import LABELS, read_sentences
+from pcc.records import LABELS, read_sentences, read_settings
 from training import data
 from training.base_model import hub_load_error, resolve_base_model
 from training.evaluate import calibration_scores, classification_scores
@@ -60,22 +60,31 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict) -> "TrainConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"{path}: no such config file; pass --config with a YAML file like {DEFAULT_CONFIG}")
-        try:
-            values = yaml.safe_load(path.read_text("utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise UserError(f"{path}: not valid YAML ({error})") from None
+        values = read_settings(path, f"pass --config with a YAML file like {DEFAULT_CONFIG}")
         known = {f.name: f.type for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise UserError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        for name, value in values.items():
+            if not _has_type(value, known[name]):
+                raise UserError(f"{path}: field '{name}' must be {_TYPE_NAMES[known[name]]}, got {value!r}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
         if config.folds == 1 or config.folds < 0:
             raise UserError(f"{path}: field 'folds' must be 0 (no cross-fitting) or at least 2, got {config.folds}")
         return config
+
+
+_TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+
+
+def _has_type(value, type_name: str) -> bool:
+    """Whether a YAML value fits a TrainConfig field (annotations are strings here); a bool is no number."""
+    if type_name == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, {"str": str, "int": int, "float": (int, float)}[type_name])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

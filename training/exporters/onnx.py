@@ -20,11 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
-from pcc.records import LABELS, read_jsonl
+from pcc.records import LABELS, read_jsonl, read_settings
 
 DEFAULT_MODEL = Path("models") / "latest"
 DEFAULT_CONFIG = Path("configs") / "export.yaml"
@@ -57,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_settings(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"{path}: no such settings file; pass --config configs/export.yaml")
-    settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    settings = read_settings(path, "pass --config configs/export.yaml")
     required = ("opset", "fp32_tolerance", "min_int8_agreement", "max_int8_f1_drop", "quantization_attempts")
     missing = [key for key in required if key not in settings]
     if missing:

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
 from pcc.errors import UserError
-from pcc.records import LABELS, Sentence
+from pcc.records import LABELS, Sentence, read_settings
 from training.labeling.analysis import ABSTAIN_VOTE
 from training.labeling.candidates import Candidate, build_candidates
 from training.labeling.label_model import LearnedLabelModel, MajorityVote, resolve_abstained
@@ -21,10 +20,7 @@ REQUIRED_SETTINGS = ("model", "majority_vote", "label_model", "fitted_label_mode
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> dict:
     """Read and check the label settings; a missing or bad field is a UserError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such config file; pass --config or restore configs/label.yaml")
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    config = read_settings(path, "pass --config or restore configs/label.yaml")
     missing = [key for key in REQUIRED_SETTINGS if key not in config]
     if missing:
         raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
