@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"pcc {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        # A path that cannot be read or written: a missing folder, a file where a folder should be, permissions, a full disk.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"pcc {args.command}: error: {where}{error.strerror or error}; check the path, its permissions and "
+              "the free disk space", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"pcc {args.command}: interrupted", file=sys.stderr)
         return 130

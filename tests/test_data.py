@@ -182,6 +182,9 @@ def test_bad_gold_row_names_file_line_and_field(tmp_path):
     gold_file.write_text('{"text": "  ", "label": "other"}\n', "utf-8")
     with pytest.raises(UserError, match=r"gold.jsonl:1: field 'text'"):
         data.read_gold(gold_file)
+    gold_file.write_text('{"text": "一句话。", "label": "other", "heading": ["一、背景", 2]}\n', "utf-8")
+    with pytest.raises(UserError, match=r"gold.jsonl:1: field 'heading'"):
+        data.read_gold(gold_file)
     gold_file.write_text("\n", "utf-8")
     with pytest.raises(UserError, match=r"gold.jsonl: holds no gold rows"):
         data.read_gold(gold_file)

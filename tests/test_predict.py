@@ -97,6 +97,16 @@ def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path, encoding):
     assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
 
 
+def test_an_output_path_that_cannot_be_written_is_named_without_a_traceback(tiny_bundle, tmp_path, capsys):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("要加强沟通。\n", encoding="utf-8")
+    blocker = tmp_path / "report"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    assert predict(tiny_bundle, "--sentences", lines, "--out", blocker / "s.jsonl") == 1
+    error = capsys.readouterr().err
+    assert f"pcc predict: error: {blocker}" in error and "Traceback" not in error
+
+
 @pytest.mark.parametrize("line, message", [
     ('{"txt": "警民关系紧张。"}', "listed.jsonl:2: field 'text' must be a non-empty string"),
     ('{"text": "警民关系紧张。", "heading_path": [1]}', "listed.jsonl:2: field 'heading_path' must be a list"),

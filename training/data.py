@@ -92,8 +92,9 @@ def read_gold(path: str | Path) -> list[dict]:
             raise UserError(f"{where}: field 'label' is {row.get('label')!r}; expected one of {', '.join(LABELS)} "
                             f"(or {', '.join(CHINESE_LABELS.values())})")
         heading = row.get("heading")
-        if heading is not None and not isinstance(heading, (str, list)):
-            raise UserError(f"{where}: field 'heading' must be a string, a list of strings or absent")
+        if not (heading is None or isinstance(heading, str)
+                or isinstance(heading, list) and all(isinstance(h, str) and h.strip() for h in heading)):
+            raise UserError(f"{where}: field 'heading' must be a string, a list of headings (outermost first) or absent")
         if row.get("paper") is not None and not isinstance(row["paper"], str):
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
         rows.append({**row, "label": label, "line": number})
