@@ -174,19 +174,19 @@ def test_dataset_holds_out_dev_papers_and_drops_garbled(tmp_path):
     assert sorted(dataset["train"][0]["soft_labels"]) == pytest.approx([0.1, 0.1, 0.1, 0.7])
 
 
-def test_bad_gold_row_names_file_line_and_field(tmp_path):
-    gold_file = tmp_path / "gold.jsonl"
-    gold_file.write_text('{"text": "一句话。", "label": "other"}\n{"text": "两句话。", "label": "solution"}\n', "utf-8")
-    with pytest.raises(UserError, match=r"gold.jsonl:2: field 'label'"):
-        data.read_gold(gold_file)
-    gold_file.write_text('{"text": "  ", "label": "other"}\n', "utf-8")
-    with pytest.raises(UserError, match=r"gold.jsonl:1: field 'text'"):
-        data.read_gold(gold_file)
-    gold_file.write_text('{"text": "一句话。", "label": "other", "heading": ["一、背景", 2]}\n', "utf-8")
-    with pytest.raises(UserError, match=r"gold.jsonl:1: field 'heading'"):
-        data.read_gold(gold_file)
-    gold_file.write_text("\n", "utf-8")
-    with pytest.raises(UserError, match=r"gold.jsonl: holds no gold rows"):
+@pytest.mark.parametrize("name, content, message", [
+    ("gold.jsonl", '{"text": "一句话。", "label": "other"}\n{"text": "两句话。", "label": "solution"}\n',
+     r"gold.jsonl:2: field 'label' is 'solution'; expected one of .* \(or 问题, 原因, 对策, 其他\)"),
+    ("gold.jsonl", '{"text": "  ", "label": "other"}\n', r"gold.jsonl:1: field 'text'"),
+    ("gold.jsonl", '{"text": "一句话。", "label": "other", "heading": ["一、背景", 2]}\n', r"gold.jsonl:1: field 'heading'"),
+    ("gold.jsonl", "\n", r"gold.jsonl: holds no gold rows"),
+    ("gold.csv", "text,label\n一句话。,other\n两句话。,solution\n", r"gold.csv:3: field 'label' is 'solution'"),
+    ("gold.csv", "sentence,label\n一句话。,other\n", r"gold.csv:1: the header row lacks the column\(s\) text"),
+])
+def test_a_bad_gold_file_names_file_line_and_field(tmp_path, name, content, message):
+    gold_file = tmp_path / name
+    gold_file.write_text(content, "utf-8")
+    with pytest.raises(UserError, match=message):
         data.read_gold(gold_file)
 
 
@@ -197,9 +197,6 @@ def test_gold_labels_may_be_written_in_chinese_or_in_any_case(tmp_path):
                                  for n, label in enumerate(labels)), "utf-8")
     assert [row["label"] for row in data.read_gold(gold_file)] == [
         "problem", "cause", "countermeasure", "other", "other", "countermeasure"]
-    gold_file.write_text('{"text": "一句话。", "label": "措施"}\n', "utf-8")
-    with pytest.raises(UserError, match=r"gold.jsonl:1: field 'label' is '措施'; expected one of .* \(or 问题, 原因, 对策, 其他\)"):
-        data.read_gold(gold_file)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])  # as spreadsheets save CSV
@@ -214,12 +211,6 @@ def test_a_csv_gold_file_is_read_by_its_column_names(tmp_path, encoding):
         (2, "群众对公安机关的信任度有所降低。", "problem", "D01", ["一、存在的问题", "（一）信任"]),
         (3, "要加强警民沟通，化解矛盾。", "countermeasure", "D01", None),
         (5, "引言", "other", None, ["前言"])]
-    gold_file.write_text("text,label\n一句话。,other\n两句话。,solution\n", "utf-8")
-    with pytest.raises(UserError, match=r"gold.csv:3: field 'label' is 'solution'"):
-        data.read_gold(gold_file)
-    gold_file.write_text("sentence,label\n一句话。,other\n", "utf-8")
-    with pytest.raises(UserError, match=r"gold.csv:1: the header row lacks the column\(s\) text"):
-        data.read_gold(gold_file)
 
 
 def test_weak_label_row_without_probs_is_rejected(tmp_path):
