@@ -23,7 +23,8 @@ import numpy as np
 
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
-from pcc.records import LABELS, read_jsonl, read_settings
+from pcc.records import LABELS, read_settings
+from training.data import read_gold
 
 DEFAULT_MODEL = Path("models") / "latest"
 DEFAULT_CONFIG = Path("configs") / "export.yaml"
@@ -93,7 +94,7 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
     settings = settings or load_settings(DEFAULT_CONFIG)
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir}: no fine-tuned model here (config.json missing); run `pcc train` or pass --model")
-    gold_rows = _read_gold(Path(gold)) if gold is not None else []
+    gold_rows = read_gold(gold) if gold is not None else []
     card = read_model_card(model_dir)
     tokenizer, model = _load(model_dir)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -130,16 +131,6 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
-
-
-def _read_gold(path: Path) -> list[dict]:
-    rows = list(read_jsonl(path))
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row.get("text"), str) or row.get("label") not in LABELS:
-            raise UserError(f"{path}: row {number} needs a text and a label among {', '.join(LABELS)}")
-    if not rows:
-        raise UserError(f"{path}: no labelled sentences; pass a gold file with --check-gold")
-    return rows
 
 
 def _load(model_dir: Path):
