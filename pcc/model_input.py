@@ -16,6 +16,17 @@ def heading_context(heading_path: list[str] | None) -> str | None:
     return HEADING_SEPARATOR.join(heading_path)
 
 
+def given_heading_path(value) -> list[str] | None:
+    """A heading path as a file or a request gives it, outermost first: a list of headings, one heading, or
+    nothing (no headings); None when it is none of these."""
+    if value in (None, "", []):
+        return []
+    headings = [value] if isinstance(value, str) else value
+    if not isinstance(headings, list) or not all(isinstance(h, str) and h.strip() for h in headings):
+        return None
+    return [h.strip() for h in headings]
+
+
 def sentence_context(sentence: Sentence) -> str | None:
     """The second segment of the model input for a sentence of a paper: the title marker, or its headings."""
     return TITLE_CONTEXT if sentence.is_title else heading_context(sentence.heading_path)

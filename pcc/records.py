@@ -71,13 +71,23 @@ def read_jsonl(path: str | Path) -> Iterator[dict]:
     return (row for _, row in read_numbered_jsonl(path))
 
 
+def read_input_text(path: Path) -> str:
+    """The text of a file that is not a paper (JSON Lines, settings, a gold or sentence list): UTF-8, or, as
+    editors save hand-made files in GBK as readily, whatever `decode_text` reads. Plain UTF-8, the files this
+    project writes, skips `decode_text`'s character-by-character check."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return decode_text(data, str(path))
+
+
 def read_numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """`read_jsonl` with each object's line number, for messages about its fields (blank lines are skipped)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    # Hand-made files come from editors that save GBK as readily as UTF-8.
-    for number, line in enumerate(decode_text(path.read_bytes(), str(path)).split("\n"), 1):
+    for number, line in enumerate(read_input_text(path).split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -95,7 +105,7 @@ def read_settings(path: str | Path, missing_hint: str) -> dict:
     if not path.is_file():
         raise UserError(f"{path}: no such settings file; {missing_hint}")
     try:
-        settings = yaml.safe_load(decode_text(path.read_bytes(), str(path)))
+        settings = yaml.safe_load(read_input_text(path))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -22,9 +22,9 @@ from tqdm import tqdm
 from pcc.cleaning import sentence_garbled
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
-from pcc.model_input import HEADING_SEPARATOR
-from pcc.records import LABELS, Paper, Sentence, read_jsonl, read_numbered_jsonl, write_jsonl
-from pcc.readers import decode_text, find_papers
+from pcc.model_input import HEADING_SEPARATOR, given_heading_path
+from pcc.records import LABELS, Paper, Sentence, read_input_text, read_jsonl, read_numbered_jsonl, write_jsonl
+from pcc.readers import find_papers
 from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
 
 DEFAULT_OUT = Path("reports") / "predictions.jsonl"
@@ -116,16 +116,15 @@ def _read_sentence_file(path: Path, paper: Paper) -> list[Sentence]:
     if path.suffix.lower() == ".jsonl":
         items = []
         for number, row in read_numbered_jsonl(path):
-            text, headings = row.get("text"), row.get("heading_path") or []
+            text, headings = row.get("text"), given_heading_path(row.get("heading_path"))
             if not isinstance(text, str) or not text.strip():
                 raise UserError(f"{path}:{number}: field 'text' must be a non-empty string")
-            headings = [headings] if isinstance(headings, str) else headings
-            if not isinstance(headings, list) or not all(isinstance(h, str) and h.strip() for h in headings):
+            if headings is None:
                 raise UserError(f"{path}:{number}: field 'heading_path' must be a list of headings "
                                 "(outermost first), one heading, or absent")
-            items.append((number - 1, text.strip(), [h.strip() for h in headings]))
+            items.append((number - 1, text.strip(), headings))
     else:
-        lines = decode_text(path.read_bytes(), f"--sentences {path}").splitlines()
+        lines = read_input_text(path).splitlines()
         items = [(index, line.strip(), []) for index, line in enumerate(lines) if line.strip()]
     return [Sentence(paper.paper_id, paper.title, index, text, headings,
                      quality="garbled" if sentence_garbled(text) else "ok") for index, text, headings in items]

@@ -1,4 +1,4 @@
-from pcc.model_input import TITLE_CONTEXT, heading_context, sentence_context
+from pcc.model_input import TITLE_CONTEXT, given_heading_path, heading_context, sentence_context
 from pcc.records import Sentence
 
 TITLE = "当前警民关系存在的问题及对策"
@@ -34,3 +34,11 @@ def test_other_sentences_get_their_headings_or_nothing():
     assert not any(s.is_title for s in not_titles)
     assert sentence_context(not_titles[3]) is None
     assert sentence_context(sentence(2, "警力不足。", ["一、存在的问题"])) == "一、存在的问题"
+
+
+def test_a_given_heading_path_is_a_list_of_headings_one_heading_or_nothing():
+    assert given_heading_path(["一、存在的问题", " （一）信任 "]) == ["一、存在的问题", "（一）信任"]
+    assert given_heading_path("二、原因") == ["二、原因"]
+    assert given_heading_path(None) == given_heading_path("") == given_heading_path([]) == []
+    for bad in (["一、背景", 2], ["一、背景", " "], 3, {"heading": "一、背景"}):
+        assert given_heading_path(bad) is None, bad

@@ -19,9 +19,8 @@ from typing import Iterator
 
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
-from pcc.model_input import sentence_context
-from pcc.readers import decode_text
-from pcc.records import CHINESE_LABELS, LABELS, Sentence, read_numbered_jsonl
+from pcc.model_input import HEADING_SEPARATOR, given_heading_path, sentence_context
+from pcc.records import CHINESE_LABELS, LABELS, Sentence, read_input_text, read_numbered_jsonl
 from training.labeling.apply import weak_label
 from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
 
@@ -91,9 +90,7 @@ def read_gold(path: str | Path) -> list[dict]:
         if label is None:
             raise UserError(f"{where}: field 'label' is {row.get('label')!r}; expected one of {', '.join(LABELS)} "
                             f"(or {', '.join(CHINESE_LABELS.values())})")
-        heading = row.get("heading")
-        if not (heading is None or isinstance(heading, str)
-                or isinstance(heading, list) and all(isinstance(h, str) and h.strip() for h in heading)):
+        if given_heading_path(row.get("heading")) is None:
             raise UserError(f"{where}: field 'heading' must be a string, a list of headings (outermost first) or absent")
         if row.get("paper") is not None and not isinstance(row["paper"], str):
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
@@ -107,7 +104,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
     """(line, row) of a CSV gold file with a header row; empty cells are absent fields."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    reader = csv.DictReader(io.StringIO(decode_text(path.read_bytes(), str(path)), newline=""))
+    reader = csv.DictReader(io.StringIO(read_input_text(path), newline=""))
     missing = {"text", "label"} - set(reader.fieldnames or [])
     if missing:
         raise UserError(f"{path}:1: the header row lacks the column(s) {', '.join(sorted(missing))}; "
@@ -115,7 +112,8 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
     for row in reader:
         fields = {name: value.strip() for name, value in row.items() if name and isinstance(value, str) and value.strip()}
         if "heading" in fields:
-            fields["heading"] = [h for h in (part.strip() for part in fields["heading"].split(">")) if h]
+            parts = fields["heading"].split(HEADING_SEPARATOR.strip())
+            fields["heading"] = [part.strip() for part in parts if part.strip()]
         if fields:
             yield reader.line_num, fields
 
@@ -248,8 +246,7 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
         if paper_id not in paper_ids:
             paper_id = paper_for_code(row.get("paper"), paper_ids)
         found = _find_in_corpus(normalise_text(row["text"]), paper_id, corpus)
-        heading = row.get("heading")
-        given_path = [heading] if isinstance(heading, str) else list(heading or [])
+        given_path = given_heading_path(row.get("heading")) or []
         if found is not None:
             heading_path = list(found.heading_path)
             if given_path and (found.paper_id.startswith(REBUILT_PAPER) or not heading_path):
