@@ -76,8 +76,9 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     truth = np.array([LABELS.index(g.label) for g in gold])
 
     origin, model_probs = _model_predictions(gold, model_dir, info)
+    weak = _weak_label_predictions(gold, sentences)
     systems = {
-        "weak labels (rules + label model)": _weak_label_predictions(gold, sentences),
+        "weak labels (rules + label model)": weak,
         "TF-IDF char 1–3-gram + LR on weak labels": _baseline_predictions(gold, weak_rows, info, origin),
         "fine-tuned, with heading": model_probs["heading"].argmax(1),
         "fine-tuned, bare sentence": model_probs["bare"].argmax(1),
@@ -90,7 +91,7 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     training = json.loads(metrics_path.read_text("utf-8")) if metrics_path.is_file() else {}
     confidence = {use: calibration_scores(model_probs[use], truth) for use in ("heading", "bare")}
     report = _report(gold_path, model_dir, gold, origin, scores, confidence, figure, info, training)
-    report += _misclassified(gold, systems, model_probs["heading"])
+    report += _misclassified(gold, weak, model_probs["heading"])
     report_path.write_text(report, "utf-8")
     for name, score in scores.items():
         print(f"{name}: macro-F1 {score['macro_f1']:.3f}")
@@ -210,9 +211,9 @@ def _plot_confusions(truth: np.ndarray, model_probs: dict[str, np.ndarray], path
     plt.close(fig)
 
 
-def _misclassified(gold, systems: dict[str, np.ndarray], probs: np.ndarray) -> str:
-    """A table of the sentences the fine-tuned model (with heading) got wrong, for error analysis."""
-    weak = systems["weak labels (rules + label model)"]
+def _misclassified(gold, weak: np.ndarray, probs: np.ndarray) -> str:
+    """A table of the sentences the fine-tuned model (with heading) got wrong, beside the weak labels'
+    verdict, for error analysis."""
     wrong = [i for i, item in enumerate(gold) if LABELS[int(probs[i].argmax())] != item.label]
     lines = ["", "## Sentences the fine-tuned model (with heading) got wrong", "",
              f"{len(wrong)} of {len(gold)}; *line* is the gold file's line, *p* the model's probability for its label.", ""]
