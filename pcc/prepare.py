@@ -7,7 +7,6 @@ through.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,20 +14,19 @@ from tqdm import tqdm
 
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
+from pcc.paths import PROCESSED, RAW_PAPERS
 from pcc.readers import find_papers
-from pcc.records import write_jsonl
+from pcc.records import write_json, write_jsonl
 
-DEFAULT_INPUT = "data/raw"
-DEFAULT_OUT_DIR = "data/processed"
 RUN_RECORD = "prepare_run.json"  # what this run read and produced, beside its outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "paths", nargs="*", default=[DEFAULT_INPUT], metavar="PATH",
-        help=f"paper files (.txt, .pdf, .docx), folders or glob patterns (default: {DEFAULT_INPUT}/)",
+        "paths", nargs="*", default=[str(RAW_PAPERS)], metavar="PATH",
+        help=f"paper files (.txt, .pdf, .docx), folders or glob patterns (default: {RAW_PAPERS}/)",
     )
-    parser.add_argument("--out-dir", default=DEFAULT_OUT_DIR, help=f"output folder (default: {DEFAULT_OUT_DIR})")
+    parser.add_argument("--out-dir", default=str(PROCESSED), help=f"output folder (default: {PROCESSED})")
 
 
 def collect_files(patterns: list[str]) -> list[Path]:
@@ -81,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         "headings": n_headings,
         "garbled": n_garbled,
     }
-    (out_dir / RUN_RECORD).write_text(json.dumps(run, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(out_dir / RUN_RECORD, run)
     print(
         f"{len(prepared)} papers from {len(files) - len(failures)} of {len(files)} files: "
         f"{n_sentences} sentences ({n_headings} headings), garbled {n_garbled / max(n_sentences, 1):.1%}"

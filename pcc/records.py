@@ -8,9 +8,10 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, TextIO
 
 import yaml
 
@@ -117,22 +118,36 @@ def read_settings(path: str | Path, missing_hint: str) -> dict:
     return settings
 
 
-def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
-    """Write rows atomically: readers see the old file or the whole new one, never half of it."""
+@contextmanager
+def atomic_open(path: str | Path) -> Iterator[TextIO]:
+    """A text file to write (UTF-8) that replaces `path` only once it is complete: readers see the old file or
+    the whole new one, never half of it, even when the writer is interrupted."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
+    """Write rows atomically (`atomic_open`); returns how many."""
+    count = 0
+    with atomic_open(path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
     return count
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    """Write one JSON document, indented for people to read, atomically (`atomic_open`)."""
+    with atomic_open(path) as handle:
+        handle.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def read_sentences(path: str | Path) -> list[Sentence]:

@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 
 from pcc.errors import UserError
 from pcc.model_input import sentence_context
+from pcc.paths import LATEST_BUNDLE
 from pcc.records import LABELS, Paper, Sentence
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ CPU_PROVIDER = "CPUExecutionProvider"
 
 def default_bundle_dir() -> Path:
     """$PCC_BUNDLE if set, else the bundle of the latest training run."""
-    return Path(os.environ.get(BUNDLE_ENV) or Path("models") / "latest" / "onnx")
+    return Path(os.environ.get(BUNDLE_ENV) or LATEST_BUNDLE)
 
 
 @dataclass

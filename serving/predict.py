@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
-import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,11 +20,12 @@ from pcc.cleaning import sentence_garbled
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR, given_heading_path
-from pcc.records import LABELS, Paper, Sentence, read_input_text, read_jsonl, read_numbered_jsonl, write_jsonl
+from pcc.paths import PREDICTIONS
+from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
+                         write_jsonl)
 from pcc.readers import find_papers
 from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
 
-DEFAULT_OUT = Path("reports") / "predictions.jsonl"
 OUTPUT_FORMATS = (".jsonl", ".csv")
 CHECKPOINT_SECONDS = 3.0
 SENTENCE_CHUNK = 512  # sentences per progress step in --sentences mode
@@ -42,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sentences", type=Path, metavar="FILE",
                         help="classify sentences instead of papers: each line of FILE, or in a .jsonl FILE each "
                              "object's `text` under its optional `heading_path`")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+    parser.add_argument("--out", type=Path, default=PREDICTIONS,
                         help="per-sentence output, .jsonl or .csv (default: %(default)s)")
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
     parser.add_argument("--bundle", type=Path, help="ONNX bundle from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
@@ -183,7 +181,8 @@ class Outputs:
 
     def save(self) -> None:
         write_rows(self.out, self.rows)
-        _write_atomically(self.summary_path, summary_markdown(self.rows, self.out, self.classified_by))
+        with atomic_open(self.summary_path) as handle:
+            handle.write(summary_markdown(self.rows, self.out, self.classified_by))
         if self.errors:
             write_jsonl(self.errors_path, self.errors)
         else:
@@ -211,19 +210,18 @@ def write_rows(path: Path, rows: list[dict]) -> None:
     if path.suffix.lower() == ".jsonl":
         write_jsonl(path, rows)
         return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        scores = row["scores"] or {}
-        writer.writerow({
-            **{k: v for k, v in row.items() if k in CSV_FIELDS},
-            "heading_path": HEADING_SEPARATOR.join(row["heading_path"]),
-            "label": row["label"] or "",
-            "confidence": "" if row["confidence"] is None else row["confidence"],
-            **{f"score_{label}": scores.get(label, "") for label in LABELS},
-        })
-    _write_atomically(path, buffer.getvalue())
+    with atomic_open(path) as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            scores = row["scores"] or {}
+            writer.writerow({
+                **{k: v for k, v in row.items() if k in CSV_FIELDS},
+                "heading_path": HEADING_SEPARATOR.join(row["heading_path"]),
+                "label": row["label"] or "",
+                "confidence": "" if row["confidence"] is None else row["confidence"],
+                **{f"score_{label}": scores.get(label, "") for label in LABELS},
+            })
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -274,14 +272,3 @@ def summary_markdown(rows: list[dict], out: Path, classified_by: str) -> str:
             lines += [""] if found else []
     return "\n".join(lines)
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,0 +1,25 @@
+"""Where each stage reads and writes by default, relative to the project root; every command takes options to
+point elsewhere. The one place these paths are spelled."""
+from __future__ import annotations
+
+from pathlib import Path
+
+RAW_PAPERS = Path("data/raw")
+PROCESSED = Path("data/processed")
+SENTENCES = PROCESSED / "sentences.jsonl"
+WEAK_LABELS = PROCESSED / "weak_labels.jsonl"
+DEV_GOLD = Path("data/gold/dev.jsonl")
+
+CONFIGS = Path("configs")
+LABEL_CONFIG = CONFIGS / "label.yaml"
+TRAIN_CONFIG = CONFIGS / "train.yaml"
+EXPORT_CONFIG = CONFIGS / "export.yaml"
+
+MODELS = Path("models")
+BASE_MODEL = MODELS / "base"
+LATEST_MODEL = MODELS / "latest"  # a link to the newest training run
+BUNDLE_DIR = "onnx"  # a model directory's ONNX bundle, written by `pcc export`
+LATEST_BUNDLE = LATEST_MODEL / BUNDLE_DIR
+
+REPORTS = Path("reports")
+PREDICTIONS = REPORTS / "predictions.jsonl"
