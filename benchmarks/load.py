@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from pcc.documents import load_document, split_papers  # noqa: E402
 from pcc.errors import UserError  # noqa: E402
 from pcc.readers import read_text  # noqa: E402
-from serving.serve import running_server  # noqa: E402
+from tests.server import running_server  # noqa: E402
 
 CORPUS = REPO / "data" / "raw" / "police_public_relations_papers.txt"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -18,7 +18,6 @@ import bentoml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from pcc.model_input import heading_context
-
 from serving.web import page_app
 
 MAX_SENTENCES = 256
@@ -53,13 +52,13 @@ def _as_sentence(item):
     raise ValueError('a sentence is a string or an object {"text": "...", "heading_path": ["...", ...]}')
 
 
-Sentence = Annotated[
+SentenceItem = Annotated[
     SentenceIn,
     BeforeValidator(_as_sentence),
     WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_SENTENCE_CHARS},
                               SentenceIn.model_json_schema()]}),
 ]
-Sentences = Annotated[list[Sentence], Field(min_length=1, max_length=MAX_SENTENCES)]
+Sentences = Annotated[list[SentenceItem], Field(min_length=1, max_length=MAX_SENTENCES)]
 DocumentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DOCUMENT_CHARS)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE_CHARS)]
 
@@ -124,3 +123,4 @@ class PCC:
             for item in analysis.sentences
         ]
         return AnalysisOut(title=analysis.paper.title, sentences=sentences, summary=analysis.summary())
+

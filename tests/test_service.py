@@ -14,7 +14,7 @@ import pytest
 from pcc.model_input import heading_context
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
-from serving.serve import free_port, running_server
+from tests.server import free_port, running_server
 from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES
 
 PAPER = """论网络社会公安机关深化和谐警民关系建设的对策

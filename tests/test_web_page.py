@@ -12,7 +12,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from serving.serve import running_server
+from tests.server import running_server
 from tests.test_service import PAPER
 
 CHROMIUM = Path("/usr/bin/chromium")
