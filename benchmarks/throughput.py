@@ -24,21 +24,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pcc.paths import BUNDLE_DIR, DEV_GOLD, LATEST_MODEL, REPORTS  # noqa: E402
+
 ENGINES = ("pytorch-fp32", "onnx-fp32", "onnx-int8")
 BATCH_SIZES = (1, 32)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models") / "latest", help="fine-tuned model directory")
-    parser.add_argument("--bundle", type=Path, help="ONNX bundle (default: <model>/onnx)")
-    parser.add_argument("--gold", type=Path, default=Path("data") / "gold" / "dev.jsonl", help="sentences to classify")
+    parser.add_argument("--model", type=Path, default=LATEST_MODEL, help="fine-tuned model directory")
+    parser.add_argument("--bundle", type=Path, help=f"ONNX bundle (default: <model>/{BUNDLE_DIR})")
+    parser.add_argument("--gold", type=Path, default=DEV_GOLD, help="sentences to classify")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per process")
     parser.add_argument("--rounds", type=int, default=3, help="turns every configuration takes")
-    parser.add_argument("--out", type=Path, default=Path("reports") / "throughput.md")
+    parser.add_argument("--out", type=Path, default=REPORTS / "throughput.md")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.bundle = args.bundle or args.model / "onnx"
+    args.bundle = args.bundle or args.model / BUNDLE_DIR
     if args.worker:
         print(json.dumps(measure(args, args.worker[0], int(args.worker[1]))))
         return
@@ -75,15 +77,13 @@ def measure(args: argparse.Namespace, engine: str, batch_size: int) -> dict:
         started = time.perf_counter()
         classify(texts)
         passes.append(time.perf_counter() - started)
-    from sklearn.metrics import f1_score
-
-    from pcc.records import LABELS
+    from training.metrics import macro_f1
 
     return {
         "engine": engine, "batch_size": batch_size, "sentences": len(texts),
         "sentences_per_s": len(texts) / min(passes), "load_s": load_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "macro_f1": f1_score([row["label"] for row in rows], labels, labels=list(LABELS), average="macro", zero_division=0),
+        "macro_f1": macro_f1([row["label"] for row in rows], labels),
     }
 
 
@@ -98,11 +98,11 @@ def _pytorch(model_dir: Path, batch_size: int):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from training.exporters.onnx import read_model_card
+    from training.model_card import read_model_card
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    max_length = read_model_card(model_dir)["max_length"]
+    max_length = read_model_card(model_dir).max_length
 
     def classify(texts: list[str]) -> list[str]:
         order = sorted(range(len(texts)), key=lambda i: len(tokenizer(texts[i])["input_ids"]))

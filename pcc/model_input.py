@@ -30,3 +30,9 @@ def given_heading_path(value) -> list[str] | None:
 def sentence_context(sentence: Sentence) -> str | None:
     """The second segment of the model input for a sentence of a paper: the title marker, or its headings."""
     return TITLE_CONTEXT if sentence.is_title else heading_context(sentence.heading_path)
+
+
+# The two ways a sentence is shown to the model, scored separately in training and evaluation: with its context
+# as the second segment, and bare (as a caller without headings sends it).
+WITH_CONTEXT, BARE = "heading", "bare"
+VIEWS = (WITH_CONTEXT, BARE)

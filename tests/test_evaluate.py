@@ -7,8 +7,9 @@ import yaml
 
 from pcc.errors import UserError
 from tests.conftest import DEV_GOLD
-from tests.test_data import write_weak_corpus
-from training.evaluate import classification_scores, evaluate, run
+from tests.weak_corpus import write_weak_corpus
+from training.evaluate import evaluate, run
+from training.metrics import classification_scores
 from training.trainer import TrainConfig, train
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from training.labeling import analysis
 
-# 4 sentences × 3 rules; -1 = abstain; labels are LABELS indices (0 problem, 1 cause, 2 countermeasure, 3 other).
+# 4 sentences × 3 rules; -1 = ABSTAIN; labels are LABELS indices (0 problem, 1 cause, 2 countermeasure, 3 other).
 VOTES = np.array([
     [0, 0, -1],
     [0, 1, -1],
@@ -28,20 +28,3 @@ def test_empirical_accuracy_uses_only_rows_with_gold():
     rows = analysis.lf_summary(VOTES, ["a", "b", "c"], gold)
     assert rows[1]["polarity"] == ["problem", "cause", "countermeasure"] and rows[1]["gold_votes"] == 3
 
-
-def test_class_scores_and_confusion_matrix():
-    gold = ["problem", "problem", "cause", "other"]
-    predicted = ["problem", "cause", "cause", None]
-    scores = analysis.class_scores(gold, predicted)
-    assert scores["problem"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
-    assert scores["cause"]["precision"] == 0.5 and scores["cause"]["recall"] == 1.0
-    assert scores["other"]["f1"] == 0.0  # unlabelled counts as a miss
-    assert scores["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)  # countermeasure has no support
-    matrix = analysis.confusion_matrix(gold, predicted)
-    assert matrix.sum() == 3 and matrix[0, 0] == 1 and matrix[0, 1] == 1 and matrix[1, 1] == 1
-
-
-def test_confusion_plot_is_a_png(tmp_path):
-    path = tmp_path / "confusion.png"
-    analysis.plot_confusion(np.eye(4, dtype=int), path, "test")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -27,13 +27,14 @@ def sentences():
 def test_weak_label_labels_a_small_paper_with_the_project_config():
     config = load_config(REPO / "configs" / "label.yaml")
     results = weak_label(sentences(), config)
-    assert [r["label"] for r in results] == ["other", "other", "problem", "problem", None, "cause", "cause",
-                                             "countermeasure", "countermeasure"]
+    assert [r.label for r in results] == ["other", "other", "problem", "problem", None, "cause", "cause",
+                                          "countermeasure", "countermeasure"]
+    assert [r.sentence for r in results] == sentences()
     for result in results:
-        assert set(result["probs"]) == set(LABELS) and sum(result["probs"].values()) == pytest.approx(1)
-    assert results[4]["votes"] == {}  # garbled: never labelled
-    assert results[3]["votes"]["section_problem"] == "problem"
-    assert all(vote in LABELS for r in results for vote in r["votes"].values())
+        assert len(result.probs) == len(LABELS) and sum(result.probs) == pytest.approx(1)
+    assert results[4].votes == {}  # garbled: never labelled
+    assert results[3].votes["section_problem"] == "problem"
+    assert all(vote in LABELS for r in results for vote in r.votes.values())
 
 
 def test_weak_label_keeps_the_given_order_and_finds_neighbours_itself():
@@ -46,8 +47,8 @@ def test_weak_label_keeps_the_given_order_and_finds_neighbours_itself():
 def test_sentences_without_votes_follow_the_config(tmp_path):
     config = load_config(REPO / "configs" / "label.yaml")
     lone = [Sentence("p#02", "题目", 7, "这是一个没有任何线索的句子。", ["某某"])]
-    assert weak_label(lone, config)[0]["label"] == max(config["abstained_fallback"], key=config["abstained_fallback"].get)
-    assert weak_label(lone, {**config, "label_abstained": False})[0]["label"] is None
+    assert weak_label(lone, config)[0].label == max(config["abstained_fallback"], key=config["abstained_fallback"].get)
+    assert weak_label(lone, {**config, "label_abstained": False})[0].label is None
 
 
 def test_bad_configs_are_user_errors_naming_the_setting(tmp_path):

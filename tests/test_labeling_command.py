@@ -6,9 +6,8 @@ import pytest
 from pcc.cli import main
 from pcc.records import LABELS, read_jsonl, read_sentences
 from tests.conftest import DEV_GOLD, REPO, SEED_CORPUS
-from training.data import read_gold
-from training.labeling import analysis
-from training.labeling.command import gold_pairs, match_gold
+from training.gold import read_gold
+from training.labeling.command import gold_pairs, match_gold, pair_scores
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def test_dev_gold_quality_and_coverage_meet_the_bar(labelled):
     gold = match_gold(read_gold(DEV_GOLD), sentences)
     assert not gold.unmatched  # rows glued to their headings are placed at their sentence
     pairs = gold_pairs(gold, [weak[s.id]["label"] if s.id in weak else None for s in sentences])
-    assert analysis.class_scores([g for g, _, _ in pairs], [p for _, p, _ in pairs])["macro_f1"] >= 0.75
+    assert pair_scores(pairs)["macro_f1"] >= 0.75
     assert sum(bool(r["votes"]) for r in weak.values()) / len(weak) >= 0.9
 
 

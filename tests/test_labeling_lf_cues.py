@@ -1,5 +1,6 @@
 from pcc.records import Sentence
 from training.labeling.candidates import build_candidates
+from training.labeling.lf import ABSTAIN
 from training.labeling.lf_cues import cause_connective, negative_state, negative_state_mentioned, positive_state, proposal
 
 
@@ -23,25 +24,25 @@ def test_negative_state_is_problem_or_in_a_causes_section_cause_and_silent_in_ba
     assert negative_state(candidate(text, ["一、当前警民关系存在的问题"])) == "problem"
     assert negative_state(candidate(text, ["二、影响警民关系的因素"])) == "cause"
     assert negative_state(candidate(text, ["三、构建和谐警民关系的对策"])) == "problem"
-    assert negative_state(candidate("要及时化解警民矛盾。", ["三、构建和谐警民关系的对策"])) is None
-    assert negative_state(candidate(text, ["一、警民关系的特点"])) is None
-    assert negative_state(candidate("群众对公安工作比较满意。")) is None
+    assert negative_state(candidate("要及时化解警民矛盾。", ["三、构建和谐警民关系的对策"])) == ABSTAIN
+    assert negative_state(candidate(text, ["一、警民关系的特点"])) == ABSTAIN
+    assert negative_state(candidate("群众对公安工作比较满意。")) == ABSTAIN
 
 
 def test_cause_connectives_are_causes_unless_a_problems_section_claims_the_sentence():
     text = "由于社会转型，治安形势复杂，导致群众安全感缺乏。"
     assert cause_connective(candidate(text)) == "cause"
     assert cause_connective(candidate(text, ["二、影响警民关系的因素"])) == "cause"
-    assert cause_connective(candidate(text, ["一、当前警民关系存在的问题"])) is None  # guideline rule 2
-    assert cause_connective(candidate("群众对公安机关的信任度有所降低。")) is None
+    assert cause_connective(candidate(text, ["一、当前警民关系存在的问题"])) == ABSTAIN  # guideline rule 2
+    assert cause_connective(candidate("群众对公安机关的信任度有所降低。")) == ABSTAIN
     # Naming the source: "究其根源", "是…的重要因素".
     assert cause_connective(candidate("究其根源，在于民警缺乏系统的媒体素养培训。")) == "cause"
     assert cause_connective(candidate("执法不规范是损害公安机关形象的重要因素。")) == "cause"
-    assert cause_connective(candidate("要重视影响警民关系的各种因素。")) is None
+    assert cause_connective(candidate("要重视影响警民关系的各种因素。")) == ABSTAIN
 
 
 def test_proposals_and_positive_states():
     assert proposal(candidate("为此，我们提出以下意见和建议：")) == "countermeasure"
-    assert proposal(candidate("这些建议很有价值。")) is None
+    assert proposal(candidate("这些建议很有价值。")) == ABSTAIN
     assert positive_state(candidate("警民关系进一步得到了好转，群众满意率逐步提升。")) == "other"
-    assert positive_state(candidate("警民关系比较和谐，但信任度下降。")) is None  # also names a negative state
+    assert positive_state(candidate("警民关系比较和谐，但信任度下降。")) == ABSTAIN  # also names a negative state

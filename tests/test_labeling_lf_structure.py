@@ -1,5 +1,6 @@
 from pcc.records import Sentence
 from training.labeling.candidates import build_candidates
+from training.labeling.lf import ABSTAIN
 from training.labeling.lf_structure import announced_list_item, enumerated_item_in_section, outside_sections, paper_title
 
 TITLE = "构建和谐警民关系的几点思考"
@@ -18,9 +19,9 @@ def test_enumerated_items_inherit_their_section():
         ("1.随便一句。", [], False),
     ])
     assert enumerated_item_in_section(cands[1]) == "cause"
-    assert enumerated_item_in_section(cands[2]) is None  # not an enumerated item
-    assert enumerated_item_in_section(cands[3]) is None  # no classed section
-    assert enumerated_item_in_section(cands[0]) is None  # headings have their own rules
+    assert enumerated_item_in_section(cands[2]) == ABSTAIN  # not an enumerated item
+    assert enumerated_item_in_section(cands[3]) == ABSTAIN  # no classed section
+    assert enumerated_item_in_section(cands[0]) == ABSTAIN  # headings have their own rules
 
 
 def test_items_of_an_announced_list_carry_the_announced_class():
@@ -32,13 +33,13 @@ def test_items_of_an_announced_list_carry_the_announced_class():
         ("2.提高警察执法能力和形象。", [], True),
         ("群众安全感有所下降。", [], False),
     ])
-    assert [announced_list_item(c) for c in cands] == [None, "cause", "cause", "other", "other", None]
+    assert [announced_list_item(c) for c in cands] == [ABSTAIN, "cause", "cause", "other", "other", ABSTAIN]
 
 
 def test_paper_title_is_other_only_near_the_start():
     cands = paper([(TITLE, [], True), (TITLE + "构建和谐警民关系，是重大举措。", [], False), ("第三句。", [], False),
                    ("第四句。", [], False), (TITLE, [], False)])
-    assert [paper_title(c) for c in cands] == ["other", "other", None, None, None]
+    assert [paper_title(c) for c in cands] == ["other", "other", ABSTAIN, ABSTAIN, ABSTAIN]
 
 
 def test_sentences_outside_any_section_are_background():
@@ -46,7 +47,7 @@ def test_sentences_outside_any_section_are_background():
                    ("一、存在的问题", [], True),
                    ("信任度下降。", ["一、存在的问题"], False),
                    ("1.加强教育。", [], False)])
-    assert [outside_sections(c) for c in cands] == ["other", None, None, None]
+    assert [outside_sections(c) for c in cands] == ["other", ABSTAIN, ABSTAIN, ABSTAIN]
 
 
 def test_a_paper_without_headings_has_no_introduction_to_call_background():
@@ -54,4 +55,4 @@ def test_a_paper_without_headings_has_no_introduction_to_call_background():
     cands = paper([(TITLE, [], True),
                    ("网络借贷是指借贷双方通过网络平台完成借贷交易的金融模式。", [], False),
                    ("对此，高校应当将金融安全教育纳入日常教学。", [], False)])
-    assert [outside_sections(c) for c in cands] == [None, None, None]
+    assert [outside_sections(c) for c in cands] == [ABSTAIN, ABSTAIN, ABSTAIN]

@@ -1,7 +1,6 @@
 import numpy as np
 
-from training.labeling import analysis
-from training.labeling.command import GoldMatch
+from training.labeling.command import GoldMatch, pair_scores
 from training.labeling.lf import labeling_function
 from training.labeling.report import write_report
 
@@ -15,12 +14,12 @@ def always_other(c):
 def test_report_shows_coverage_scores_rules_errors_and_unmatched_rows(tmp_path):
     votes = np.array([[3], [3], [-1]])
     pairs = [("other", "other", "背景句。"), ("problem", "other", "信任度下降。")]
-    scores = analysis.class_scores([g for g, _, _ in pairs], [p for _, p, _ in pairs])
+    scores = pair_scores(pairs)
     gold = GoldMatch([{"id": "S1", "text": "背景句。"}, {"id": "S2", "text": "信任度下降。"},
                       {"id": "S3", "paper": "D02", "text": "对不上的句子"}], [0, 1, None])
     config = {"model": "majority_vote", "label_abstained": True,
               "abstained_fallback": {"problem": 0.1, "cause": 0.1, "countermeasure": 0.1, "other": 0.7}}
-    write_report(tmp_path, config=config, lfs=[always_other], votes=votes, gold_index=np.array([3, 0, -1]),
+    write_report(tmp_path, config=config, rules=[always_other], votes=votes, gold_index=np.array([3, 0, -1]),
                  estimated_accuracies=np.array([0.7]), comparison={"majority_vote": {True: scores, False: scores}},
                  gold=gold, pairs=pairs, n_sentences=4, garbled_gold=0)
     report = (tmp_path / "labeling.md").read_text(encoding="utf-8")

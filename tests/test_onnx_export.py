@@ -17,8 +17,7 @@ from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
 from tests.conftest import DEV_GOLD, REPO
 from training.exporters.first_token import FIRST_TOKEN_MODULES
-from training.exporters.onnx import (MODULE_SCOPES, _expand_attempts, _node_scopes, _quantize, export_bundle,
-                                     load_settings, read_model_card)
+from training.exporters.onnx import MODULE_SCOPES, _expand_attempts, _node_scopes, _quantize, export_bundle, load_settings
 
 CONTEXTS = [None, heading_context(["一、存在的问题"]), heading_context(["三、对策", "（二）完善机制"]),
             TITLE_CONTEXT]
@@ -72,16 +71,6 @@ def test_onnx_fp32_matches_pytorch_within_1e_4(tiny_bundle, tiny_checkpoint):
     classifier = SentenceClassifier(tiny_bundle, device="cpu", precision="fp32", batch_size=8)
     actual = np.array([list(p.scores.values()) for p in classifier.classify(texts, contexts)])
     assert np.abs(actual - expected).max() < 1e-4
-
-
-def test_model_card_defaults_and_overrides(tmp_path):
-    assert read_model_card(tmp_path) == {"max_length": 128, "use_heading": True}
-    (tmp_path / "pcc_model.json").write_text(json.dumps({"labels": list(LABELS), "max_length": 64, "use_heading": False}))
-    card = read_model_card(tmp_path)
-    assert (card["max_length"], card["use_heading"]) == (64, False)
-    (tmp_path / "pcc_model.json").write_text("{oops")
-    with pytest.raises(UserError, match="pcc_model.json"):
-        read_model_card(tmp_path)
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):

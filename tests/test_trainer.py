@@ -7,7 +7,7 @@ import yaml
 from pcc.errors import UserError
 from pcc.records import LABELS
 from tests.conftest import DEV_GOLD, REPO
-from tests.test_data import write_weak_corpus
+from tests.weak_corpus import write_weak_corpus
 from training.trainer import TrainConfig, train
 
 

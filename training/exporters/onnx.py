@@ -23,14 +23,12 @@ import numpy as np
 
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
-from pcc.records import LABELS, read_settings
-from training.data import read_gold
+from pcc.paths import BUNDLE_DIR, DEV_GOLD, EXPORT_CONFIG, LATEST_MODEL
+from pcc.records import LABELS, read_settings, write_json
+from training.gold import read_gold
+from training.metrics import macro_f1
+from training.model_card import read_model_card
 
-DEFAULT_MODEL = Path("models") / "latest"
-DEFAULT_CONFIG = Path("configs") / "export.yaml"
-DEFAULT_GOLD = Path("data") / "gold" / "dev.jsonl"
-MODEL_CARD = "pcc_model.json"
-CARD_DEFAULTS = {"max_length": 128, "use_heading": True}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Node metadata written by the torch.export-based exporter: the torch modules a node came from.
 MODULE_SCOPES = "pkg.torch.onnx.name_scopes"
@@ -40,16 +38,16 @@ PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+    parser.add_argument("--model", type=Path, default=LATEST_MODEL,
                         help="fine-tuned model directory written by `pcc train` (default: %(default)s)")
-    parser.add_argument("--out", type=Path, help="bundle directory to write (default: <model>/onnx)")
-    parser.add_argument("--check-gold", type=Path, default=DEFAULT_GOLD,
+    parser.add_argument("--out", type=Path, help=f"bundle directory to write (default: <model>/{BUNDLE_DIR})")
+    parser.add_argument("--check-gold", type=Path, default=DEV_GOLD,
                         help="labelled sentences (JSONL: text, label) for the parity and int8 checks (default: %(default)s)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="export settings (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=EXPORT_CONFIG, help="export settings (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
-    out_dir = args.out or args.model / "onnx"
+    out_dir = args.out or args.model / BUNDLE_DIR
     bundle_dir = export_bundle(args.model, out_dir, gold=args.check_gold, settings=load_settings(args.config))
     checks = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))["checks"]
     print(f"wrote {bundle_dir} (int8 criteria {'met' if checks['int8_passed'] else 'NOT met'})")
@@ -57,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_settings(path: Path) -> dict:
-    settings = read_settings(path, "pass --config configs/export.yaml")
+    settings = read_settings(path, f"pass --config {EXPORT_CONFIG}")
     required = ("opset", "fp32_tolerance", "min_int8_agreement", "max_int8_f1_drop", "quantization_attempts")
     missing = [key for key in required if key not in settings]
     if missing:
@@ -74,24 +72,12 @@ def load_settings(path: Path) -> dict:
     return settings
 
 
-def read_model_card(model_dir: Path) -> dict:
-    """The `pcc train` metadata of a model directory; a model without it gets the documented defaults."""
-    path = model_dir / MODEL_CARD
-    if not path.is_file():
-        return dict(CARD_DEFAULTS)
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: not valid JSON ({error.msg}); run `pcc train` again") from None
-    return {**CARD_DEFAULTS, **card}
-
-
-def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, gold: str | Path | None = DEFAULT_GOLD,
+def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, gold: str | Path | None = DEV_GOLD,
                   settings: dict | None = None) -> Path:
     """Export, optimise, quantise and check; the bundle replaces `out_dir` only once complete."""
     model_dir = Path(model_dir)
-    out_dir = Path(out_dir) if out_dir is not None else model_dir / "onnx"
-    settings = settings or load_settings(DEFAULT_CONFIG)
+    out_dir = Path(out_dir) if out_dir is not None else model_dir / BUNDLE_DIR
+    settings = settings or load_settings(EXPORT_CONFIG)
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir}: no fine-tuned model here (config.json missing); run `pcc train` or pass --model")
     gold_rows = read_gold(gold) if gold is not None else []
@@ -111,21 +97,21 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
         bundle = {
             "labels": labels,
-            "max_length": int(card["max_length"]),
-            "use_heading": bool(card["use_heading"]),
+            "max_length": int(card.max_length),
+            "use_heading": bool(card.use_heading),
             "input_names": input_names,
             "pad_token_id": tokenizer.pad_token_id,
             "source_model": str(model_dir.resolve()),
-            "base_model": card.get("base_model"),
+            "base_model": card.base_model,
             "opset": settings["opset"],
             "files": {"fp32": "model.onnx", "int8": "model.int8.onnx"},
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": settings,
         }
-        _write_json(staging / "bundle.json", bundle)
+        write_json(staging / "bundle.json", bundle)
         bundle["checks"] = _check_and_quantize(staging, model, tokenizer, bundle, gold_rows, gold, settings)
         print(f"exported, optimised, quantised and checked in {time.monotonic() - started:.0f} s")
-        _write_json(staging / "bundle.json", bundle)
+        write_json(staging / "bundle.json", bundle)
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -216,8 +202,6 @@ def _torch_probabilities(model, tokenizer, texts: list[str], contexts: list[str 
 
 def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows: list[dict], gold: Path | None,
                         settings: dict) -> dict:
-    from sklearn.metrics import f1_score
-
     from serving.classifier import SentenceClassifier
 
     texts = [row["text"] for row in gold_rows] or ["加强警民沟通，提高执法公信力。"]
@@ -228,11 +212,10 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
         predictions = classifier.classify(texts, contexts if with_headings else None)
         return np.array([[p.scores[label] for label in bundle["labels"]] for p in predictions])
 
-    def macro_f1(probabilities: np.ndarray) -> float | None:
+    def gold_f1(probabilities: np.ndarray) -> float | None:
         if not gold_labels:
             return None
-        predicted = [bundle["labels"][i] for i in probabilities.argmax(axis=1)]
-        return float(f1_score(gold_labels, predicted, labels=list(LABELS), average="macro", zero_division=0))
+        return macro_f1(gold_labels, [bundle["labels"][i] for i in probabilities.argmax(axis=1)])
 
     fp32 = SentenceClassifier(staging, device="cpu", precision="fp32")
     fp32_plain, fp32_headed = scores(fp32, False), scores(fp32, True)
@@ -247,7 +230,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
                         f"(> {settings['fp32_tolerance']:.0e}); no bundle was written. Check the opset in configs/export.yaml")
 
     fp32_labels = fp32_plain.argmax(axis=1)
-    fp32_f1 = macro_f1(fp32_plain)
+    fp32_f1 = gold_f1(fp32_plain)
     attempts = []
     nodes = _node_scopes(staging / "model.onnx")  # every attempt quantises this graph: read its metadata once
     for number, options in enumerate(_expand_attempts(settings["quantization_attempts"], nodes)):
@@ -257,7 +240,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
         int8_plain = scores(SentenceClassifier(staging, device="cpu", precision="int8"), False)
         (staging / "model.int8.onnx").replace(staging / candidate)
         agreement = float((int8_plain.argmax(axis=1) == fp32_labels).mean())
-        int8_f1 = macro_f1(int8_plain)
+        int8_f1 = gold_f1(int8_plain)
         f1_drop = None if fp32_f1 is None else fp32_f1 - int8_f1
         passed = agreement >= settings["min_int8_agreement"] and (f1_drop is None or f1_drop <= settings["max_int8_f1_drop"])
         attempts.append({"options": options, "file": candidate, "fp32_nodes": kept_fp32,
@@ -351,9 +334,6 @@ def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, 
         logging.disable(logging.NOTSET)
     return excluded
 
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def _replace_dir(staging: Path, out_dir: Path) -> None:

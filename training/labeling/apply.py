@@ -1,26 +1,29 @@
-"""Apply the labeling functions and the configured label model to sentences: the API later steps call."""
+"""Apply labeling functions and the configured label model to sentences: what `pcc label` runs over the
+corpus, and what later steps call to label sentences the same way (`weak_label`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from pcc.errors import UserError
+from pcc.paths import LABEL_CONFIG
 from pcc.records import LABELS, Sentence, read_settings
-from training.labeling.analysis import ABSTAIN_VOTE
 from training.labeling.candidates import Candidate, build_candidates
 from training.labeling.label_model import LearnedLabelModel, MajorityVote, resolve_abstained
-from training.labeling.lf import LabelingFunction, registered
+from training.labeling.lf import ABSTAIN, LabelingFunction
+from training.labeling.rules import RULES
+from training.labeling.weak_labels import WeakRow
 
-DEFAULT_CONFIG = Path("configs/label.yaml")
 REQUIRED_SETTINGS = ("model", "majority_vote", "label_model", "fitted_label_model", "abstained_fallback",
                      "label_abstained")
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG) -> dict:
+def load_config(path: str | Path = LABEL_CONFIG) -> dict:
     """Read and check the label settings; a missing or bad field is a UserError naming it."""
-    config = read_settings(path, "pass --config or restore configs/label.yaml")
+    config = read_settings(path, f"pass --config or restore {LABEL_CONFIG}")
     missing = [key for key in REQUIRED_SETTINGS if key not in config]
     if missing:
         raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
@@ -33,25 +36,30 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> dict:
     return config
 
 
-def settings_path(weak_labels: str | Path) -> Path:
-    """Where `pcc label` writes the settings it used, next to its weak labels: weak_labels.config.yaml."""
-    weak_labels = Path(weak_labels)
-    return weak_labels.with_name(weak_labels.name.removesuffix(".jsonl") + ".config.yaml")
-
-
-def vote_matrix(candidates: list[Candidate], lfs: list[LabelingFunction]) -> np.ndarray:
-    """Votes as LABELS indices, ABSTAIN_VOTE where a rule abstains; one row per candidate."""
-    votes = np.full((len(candidates), len(lfs)), ABSTAIN_VOTE, dtype=int)
+def vote_matrix(candidates: Sequence[Candidate], rules: Sequence[LabelingFunction]) -> np.ndarray:
+    """Votes as LABELS indices, ABSTAIN where a rule abstains; one row per candidate, one column per rule."""
+    votes = np.full((len(candidates), len(rules)), ABSTAIN, dtype=int)
     for row, candidate in enumerate(tqdm(candidates, desc="labeling functions", unit="sentence", disable=None)):
-        for column, lf in enumerate(lfs):
-            vote = lf(candidate)
-            if vote is not None:
+        for column, rule in enumerate(rules):
+            vote = rule(candidate)
+            if vote != ABSTAIN:
                 votes[row, column] = LABELS.index(vote)
     return votes
 
 
-def votes_by_name(row: np.ndarray, lfs: list[LabelingFunction]) -> dict[str, str]:
-    return {lf.name: LABELS[vote] for lf, vote in zip(lfs, row) if vote != ABSTAIN_VOTE}
+def clean_votes(sentences: Sequence[Sentence], rules: Sequence[LabelingFunction] = RULES
+                ) -> tuple[list[int], np.ndarray]:
+    """The positions of the clean sentences (garbled ones are never labelled) and their vote matrix.
+
+    Neighbours come from the list itself (same paper, adjacent index), so give sentences in paper order.
+    """
+    candidates = build_candidates(list(sentences))
+    clean = [i for i, s in enumerate(sentences) if s.quality == "ok"]
+    return clean, vote_matrix([candidates[i] for i in clean], rules)
+
+
+def votes_by_name(row: np.ndarray, rules: Sequence[LabelingFunction]) -> dict[str, str]:
+    return {rule.name: LABELS[vote] for rule, vote in zip(rules, row) if vote != ABSTAIN}
 
 
 def configured_model(config: dict):
@@ -69,21 +77,14 @@ def label_votes(votes: np.ndarray, config: dict, model) -> tuple[np.ndarray, lis
                              config["label_abstained"])
 
 
-def weak_label(sentences: list[Sentence], config: dict | str | Path = DEFAULT_CONFIG) -> list[dict]:
-    """Weak labels for sentences in paper order: {"label", "probs", "votes"} each, in the same order.
-
-    Neighbours come from the list itself (same paper, adjacent index). Garbled sentences get no label,
-    uniform probabilities and no votes.
-    """
+def weak_label(sentences: Sequence[Sentence], config: dict | str | Path = LABEL_CONFIG,
+               rules: Sequence[LabelingFunction] = RULES) -> list[WeakRow]:
+    """A weak label for each sentence (in paper order), in the same order. Garbled sentences get no label,
+    uniform probabilities and no votes."""
     config = config if isinstance(config, dict) else load_config(config)
-    lfs = registered()
-    candidates = build_candidates(sentences)
-    clean = [i for i, s in enumerate(sentences) if s.quality == "ok"]
-    votes = vote_matrix([candidates[i] for i in clean], lfs)
+    clean, votes = clean_votes(sentences, rules)
     probs, labels = label_votes(votes, config, configured_model(config))
-    results = [{"label": None, "probs": {label: 1 / len(LABELS) for label in LABELS}, "votes": {}}
-               for _ in sentences]
+    results = [WeakRow(s, [1 / len(LABELS)] * len(LABELS), None) for s in sentences]
     for row, i in enumerate(clean):
-        results[i] = {"label": labels[row], "probs": dict(zip(LABELS, map(float, probs[row]))),
-                      "votes": votes_by_name(votes[row], lfs)}
+        results[i] = WeakRow(sentences[i], [float(p) for p in probs[row]], labels[row], votes_by_name(votes[row], rules))
     return results

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from pcc.records import Sentence, without_space
-from training.labeling.sections import CHINESE_NUMERAL, ENUMERATOR, run_in_heading
+from training.labeling.heading_vocabulary import CHINESE_NUMERAL, ENUMERATOR, run_in_heading
 
 _ENUMERATOR_STYLES = (
     ("chinese", re.compile(rf"^\s*([{CHINESE_NUMERAL}]+)\s*[、.．]")),

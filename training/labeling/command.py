@@ -10,29 +10,24 @@ import numpy as np
 import yaml
 
 from pcc.errors import UserError
-from pcc.records import LABELS, Sentence, read_sentences, write_jsonl
-from training.data import locate_gold, read_gold
-from training.labeling import analysis
-from training.labeling.apply import (DEFAULT_CONFIG, label_votes, load_config, settings_path, vote_matrix,
-                                     votes_by_name)
-from training.labeling.candidates import build_candidates
+from pcc.paths import DEV_GOLD, LABEL_CONFIG, REPORTS, SENTENCES, WEAK_LABELS
+from pcc.records import LABELS, Sentence, atomic_open, read_sentences, write_jsonl
+from training.gold import locate_gold, read_gold
+from training.labeling.apply import clean_votes, label_votes, load_config, votes_by_name
 from training.labeling.label_model import LearnedLabelModel, MajorityVote, covered, resolve_abstained
-from training.labeling.lf import registered
 from training.labeling.report import write_report
-
-DEFAULT_SENTENCES = "data/processed/sentences.jsonl"
-DEFAULT_GOLD = "data/gold/dev.jsonl"
-DEFAULT_OUT = "data/processed/weak_labels.jsonl"
-DEFAULT_REPORT_DIR = "reports"
+from training.labeling.rules import RULES
+from training.labeling.weak_labels import WeakRow, settings_path
+from training.metrics import classification_scores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sentences", default=DEFAULT_SENTENCES, help=f"prepared sentences (default: {DEFAULT_SENTENCES})")
-    parser.add_argument("--gold", default=DEFAULT_GOLD, help=f"hand labels to score against (default: {DEFAULT_GOLD})")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"weak labels to write (default: {DEFAULT_OUT})")
-    parser.add_argument("--report-dir", default=DEFAULT_REPORT_DIR,
-                        help=f"folder for labeling.md and labeling_confusion.png (default: {DEFAULT_REPORT_DIR})")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"settings (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--sentences", default=str(SENTENCES), help="prepared sentences (default: %(default)s)")
+    parser.add_argument("--gold", default=str(DEV_GOLD), help="hand labels to score against (default: %(default)s)")
+    parser.add_argument("--out", default=str(WEAK_LABELS), help="weak labels to write (default: %(default)s)")
+    parser.add_argument("--report-dir", default=str(REPORTS),
+                        help="folder for labeling.md and labeling_confusion.png (default: %(default)s)")
+    parser.add_argument("--config", default=str(LABEL_CONFIG), help="settings (default: %(default)s)")
 
 
 @dataclass
@@ -46,7 +41,7 @@ class GoldMatch:
 
 
 def match_gold(gold_rows: list[dict], sentences: list[Sentence]) -> GoldMatch:
-    """Gold row → the prepared sentence `pcc evaluate` places it at (`training.data.locate_gold`)."""
+    """Gold row → the prepared sentence `pcc evaluate` places it at (`training.gold.locate_gold`)."""
     position_of = {(s.paper_id, s.index): position for position, s in enumerate(sentences)}
     return GoldMatch(gold_rows, [position_of[(g.sentence.paper_id, g.sentence.index)] if g.matched else None
                                  for g in locate_gold(gold_rows, sentences)])
@@ -58,8 +53,8 @@ def gold_pairs(gold: GoldMatch, labels_by_sentence: list[str | None]) -> list[tu
             if p is not None]
 
 
-def _scores(pairs: list[tuple[str, str | None, str]]) -> dict:
-    return analysis.class_scores([g for g, _, _ in pairs], [p for _, p, _ in pairs])
+def pair_scores(pairs: list[tuple[str, str | None, str]]) -> dict:
+    return classification_scores([g for g, _, _ in pairs], [p for _, p, _ in pairs])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{sentences_path}: holds no sentences; rerun `pcc prepare`")
     gold = match_gold(read_gold(args.gold), sentences)
 
-    lfs = registered()
-    candidates = build_candidates(sentences)
-    clean = [i for i, s in enumerate(sentences) if s.quality == "ok"]
-    votes = vote_matrix([candidates[i] for i in clean], lfs)
+    clean, votes = clean_votes(sentences, RULES)
     models = {MajorityVote.name: MajorityVote(**config["majority_vote"]).fit(votes),
               LearnedLabelModel.name: LearnedLabelModel(**config["label_model"]).fit(votes)}
     models[LearnedLabelModel.name].save(config["fitted_label_model"])
@@ -91,21 +83,19 @@ def run(args: argparse.Namespace) -> int:
     for name, model in models.items():
         raw = model.predict_proba(votes)
         comparison[name] = {
-            labelled: _scores(gold_pairs(gold, by_sentence(
+            labelled: pair_scores(gold_pairs(gold, by_sentence(
                 resolve_abstained(raw, votes, config["abstained_fallback"], labelled)[1])))
             for labelled in (True, False)
         }
 
     probs, labels = label_votes(votes, config, models[config["model"]])
     out = Path(args.out)
-    write_jsonl(out, (
-        {**{k: v for k, v in sentences[i].to_json().items() if k != "quality"}, "label": labels[row],
-         "probs": dict(zip(LABELS, map(float, probs[row]))), "votes": votes_by_name(votes[row], lfs)}
-        for row, i in enumerate(clean)))
-    used = {**config, "labeling_functions": [lf.name for lf in lfs], "sentences": str(sentences_path),
+    write_jsonl(out, (WeakRow(sentences[i], probs[row], labels[row], votes_by_name(votes[row], RULES)).to_json()
+                      for row, i in enumerate(clean)))
+    used = {**config, "labeling_functions": [rule.name for rule in RULES], "sentences": str(sentences_path),
             "gold": str(args.gold)}
-    settings_path(out).write_text(
-        yaml.safe_dump(used, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with atomic_open(settings_path(out)) as handle:
+        handle.write(yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
 
     gold_index = np.full(len(clean), -1)
     row_of = {i: row for row, i in enumerate(clean)}
@@ -114,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             gold_index[row_of[position]] = LABELS.index(gold_row["label"])
     written = comparison[config["model"]][config["label_abstained"]]
     write_report(
-        Path(args.report_dir), config=config, lfs=lfs, votes=votes, gold_index=gold_index,
+        Path(args.report_dir), config=config, rules=RULES, votes=votes, gold_index=gold_index,
         estimated_accuracies=models[LearnedLabelModel.name].accuracies(), comparison=comparison, gold=gold,
         pairs=gold_pairs(gold, by_sentence(labels)), n_sentences=len(sentences),
         garbled_gold=sum(1 for p in gold.positions if p is not None and p not in row_of),

@@ -10,14 +10,14 @@ import numpy as np
 
 from pcc.errors import UserError
 from pcc.records import LABELS
-from training.labeling.analysis import ABSTAIN_VOTE
+from training.labeling.lf import ABSTAIN
 
 N_CLASSES = len(LABELS)
 
 
 def covered(votes: np.ndarray) -> np.ndarray:
     """Rows where at least one labeling function voted."""
-    return (votes != ABSTAIN_VOTE).any(axis=1)
+    return (votes != ABSTAIN).any(axis=1)
 
 
 def vote_counts(votes: np.ndarray) -> np.ndarray:

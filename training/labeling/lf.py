@@ -1,8 +1,9 @@
-"""Labeling functions: small named rules that vote one label for a sentence or abstain.
+"""The labeling-function core: a small named rule that votes one label for a sentence or abstains.
 
-`@labeling_function()` turns a function of a `Candidate` into a `LabelingFunction`; `registered()` collects
-those the rule modules define, in definition order: the rule set `pcc label` applies. The docstring's first
-line is the rule's intuition, shown in the report.
+`@labeling_function()` turns a function of a `Candidate` into a `LabelingFunction`. The core knows no rules:
+the rule modules define them, `training.labeling.rules` lists the ones `pcc label` applies, in order, and
+`training.labeling.apply` runs a list of them. The docstring's first line is the rule's intuition, shown in
+the report.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Callable
 
 from pcc.records import LABELS
 
-ABSTAIN = None
+# A rule's "no opinion": what a rule returns instead of a label, and what a vote matrix holds where it did
+# (Snorkel's convention, which its LabelModel reads).
+ABSTAIN = -1
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,11 @@ class LabelingFunction:
     intuition: str
     skips_titles: bool = True  # titles are judged by the title rule alone (guideline rule 3)
 
-    def __call__(self, candidate) -> str | None:
+    def __call__(self, candidate) -> str | int:
         if self.skips_titles and candidate.is_title:
             return ABSTAIN
         vote = self.function(candidate)
-        if vote is not ABSTAIN and vote not in LABELS:
+        if vote != ABSTAIN and vote not in LABELS:
             raise ValueError(f"labeling function {self.name} returned {vote!r}; expected one of {LABELS} or ABSTAIN")
         return vote
 
@@ -39,16 +42,3 @@ def labeling_function(name: str | None = None, skips_titles: bool = True):
             raise ValueError(f"labeling function {lf_name} needs a one-line docstring saying its intuition")
         return LabelingFunction(lf_name, function, function.__doc__.strip().splitlines()[0], skips_titles)
     return wrap
-
-
-def registered() -> list[LabelingFunction]:
-    """Every labeling function the rule modules define, module by module in definition order."""
-    from training.labeling import lf_cues, lf_form, lf_headings, lf_structure
-
-    lfs = [value for module in (lf_headings, lf_structure, lf_cues, lf_form) for value in vars(module).values()
-           if isinstance(value, LabelingFunction)]
-    names = [lf.name for lf in lfs]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"labeling functions share a name: {', '.join(duplicates)}")
-    return lfs

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 
 from training.labeling.candidates import Candidate
+from training.labeling.context import context_class
 from training.labeling.lf import ABSTAIN, labeling_function
-from training.labeling.lf_headings import context_class
 
 NEGATIVE_STATES = ("不足", "不够", "缺乏", "缺少", "缺失", "淡薄", "淡化", "弱化", "减弱", "下降", "降低", "紧张", "矛盾",
                    "尴尬", "时有发生", "屡见不鲜", "频发", "不信任", "不理解", "不配合", "不满", "不和谐", "挑战", "困境",

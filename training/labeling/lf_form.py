@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 
 from training.labeling.candidates import Candidate
+from training.labeling.context import context_class
+from training.labeling.heading_vocabulary import ACTION_VERBS, prescribes_action
 from training.labeling.lf import ABSTAIN, labeling_function
-from training.labeling.lf_headings import context_class
-from training.labeling.sections import ACTION_VERBS, prescribes_action
 
 _ACTION = "|".join(ACTION_VERBS)
 # A modal at the start of a clause (after at most a short subject) followed by what to do.

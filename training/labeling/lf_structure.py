@@ -3,9 +3,9 @@ introductions are other."""
 from __future__ import annotations
 
 from training.labeling.candidates import Candidate
+from training.labeling.context import section_class
+from training.labeling.heading_vocabulary import heading_class
 from training.labeling.lf import ABSTAIN, labeling_function
-from training.labeling.lf_headings import section_class
-from training.labeling.sections import heading_class
 
 
 @labeling_function()
@@ -13,13 +13,13 @@ def enumerated_item_in_section(c: Candidate):
     """An enumerated item (一是… / （一）… / 1. …) inside a classed section carries the section's class."""
     if c.is_heading or c.enumerator is None:
         return ABSTAIN
-    return section_class(c)
+    return section_class(c) or ABSTAIN
 
 
 @labeling_function()
 def announced_list_item(c: Candidate):
     """An item of a list announced by "原因有以下几点：" / "…如下：1." carries the announced class."""
-    return heading_class(c.list_announcement) if c.list_announcement else ABSTAIN
+    return (heading_class(c.list_announcement) if c.list_announcement else None) or ABSTAIN
 
 
 @labeling_function(skips_titles=False)

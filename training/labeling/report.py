@@ -7,16 +7,17 @@ import numpy as np
 
 from pcc.records import LABELS
 from training.labeling import analysis
+from training.metrics import confusion_matrix, plot_confusions
 
 
 def _percent(value: float) -> str:
     return "–" if np.isnan(value) else f"{value:.0%}"
 
 
-def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold_index: np.ndarray,
+def write_report(report_dir: Path, *, config: dict, rules, votes: np.ndarray, gold_index: np.ndarray,
                  estimated_accuracies: np.ndarray, comparison: dict, gold, pairs: list[tuple[str, str | None, str]],
                  n_sentences: int, garbled_gold: int) -> None:
-    """Write the report; `comparison[model name][abstained labelled?]` holds `analysis.class_scores`."""
+    """Write the report; `comparison[model name][abstained labelled?]` holds `training.metrics.classification_scores`."""
     chosen, labelled = config["model"], config["label_abstained"]
     scores = comparison[chosen][labelled]
     coverage = analysis.total_coverage(votes)
@@ -26,7 +27,7 @@ def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold
     lines = [
         "# Weak labels",
         "",
-        f"{n_sentences} prepared sentences, {len(votes)} clean (garbled ones are never labelled); {len(lfs)} labeling "
+        f"{n_sentences} prepared sentences, {len(votes)} clean (garbled ones are never labelled); {len(rules)} labeling "
         f"functions; label model written: **{chosen}**; sentences on which every rule abstains {abstained}.",
         "",
         f"- **Coverage** (clean sentences with at least one rule's vote): **{coverage:.1%}**",
@@ -51,20 +52,21 @@ def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold
             mark = " **(written)**" if (name, variant) == (chosen, labelled) else ""
             lines.append(f"| {name}{mark} | {how} | {1.0 if variant else coverage:.1%} | {result['macro_f1']:.3f} | "
                          f"{result['accuracy']:.3f} | "
-                         + " | ".join(f"{result[l]['f1']:.2f}" for l in LABELS) + " |")
+                         + " | ".join(f"{result['per_class'][l]['f1']:.2f}" for l in LABELS) + " |")
     lines += ["", "## Per class (written labels, dev gold)", "",
               "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    lines += [f"| {l} | {scores[l]['precision']:.2f} | {scores[l]['recall']:.2f} | {scores[l]['f1']:.2f} | "
-              f"{scores[l]['support']} |" for l in LABELS]
+    per_class = scores["per_class"]
+    lines += [f"| {l} | {per_class[l]['precision']:.2f} | {per_class[l]['recall']:.2f} | {per_class[l]['f1']:.2f} | "
+              f"{per_class[l]['support']} |" for l in LABELS]
     lines += ["", "![confusion matrix](labeling_confusion.png)", "", "## Labeling functions", "",
               "Polarity, coverage, overlaps and conflicts over all clean sentences; dev accuracy on the matched gold "
               "sentences the rule votes on (n, few: read with care); the last column is the accuracy Snorkel's "
               "label model estimates without gold.", "",
               "| labeling function | intuition | polarity | coverage | overlaps | conflicts | dev accuracy (n) | "
               "estimated accuracy |", "|---|---|---|---|---|---|---|---|"]
-    for lf, row, estimate in zip(lfs, analysis.lf_summary(votes, [lf.name for lf in lfs], gold_index),
-                                 estimated_accuracies):
-        lines.append(f"| `{lf.name}` | {lf.intuition.replace('|', '/')} | {', '.join(row['polarity']) or '–'} | "
+    for rule, row, estimate in zip(rules, analysis.lf_summary(votes, [rule.name for rule in rules], gold_index),
+                                   estimated_accuracies):
+        lines.append(f"| `{rule.name}` | {rule.intuition.replace('|', '/')} | {', '.join(row['polarity']) or '–'} | "
                      f"{row['coverage']:.1%} | {row['overlaps']:.1%} | {row['conflicts']:.1%} | "
                      f"{_percent(row['accuracy'])} ({row['gold_votes']}) | {estimate:.2f} |")
     errors = [(g, p, text) for g, p, text in pairs if g != p]
@@ -79,6 +81,6 @@ def write_report(report_dir: Path, *, config: dict, lfs, votes: np.ndarray, gold
                   for row in gold.unmatched]
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "labeling.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    matrix = analysis.confusion_matrix([g for g, _, _ in pairs], [p for _, p, _ in pairs])
-    analysis.plot_confusion(matrix, report_dir / "labeling_confusion.png",
-                            f"{chosen} vs dev gold (macro-F1 {scores['macro_f1']:.2f})")
+    matrix = confusion_matrix([g for g, _, _ in pairs], [p for _, p, _ in pairs])
+    plot_confusions({f"{chosen} vs dev gold (macro-F1 {scores['macro_f1']:.2f})": matrix},
+                    report_dir / "labeling_confusion.png", predicted_by="weak label")

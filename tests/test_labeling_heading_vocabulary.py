@@ -1,4 +1,4 @@
-from training.labeling.sections import heading_class, prescribes_action, run_in_heading
+from training.labeling.heading_vocabulary import heading_class, prescribes_action, run_in_heading
 
 
 def test_the_rightmost_keyword_of_a_heading_decides():

@@ -1,0 +1,126 @@
+"""Training-set augmentations: made-up versions of corpus sentences that teach the model what the seed papers
+show too rarely: every heading word of a class, that a title is `other` whatever it names, and that the
+section decides between problem and cause (guideline rules 2 and 3). Every made-up row keeps its paper, so
+cross-fitting leaves it out together with that paper.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from pcc.records import Sentence
+from training.labeling.apply import weak_label
+from training.labeling.heading_vocabulary import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
+from training.labeling.weak_labels import WeakRow
+
+def with_heading_variants(rows: list[WeakRow], copies: int, seed: int) -> list[WeakRow]:
+    """The rows plus `copies` variants of every sentence that a section rule labelled, each under a made-up
+    section heading naming its class with a keyword of the labeling functions' vocabulary
+    ("三、构建和谐警民关系的途径").
+
+    The seed papers show each class under a handful of heading words; the variants teach the model the
+    whole heading vocabulary, so that an unseen paper's "现实状况" or "困境" section reads as problems.
+    Variants keep their paper, so cross-fitting leaves them out together with it.
+    """
+    generator = random.Random(seed)
+    variants = []
+    for row in rows:
+        sentence = row.sentence
+        # The section rules are `section_<class>` in training/labeling/lf_headings.py.
+        if sentence.is_heading or row.label is None or row.votes.get(f"section_{row.label}") != row.label:
+            continue
+        for _ in range(copies):
+            topic = _made_up_topic(sentence.paper_title, generator)
+            heading = f"{generator.choice(CHINESE_NUMERAL[:6])}、{topic}的{generator.choice(HEADING_KEYWORDS[row.label])}"
+            variants.append(WeakRow(replace(sentence, heading_path=[heading]), row.probs, row.label, row.votes))
+    return rows + variants
+
+
+def _made_up_topic(paper_title: str, generator: random.Random) -> str:
+    """The topic of a made-up heading: the opening 4-8 characters of the paper's title."""
+    return paper_title[:generator.randint(4, 8)]
+
+
+_TITLE_PATTERNS = ("{topic}的{first}", "{topic}的{first}及{second}", "{topic}存在的{first}与{second}", "论{topic}的{first}",
+                   "浅析{topic}的{first}和{second}", "关于{topic}的几点{first}")
+_TITLE_CLASSES = ("problem", "cause", "countermeasure")
+
+
+def with_made_up_titles(rows: list[WeakRow], copies: int, seed: int) -> list[WeakRow]:
+    """The rows plus `copies` made-up titles per paper whose title the rules labelled, each naming one or two
+    classes ("构建和谐警民关系的原因及对策"), with the real title's label.
+
+    Guideline rule 3 makes every title `other`, even one naming 对策, and a paper has one title: too few for
+    the model to learn that the title marker (`pcc.model_input.sentence_context`), not the wording, decides.
+    They keep their paper, so cross-fitting leaves them out together with it.
+    """
+    generator = random.Random(seed)
+    made_up = []
+    for row in rows:
+        if not row.sentence.is_title or row.label is None or row.sentence.index != 0:
+            continue
+        for _ in range(copies):
+            first, second = (generator.choice(HEADING_KEYWORDS[label])
+                             for label in generator.sample(_TITLE_CLASSES, 2))
+            title = generator.choice(_TITLE_PATTERNS).format(
+                topic=_made_up_topic(row.sentence.paper_title, generator), first=first, second=second)
+            made_up.append(WeakRow(replace(row.sentence, paper_title=title, text=title), row.probs, row.label,
+                                   row.votes))
+    return rows + made_up
+
+
+# Guideline rule 2: the same negative state is a problem in a problems section and a cause in a causes section.
+_SWAPPED_CLASS = {"problem": "cause", "cause": "problem"}
+_SWAP_HEADINGS = {
+    "problem": ("{topic}中存在的{keyword}", "影响{topic}的{keyword}", "{topic}面临的{keyword}", "当前{topic}的{keyword}"),
+    "cause": ("{topic}问题产生的{keyword}", "影响{topic}的{keyword}", "制约{topic}的{keyword}",
+              "{topic}{problem}的{keyword}"),
+}
+
+
+def with_swapped_sections(rows: list[WeakRow], sentences: list[Sentence], copies: int, seed: int,
+                          label_config: dict) -> list[WeakRow]:
+    """The rows plus `copies` versions of every problems or causes section re-headed as the other kind
+    ("一、当前警民关系的现实状况" → "一、制约和谐警民关系的因素"), its sentences relabelled by the labeling
+    functions in their paper.
+
+    Guideline rule 2 says the section, not the sentence, decides between problem and cause, and the seed
+    papers hold only ten such sections: too few for the model to learn that the heading overrides the
+    sentence's own wording. The relabelled versions show it the same sentences both ways. They keep their
+    paper, so cross-fitting leaves them out together with it; garbled and all-abstained sentences stay out.
+    """
+    generator = random.Random(seed)
+    papers: dict[str, list[Sentence]] = {}
+    for sentence in sentences:
+        papers.setdefault(sentence.paper_id, []).append(sentence)
+    swapped = []
+    for paper in papers.values():
+        headings = list(dict.fromkeys(h for s in paper for h in s.heading_path if heading_class(h) in _SWAPPED_CLASS))
+        for heading in headings:
+            target = _SWAPPED_CLASS[heading_class(heading)]
+            marker = ENUMERATOR.match(heading)
+            for _ in range(copies):
+                made_up = _swap_heading(paper[0].paper_title, target, generator)
+                if made_up is None:
+                    continue
+                new_heading = (marker.group(0) if marker else "") + made_up
+                version = [replace(s, heading_path=[new_heading if h == heading else h for h in s.heading_path],
+                                   text=new_heading if s.is_heading and s.text == heading else s.text)
+                           for s in paper]
+                swapped += [weak for weak in weak_label(version, label_config)
+                            if weak.sentence.quality == "ok" and weak.label is not None
+                            and (new_heading in weak.sentence.heading_path or weak.sentence.text == new_heading)]
+    return rows + swapped
+
+
+def _swap_heading(paper_title: str, label: str, generator: random.Random) -> str | None:
+    """A made-up heading that announces `label`; None when the title keeps spoiling it (a title such as
+    "问题的提出" reads as paper scaffolding, whatever follows)."""
+    for _ in range(20):
+        heading = generator.choice(_SWAP_HEADINGS[label]).format(
+            topic=_made_up_topic(paper_title, generator), keyword=generator.choice(HEADING_KEYWORDS[label]),
+            problem=generator.choice(("问题", "不足", "困境", "矛盾")))
+        if heading_class(heading) == label:
+            return heading
+    return None
+
