@@ -1,8 +1,9 @@
 """The HTTP service: `POST /classify`, `POST /analyze`, the web page at `/`, BentoML's health and metrics.
 
-Start it with `pcc serve` or `bentoml serve serving.service:PCC`. Settings come from the environment, so
-the same service runs under both and inside a container:
-  PCC_BUNDLE     ONNX bundle directory (default: models/latest/onnx)
+Start it with `pcc serve` or `bentoml serve serving.service:PCC`; `bentoml build` packs it into a Bento with the
+newest `pcc-classifier` of the model store (bentofile.yaml names it). Settings come from the environment, so the same service runs under
+all of them and inside a container:
+  PCC_BUNDLE     ONNX bundle directory (default: in a Bento, the model it packs; else models/latest/onnx)
   PCC_DEVICE     auto | cpu | cuda (cuda needs `pip install onnxruntime-gpu` and reserves one GPU per worker)
   PCC_PRECISION  fp32 (default: a label never depends on what it is batched with) or int8 (about 2x faster)
   PCC_WORKERS    worker processes, each loads its own copy of the model (default 1)
@@ -18,6 +19,7 @@ import bentoml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from pcc.model_input import heading_context
+from serving.model_store import STORE_MODEL
 from serving.web import page_app
 
 MAX_SENTENCES = 256
@@ -95,10 +97,10 @@ class AnalysisOut(BaseModel):
 )
 class PCC:
     def __init__(self) -> None:
-        from serving.classifier import SentenceClassifier, default_bundle_dir
+        from serving.classifier import SentenceClassifier
 
         self.classifier = SentenceClassifier(
-            default_bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION", "fp32"),
+            _bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION", "fp32"),
             batch_size=ONNX_BATCH_SIZE)
         # The first run sizes ONNX Runtime's buffers; pay for it before /readyz answers, not in a request.
         self.classifier.classify(["预热模型。"])
@@ -124,3 +126,14 @@ class PCC:
         ]
         return AnalysisOut(title=analysis.paper.title, sentences=sentences, summary=analysis.summary())
 
+
+def _bundle_dir():
+    """$PCC_BUNDLE if set; else, served from a Bento, the store model it packs (the exact version `bentoml build`
+    recorded); else the project's latest bundle."""
+    from serving.classifier import BUNDLE_ENV, default_bundle_dir
+    from serving.model_store import stored_bundle_dir
+
+    packed = [str(m.tag) for m in PCC.bento.info.all_models if m.tag.name == STORE_MODEL] if PCC.bento else []
+    if os.environ.get(BUNDLE_ENV) or not packed:
+        return default_bundle_dir()
+    return stored_bundle_dir(packed[0])

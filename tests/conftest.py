@@ -1,13 +1,25 @@
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.tiny_model import build_tiny_checkpoint
+# Whatever a test saves to BentoML's model or Bento store goes to a store of this test session, never to ~/bentoml.
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="pcc-tests-bentoml-")
+
+from tests.tiny_model import build_tiny_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "data" / "raw" / "police_public_relations_papers.txt"
 DEV_GOLD = REPO / "data" / "gold" / "dev.jsonl"
 OUTSIDE_CORPUS_GOLD = REPO / "data" / "gold" / "outside_corpus.jsonl"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_bentoml_home():
+    yield os.environ["BENTOML_HOME"]
+    shutil.rmtree(os.environ["BENTOML_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-gold", type=Path, default=DEV_GOLD,
                         help="labelled sentences (JSONL: text, label) for the parity and int8 checks (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=EXPORT_CONFIG, help="export settings (default: %(default)s)")
+    parser.add_argument("--no-store", dest="store", action="store_false",
+                        help="do not also save the bundle to the BentoML model store ($BENTOML_HOME/models) as "
+                             "a new version of pcc-classifier")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     bundle_dir = export_bundle(args.model, out_dir, gold=args.check_gold, settings=load_settings(args.config))
     checks = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))["checks"]
     print(f"wrote {bundle_dir} (int8 criteria {'met' if checks['int8_passed'] else 'NOT met'})")
+    if args.store:
+        from serving.model_store import save_bundle
+
+        print(f"saved to the BentoML model store as {save_bundle(bundle_dir)} (`bentoml build` packs the newest)")
     return 0
 
 
