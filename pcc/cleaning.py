@@ -239,13 +239,11 @@ def clean_line(raw: str) -> str:
 
 
 def clean_lines(raw_lines: list[str]) -> list[Line]:
-    """Cleaned lines of one paper; disclaimers, page furniture and running headers (short lines
-    repeated on several pages) removed, orphan numerals re-attached."""
+    """Cleaned lines of one paper (whose page furniture `pcc.documents.leave_out_furniture` already took out):
+    running headers (short lines repeated on several pages) and lines that cleaning leaves empty removed, orphan
+    numerals re-attached."""
     repeats = Counter(line.strip() for line in raw_lines if len(line.strip()) <= _RUNNING_HEADER_MAX)
-    kept = [
-        line for line in raw_lines
-        if not is_disclaimer(line) and not is_junk(line) and repeats[line.strip()] < _RUNNING_HEADER_REPEATS
-    ]
+    kept = [line for line in raw_lines if line.strip() and repeats[line.strip()] < _RUNNING_HEADER_REPEATS]
     cleaned: list[Line] = []
     for raw in merge_orphan_numerals(kept):
         for piece in strip_metadata_fields(raw).split("\n"):

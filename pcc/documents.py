@@ -6,9 +6,11 @@ with a title line, recognised by its shape and by what follows it — never by i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pcc.chrome import bigrams, chrome_reason
 from pcc.cleaning import (
     SPACED_PDF,
     Line,
@@ -31,9 +33,11 @@ from pcc.segmentation import (
     TERMINALS,
     Unit,
     assign_heading_paths,
-    heading_marker,
     is_heading_line,
     is_keyword_line,
+    is_numbered,
+    names_a_section,
+    opens_sentence,
     segment_paragraph,
     starts_with_label,
 )
@@ -46,14 +50,42 @@ _FULL_LINE = 0.8  # share of the wrap width from which an unpunctuated line is a
 
 
 @dataclass
+class LeftOut:
+    """A line of the input that is not part of any paper: site chrome, a download notice, page furniture."""
+    line: int  # line number in the file or text, from 1
+    text: str
+    reason: str
+
+
+@dataclass
 class PreparedPaper:
     paper: Paper
     sentences: list[Sentence]
+    left_out: list[LeftOut] = field(default_factory=list)  # lines of its part of the input that it leaves out
+
+
+def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], list[LeftOut]]:
+    """The lines (numbered from 1) that may belong to a paper, and those that do not, with the reason: blank
+    lines go silently; download-site notices, page furniture (page numbers, mastheads, symbol lines) and site
+    chrome (`pcc.chrome`) are left out and listed."""
+    counts = Counter(pair for line in raw_lines for pair in bigrams(line))
+    kept: list[tuple[int, str]] = []
+    left_out: list[LeftOut] = []
+    for number, line in enumerate(raw_lines, 1):
+        if not line.strip():
+            continue
+        reason = ("download-site notice" if is_disclaimer(line) else "page furniture" if is_junk(line)
+                  else chrome_reason(line, counts))
+        if reason:
+            left_out.append(LeftOut(number, line.strip(), reason))
+        else:
+            kept.append((number, line))
+    return kept, left_out
 
 
 def looks_like_title(text: str) -> bool:
     """Shape of a title line: short, no sentence punctuation, not a numbered section heading."""
-    return is_heading_line(text) and heading_marker(text) is None
+    return is_heading_line(text) and not is_numbered(text)
 
 
 def _repeats_title(title: str, line: str) -> int | None:
@@ -63,7 +95,8 @@ def _repeats_title(title: str, line: str) -> int | None:
 
 
 def split_papers(raw_lines: list[str]) -> list[list[str]]:
-    """Group the lines of a file into papers; each paper starts at a title line.
+    """Group the lines of a file (without furniture: `leave_out_furniture`) into papers; each paper starts at a
+    title line.
 
     A title is confirmed when the next line repeats it glued to the first sentence. A file with at
     least `_MIN_REPEATED_TITLES` such titles is a collection, and in it a title-shaped line of at
@@ -72,7 +105,7 @@ def split_papers(raw_lines: list[str]) -> list[list[str]]:
     be repeated below it — standalone headings stay headings. A title-shaped line right after a
     title is a subtitle of the same paper.
     """
-    lines = merge_orphan_numerals([line for line in raw_lines if line.strip() and not is_disclaimer(line) and not is_junk(line)])
+    lines = merge_orphan_numerals(raw_lines)
     cleaned = [clean_line(line) for line in lines]
     candidates = [index for index, text in enumerate(cleaned) if looks_like_title(text)]
     repeated = {
@@ -112,10 +145,25 @@ def wrap_width(lines: list[Line]) -> float:
     return float("inf")
 
 
+# Front-matter fields that stand on their own line: `作者：…`, `指导教师：…`, `文／…`.
+_FIELD_LINE = re.compile(r"^(?:作者|作者单位|单位|指导教师|导师|通讯作者|基金项目|来源|出处|编辑|责任编辑|文)\s*[:：／/]")
+
+
 def _self_contained(text: str) -> bool:
     """Lines that end their paragraph without final punctuation: keyword lists, bibliography
-    entries, and lines wholly in brackets (an affiliation `（某某学院，南京 210031）`)."""
-    return is_keyword_line(text) or is_reference_entry(text) or (text[0] in "（(【[" and text[-1] in "）)】]")
+    entries, front-matter fields, and lines wholly in brackets (an affiliation `（某某学院，南京 210031）`)."""
+    return (is_keyword_line(text) or is_reference_entry(text) or bool(_FIELD_LINE.match(text))
+            or (text[0] in "（(【[" and text[-1] in "）)】]"))
+
+
+def _cut_by_the_page(text: str, following: str) -> bool:
+    """A heading-shaped line that is really the start of a sentence a page break cut: it is not numbered and
+    names no section, and the next line carries on mid-clause, with a first clause of a few characters
+    (`养老护理人员的薪酬水平` / `普遍偏低，社会认可度也不高…`)."""
+    if not following or is_numbered(text) or is_numbered(following) or is_heading_line(following):
+        return False
+    first_clause = re.split(r"[，。；：！？,;:]", following, maxsplit=1)[0]
+    return not names_a_section(text) and cjk_count(first_clause) <= 6 and not opens_sentence(following)
 
 
 def join_wrapped_lines(lines: list[Line]) -> list[Line]:
@@ -128,16 +176,18 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
     paragraphs: list[Line] = []
     continues = False
     ragged = False
-    for line in lines:
-        if continues and heading_marker(line.text) is None and not starts_with_label(line.text):
+    for index, line in enumerate(lines):
+        if continues and not is_numbered(line.text) and not starts_with_label(line.text):
             last = paragraphs[-1]
             paragraphs[-1] = Line(last.text + line.text, last.raw + " " + line.raw, last.ragged_joins + ragged)
         else:
             paragraphs.append(line)
         end = line.text.rstrip("”’」』）)")[-1:] or line.text[-1]
         full = len(line.text) >= _FULL_LINE * width
+        following = lines[index + 1].text if index + 1 < len(lines) else ""
         continues = end not in TERMINALS and not _self_contained(line.text) and (
             line.text[-1] in _NON_TERMINAL_END or not is_heading_line(line.text) or full
+            or _cut_by_the_page(line.text, following)
         )
         ragged = continues and not full
     return paragraphs
@@ -159,9 +209,11 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
             first = rest.pop(0)
             units.append(Unit(first.text[:end], True, None))
             rest.insert(0, Line(first.text[end:], first.raw))
-    while rest and is_author_line(rest[0].raw, rest[1].raw if len(rest) > 1 else ""):
-        # names under the title: metadata, not a heading over the paper's sentences
-        units.append(Unit(" ".join(re.split(r"[\s,，、;；]+", rest.pop(0).raw.strip())), False, None))
+    while rest and (is_author_line(rest[0].raw, rest[1].raw if len(rest) > 1 else "") or _FIELD_LINE.match(rest[0].text)):
+        # names or fields (`文／刘某`) under the title: metadata, not a heading over the paper's sentences
+        line = rest.pop(0)
+        name = line.text if _FIELD_LINE.match(line.text) else " ".join(re.split(r"[\s,，、;；]+", line.raw.strip()))
+        units.append(Unit(name, False, None))
     return units[0].text, units, rest
 
 
@@ -202,9 +254,11 @@ def prepare_lines(
     flags = _smooth_garbled(flags, paragraphs)
     units = list(title_units)
     garbled = [False] * len(title_units)
-    for paragraph_units, flag in zip(segmented, flags):
+    paragraph_of = [0] * len(title_units)  # the title and the front matter under it are paragraph 0
+    for number, (paragraph_units, flag) in enumerate(zip(segmented, flags), 1):
         units.extend(paragraph_units)
         garbled.extend(flag or sentence_garbled(unit.text) for unit in paragraph_units)
+        paragraph_of.extend([number] * len(paragraph_units))
     title = title or fallback_title
     paper = Paper(paper_id=paper_id, title=title, source=source, ordinal=ordinal)
     # A garbled heading would put noise into the model input of every sentence under it.
@@ -218,31 +272,51 @@ def prepare_lines(
             heading_path=path,
             is_heading=unit.is_heading,
             quality="garbled" if is_garbled else "ok",
+            paragraph=paragraph,
         )
-        for index, (unit, path, is_garbled) in enumerate(zip(units, paths, garbled))
+        for index, (unit, path, is_garbled, paragraph) in enumerate(zip(units, paths, garbled, paragraph_of))
     ]
     return PreparedPaper(paper=paper, sentences=sentences)
 
 
 def prepare_text(text: str, title: str | None = None, paper_id: str = "text") -> PreparedPaper:
     """One paper given as a string; without a title, the first line is the title when it looks like one."""
-    return prepare_lines(text.splitlines(), paper_id=paper_id, source="<text>", title=title)
+    kept, left_out = leave_out_furniture(text.splitlines())
+    prepared = prepare_lines([line for _, line in kept], paper_id=paper_id, source="<text>", title=title)
+    prepared.left_out = left_out
+    return prepared
 
 
 def load_document(path: str | Path) -> list[PreparedPaper]:
-    """One file → its papers, cleaned and segmented. A file holding several papers gives ids `<stem>#01`, …"""
+    """One file → its papers, cleaned and segmented, each with the lines of its part of the file that it leaves
+    out. A file holding several papers gives ids `<stem>#01`, …"""
     path = Path(path)
-    text = read_text(path)
-    groups = split_papers(text.splitlines()) if path.suffix.lower() == ".txt" else [text.splitlines()]
+    kept, left_out = leave_out_furniture(read_text(path).splitlines())
+    lines = [line for _, line in kept]
+    groups = split_papers(lines) if path.suffix.lower() == ".txt" else [lines]
     groups = [group for group in groups if any(line.strip() for line in group)]
     if not groups:
         raise UserError(f"{path}: no text left after cleaning")
+    starts = _first_line_numbers(groups, kept)
     papers = []
-    for ordinal, group in enumerate(groups, 1):
+    for ordinal, (group, start) in enumerate(zip(groups, starts), 1):
         paper_id = path.stem if len(groups) == 1 else f"{path.stem}#{ordinal:02d}"
         prepared = prepare_lines(group, paper_id=paper_id, source=str(path), ordinal=ordinal, fallback_title=path.stem)
+        end = starts[ordinal] if ordinal < len(starts) else float("inf")
+        prepared.left_out = [item for item in left_out if (ordinal == 1 or item.line >= start) and item.line < end]
         if prepared.sentences:
             papers.append(prepared)
     if not papers:
         raise UserError(f"{path}: no sentences found after cleaning")
     return papers
+
+
+def _first_line_numbers(groups: list[list[str]], kept: list[tuple[int, str]]) -> list[int]:
+    """The file line number where each group of lines starts (a heading numeral merged onto its line keeps the
+    number of the line it was merged onto)."""
+    starts, position = [], 0
+    for group in groups:
+        while position < len(kept) and not group[0].endswith(kept[position][1].strip()):
+            position += 1
+        starts.append(kept[position][0] if position < len(kept) else kept[-1][0])
+    return starts

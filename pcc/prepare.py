@@ -1,7 +1,8 @@
 """`pcc prepare`: read papers and write clean, segmented sentences.
 
 Writes `papers.jsonl` (one row per paper), `sentences.jsonl` (one row per sentence or heading) and
-`prepare_run.json` (inputs, failures, counts) into the output folder. A file that cannot be read is reported and skipped; the others still go
+`prepare_run.json` (inputs, failures, counts, and every input line left out as site chrome or page furniture,
+with the reason) into the output folder. A file that cannot be read is reported and skipped; the others still go
 through.
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ def paper_row(prepared: PreparedPaper) -> dict:
         "n_sentences": len(sentences),
         "n_headings": sum(s.is_heading for s in sentences),
         "n_garbled": sum(s.quality == "garbled" for s in sentences),
+        "n_left_out": len(prepared.left_out),
     }
 
 
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     n_sentences = write_jsonl(out_dir / "sentences.jsonl", (s.to_json() for p in prepared for s in p.sentences))
     n_headings = sum(s.is_heading for p in prepared for s in p.sentences)
     n_garbled = sum(s.quality == "garbled" for p in prepared for s in p.sentences)
+    left_out = [{"source": p.paper.source, "paper_id": p.paper.paper_id, "line": item.line, "reason": item.reason,
+                 "text": item.text} for p in prepared for item in p.left_out]
     run = {
         "command": "pcc prepare",
         "inputs": [str(path) for path in files],
@@ -78,11 +82,14 @@ def run(args: argparse.Namespace) -> int:
         "sentences": n_sentences,
         "headings": n_headings,
         "garbled": n_garbled,
+        # Lines of the inputs that belong to no paper (site chrome, download notices, page furniture), with why.
+        "left_out": left_out,
     }
     write_json(out_dir / RUN_RECORD, run)
     print(
         f"{len(prepared)} papers from {len(files) - len(failures)} of {len(files)} files: "
-        f"{n_sentences} sentences ({n_headings} headings), garbled {n_garbled / max(n_sentences, 1):.1%}"
+        f"{n_sentences} sentences ({n_headings} headings), garbled {n_garbled / max(n_sentences, 1):.1%}; "
+        f"{len(left_out)} lines left out as site chrome or page furniture (listed in {RUN_RECORD})"
     )
     print(f"wrote {out_dir / 'papers.jsonl'}, {out_dir / 'sentences.jsonl'} and {out_dir / RUN_RECORD}")
     return 0

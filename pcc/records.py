@@ -40,6 +40,7 @@ class Sentence:
     heading_path: list[str] = field(default_factory=list)  # enclosing headings, outermost first
     is_heading: bool = False
     quality: str = "ok"  # one of QUALITIES
+    paragraph: int = 0  # paragraph of the paper it belongs to, from 1 (0: the title and front matter)
 
     @property
     def id(self) -> str:

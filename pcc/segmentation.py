@@ -31,8 +31,10 @@ _MARKERS: list[tuple[int, re.Pattern]] = [
 ]
 UNNUMBERED_LEVEL = 2
 _DOTTED_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+(?=\s+\D)")  # cleaning keeps the space after it
+_SPACED_NUMBER = re.compile(r"^\d{1,2}\s+(?=[\u4e00-\u9fff])")  # `3 对策建议`: a chapter number and a space
 _DOTTED_BASE_LEVEL = 5  # `1.1` is level 6, `1.1.1` level 7: below every other kind of numeral
 _SECTION_LEVEL = 3  # markers up to （一） open sections; 1. and （1） may also number items in a sentence
+_ITEM_LEVEL = 5  # （1） and ①: with a comma inside they number the items of a list, not sections
 _MAX_SHORT_HEADING = 25  # characters after the numeral: a numbered unit this short is all heading
 _MAX_STANDALONE_HEADING = 40  # … and a numbered paragraph of one sentence this short
 _MAX_HEADING = 40  # a heading glued to a sentence is looked for within this many characters
@@ -57,6 +59,16 @@ _OPENERS = (
     "长期以来", "同时", "此外", "但是", "然而", "虽然", "尽管", "如果", "只有", "要", "应当", "必须", "一是",
     "第一", "其中", "可见", "因此", "所以",
 )
+
+
+def names_a_section(text: str) -> bool:
+    """Whether a heading-shaped text ends with a noun that closes section headings (…的原因, …的对策)."""
+    return text.rstrip("。．.").endswith(_HEADING_NOUNS)
+
+
+def opens_sentence(text: str) -> bool:
+    """Whether a text starts with a word that typically opens a sentence (随着, 近年来, 由于, 我们 …)."""
+    return text.startswith(_OPENERS)
 
 
 @dataclass
@@ -148,6 +160,11 @@ def is_keyword_line(text: str) -> bool:
     return bool(_KEYWORD_LABEL.match(text))
 
 
+def is_numbered(text: str) -> bool:
+    """Whether text opens with a section number of any kind: `一、` `（二）` `3.` `①` `2.3.1 ` `3 `."""
+    return heading_marker(text) is not None or bool(_DOTTED_NUMBER.match(text) or _SPACED_NUMBER.match(text))
+
+
 def heading_marker(text: str) -> tuple[int, int] | None:
     """(level, length of the marker) when text starts with a heading numeral."""
     for level, pattern in _MARKERS:
@@ -199,8 +216,8 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     `standalone`: the unit is a whole paragraph, so a longer one-sentence heading is allowed.
     """
     marker = heading_marker(unit)
-    if marker is None:
-        return [Unit(unit)]
+    if marker is None or unit.rstrip().endswith(("；", ";")) or (marker[0] == _ITEM_LEVEL and "，" in unit):
+        return [Unit(unit)]  # not numbered, or an item of a list (`①执法不规范，给了网民口实；`)
     level, marker_end = marker
     body = unit[marker_end:]
     nested = _nested_marker_at(body, level)
@@ -271,11 +288,46 @@ def heading_label(text: str) -> str:
     return text.rstrip("。．.").strip()
 
 
+# The heading path's stand-in for a section heading an excerpt left out, naming the next section of the same level.
+MISSING_SECTION = "（原文缺此节标题，下一节为“{next}”）"
+_CHAPTER_LEVEL = 2  # 一、 and unnumbered headings: chapters, whose neighbours usually do another job
+
+
+def missing_parent(units: list[Unit]) -> tuple[int, int, str] | None:
+    """(first unit, level, heading) of the section an excerpt starts inside, when the text shows where it ends.
+
+    An excerpt that starts at `3.2.4` lacks `3.2`; when a later `3.3 群众方面的原因` closes it, `3.2` was a
+    section of the same part, so it stands in the path of everything from `3.2.4` up to `3.3`, named after its
+    next section. Chapters (`三、`, `3 `) are not inferred from their neighbours, which usually do another job.
+    """
+    headings = [(i, u) for i, u in enumerate(units) if u.is_heading and u.level is not None]
+    if not headings:
+        return None
+    first, first_unit = headings[0]
+    closing = next(((i, u) for i, u in headings[1:] if u.level < first_unit.level), None)
+    if closing is None or closing[1].level <= _CHAPTER_LEVEL or closing[1].level != first_unit.level - 1:
+        return None
+    parent, following = _DOTTED_NUMBER.match(first_unit.text), _DOTTED_NUMBER.match(closing[1].text)
+    if (parent is None) != (following is None):
+        return None
+    number = ""
+    if parent is not None:
+        number = parent.group(0).rsplit(".", 1)[0]  # 3.2.4 → 3.2, which 3.3 must follow
+        if following.group(0).rsplit(".", 1)[0] != number.rsplit(".", 1)[0]:
+            return None
+    next_name = re.sub(r"^\S*\d\S*\s+", "", closing[1].text) if following else closing[1].text[heading_marker(closing[1].text)[1]:]
+    return first, closing[1].level, number + MISSING_SECTION.format(next=heading_label(next_name))
+
+
 def assign_heading_paths(units: list[Unit]) -> list[list[str]]:
-    """Each unit's enclosing headings, outermost first; a heading's own path is its parents."""
+    """Each unit's enclosing headings, outermost first; a heading's own path is its parents. An excerpt's
+    section whose heading it left out is named after its next section (`missing_parent`)."""
     stack: list[tuple[int, str]] = []
     paths: list[list[str]] = []
-    for unit in units:
+    missing = missing_parent(units)
+    for index, unit in enumerate(units):
+        if missing is not None and index == missing[0]:
+            stack.append(missing[1:])
         if unit.is_heading and unit.level is None:
             paths.append([])
         elif unit.is_heading:

@@ -67,8 +67,8 @@ def test_journal_metadata_fields_break_the_line():
     ]
 
 
-def test_clean_lines_drops_furniture_and_keeps_raw_for_evidence():
-    lines = clean_lines(["标题", "- 2、仅部分预览的文档，不可在线预览，可反馈申请退款（可完整预览的文档不适用）。", "PEI XUN", "正 文 内容 。"])
+def test_clean_lines_cleans_and_keeps_raw_for_evidence():
+    lines = clean_lines(["标题", "正 文 内容 。", "  "])
     assert [line.text for line in lines] == ["标题", "正文内容。"]
     assert lines[1].raw == "正 文 内容 。"
 

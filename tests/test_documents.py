@@ -252,3 +252,65 @@ def test_a_bibliography_label_with_a_colon_heads_the_entries(label):
     units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
     assert units[-2:] == [(label.rstrip(":："), True, []),
                           ("[1]王五.论网络舆情与警民关系[J].公安研究,2018(5):12-17.", False, [label.rstrip(":：")])]
+
+
+WEB_PAGE = """首页 > 论文中心 > 公安学
+下载APP，阅读全文更方便
+#警民关系#
+3.2.4 基层警力配置不合理
+一些派出所民警长期超负荷工作，难以兼顾社区走访。
+展开全文∨
+3.3 群众方面的原因
+3.3.1 群众法治意识不强
+部分群众遇到纠纷时不愿依法维权。
+4 对策
+4.1 充实基层警力
+要向基层派出所倾斜警力。
+举报 | 收藏 | 分享
+"""
+
+
+def test_site_chrome_is_left_out_and_listed_and_an_excerpt_keeps_its_first_heading():
+    prepared = prepare_text(WEB_PAGE, paper_id="page")
+    assert [(item.line, item.reason) for item in prepared.left_out] == [
+        (1, "breadcrumb or page fields"), (2, "site notice"), (3, "hashtag line"), (6, "site notice"),
+        (13, "breadcrumb or page fields")]
+    assert prepared.paper.title == ""  # a numbered heading on the first line is a heading, not the title
+    units = {s.text: s for s in prepared.sentences}
+    assert units["3.2.4 基层警力配置不合理"].is_heading
+    assert not any(word in s.text for s in prepared.sentences for word in ("APP", "展开", "举报", "首页"))
+
+
+def test_an_excerpt_that_starts_inside_a_section_names_it_after_the_next_section():
+    prepared = prepare_text(WEB_PAGE, paper_id="page")
+    stand_in = "3.2（原文缺此节标题，下一节为“群众方面的原因”）"
+    paths = {s.text: s.heading_path for s in prepared.sentences}
+    assert paths["一些派出所民警长期超负荷工作，难以兼顾社区走访。"] == [stand_in, "3.2.4 基层警力配置不合理"]
+    assert paths["部分群众遇到纠纷时不愿依法维权。"] == ["3.3 群众方面的原因", "3.3.1 群众法治意识不强"]
+    assert paths["要向基层派出所倾斜警力。"] == ["4 对策", "4.1 充实基层警力"]
+    # a chapter says nothing about the chapter before it: no stand-in is inferred from it
+    chapters = prepare_text("（三）执法不规范\n部分民警执法随意。\n三、原因分析\n警力不足。", paper_id="c")
+    assert chapters.sentences[1].heading_path == ["（三）执法不规范"]
+
+
+def test_a_line_cut_by_a_page_break_is_not_a_heading_but_a_sections_name_is():
+    prepared = prepare_text("养老服务的困境\n（三）社会层面\n养老护理人员的薪酬水平\n普遍偏低，社会认可度也不高。\n背景\n"
+                            "近年来，老年人口持续增加。", paper_id="cut")
+    texts = [(s.text, s.is_heading) for s in prepared.sentences]
+    assert ("养老护理人员的薪酬水平普遍偏低，社会认可度也不高。", False) in texts
+    assert ("背景", True) in texts
+
+
+def test_list_items_and_front_matter_fields_are_not_headings():
+    prepared = prepare_text("网络时代如何重建警民信任\n文／刘某\n究其原因，主要有以下几点：\n①少数民警执法不规范，给了网民口实；\n"
+                            "②信息发布不及时，谣言乘虚而入。\n重建信任，首先要从规范执法做起。", paper_id="list")
+    assert [s.text for s in prepared.sentences if s.is_heading] == ["网络时代如何重建警民信任"]
+    assert not any(s.heading_path for s in prepared.sentences)
+    assert [s.paragraph for s in prepared.sentences] == [0, 0, 1, 2, 3, 4]
+
+
+def test_load_document_gives_each_paper_its_left_out_lines(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_text(WEB_PAGE, "utf-8")
+    (paper,) = load_document(path)
+    assert [item.line for item in paper.left_out] == [1, 2, 3, 6, 13]

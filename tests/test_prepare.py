@@ -8,8 +8,9 @@ from pcc.records import read_jsonl, read_sentences
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import TITLE, write_docx, write_pdf
 
-PAPER_FIELDS = {"paper_id", "title", "source", "ordinal", "n_sentences", "n_headings", "n_garbled"}
-SENTENCE_FIELDS = {"id", "paper_id", "paper_title", "index", "text", "heading_path", "is_heading", "quality"}
+PAPER_FIELDS = {"paper_id", "title", "source", "ordinal", "n_sentences", "n_headings", "n_garbled", "n_left_out"}
+SENTENCE_FIELDS = {"id", "paper_id", "paper_title", "index", "text", "heading_path", "is_heading", "quality",
+                   "paragraph"}
 
 
 def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Iterator
@@ -213,8 +213,7 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
             heading_path = list(found.heading_path)
             if given_path and (found.paper_id.startswith(REBUILT_PAPER) or not heading_path):
                 heading_path = given_path
-            sentence = Sentence(found.paper_id, found.paper_title, found.index, row["text"], heading_path,
-                                found.is_heading)
+            sentence = replace(found, text=row["text"], heading_path=heading_path, quality="ok")
         else:
             # A negative index cannot collide with a corpus sentence of the same paper.
             sentence = Sentence(paper_id or f"gold:{row.get('paper') or 'unknown'}", "", -row["line"],

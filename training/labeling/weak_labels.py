@@ -40,6 +40,7 @@ def read_weak_labels(path: str | Path) -> list[WeakRow]:
             paper_id=row["paper_id"], paper_title=row.get("paper_title", ""), index=int(row["index"]),
             text=row["text"], heading_path=list(row.get("heading_path") or []),
             is_heading=bool(row.get("is_heading", False)), quality=row.get("quality", "ok"),
+            paragraph=int(row.get("paragraph", 0)),
         )
         rows.append(WeakRow(sentence, [float(probs[name]) for name in LABELS], label, dict(row.get("votes") or {})))
     return rows

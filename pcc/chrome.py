@@ -1,0 +1,87 @@
+"""Site chrome: the lines a web page or a document-sharing site puts around and between a paper's paragraphs.
+
+Breadcrumbs (`首页 > 资料库 > 论文详情`), hashtag lines (`#法律咨询#`), app and download prompts, "read more" and
+"part of the text shown" notices, upload dates, view counts, page navigation, share and report buttons, end
+marks. Each is recognised by general evidence about its form, never by a particular site's wording, and comes
+with the reason, so that `pcc prepare` can list what it left out.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from pcc.cleaning import CJK, cjk_count, is_reference_entry
+
+# Words of a site's own interface. The first kind never occurs in a paper's text; the second does (a paper on
+# online opinion speaks of 评论 and 转载), so a line holding only those must also share little with the paper.
+INTERFACE_WORDS = (
+    "APP", "App", "客户端", "小程序", "扫码", "二维码", "阅读全文", "展开全文", "展开剩余", "查看全文", "查看更多",
+    "全文阅读", "相关推荐", "相关文档", "相关阅读", "相关文章", "猜你喜欢", "上一页", "下一页", "上一篇", "下一篇",
+    "当前第", "温馨提示", "免责声明", "仅代表", "返回顶部", "文档页数", "阅读模式", "字号", "积分", "VIP", "登录",
+    "注册", "侵权", "部分内容",
+)
+SITE_WORDS = ("下载", "点击", "预览", "收藏", "分享", "举报", "点赞", "评论", "关注", "上传", "浏览", "阅读", "打开",
+              "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员")
+_INTERFACE_WORD = re.compile("|".join(sorted(map(re.escape, INTERFACE_WORDS), key=len, reverse=True)))
+_SITE_WORD = re.compile("|".join(sorted(map(re.escape, SITE_WORDS + INTERFACE_WORDS), key=len, reverse=True)))
+# Separators of breadcrumbs and of rows of page fields (`上传时间：… | 浏览：…`).
+_SEPARATOR = re.compile(r"\s*(?:>|›|»|＞|\||｜|/|／|\s-\s|\s—\s|_)\s*")
+_HASHTAG = re.compile(r"#[^#\s]{1,20}#")
+_DATE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?")
+_COUNT = re.compile(r"\d+(?:\.\d+)?\s*[万千kKwW]?")
+_END_MARK = re.compile(r"^[（(【\[]?\s*(?:完|全文完|本文完|未完待续|待续|END|end)\s*[）)】\]]?$")
+_SITE_NAME = re.compile(r"(?:网|网站|文库|论坛|平台|公众号|百科|贴吧|头条|号)$")
+_SENTENCE_END = re.compile(r"[。！？!?]\s*$")
+_FIELD = re.compile(rf"^[{CJK}A-Za-z]{{1,6}}\s*[:：]")  # `上传者：…`, `阅读：…`
+SHORT_LINE = 25  # Chinese characters: a line this short with one site word is chrome when unrelated to the paper
+
+
+def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
+    """Why a raw line is site chrome, or None when it may be the paper's own text.
+
+    `text_bigrams`: how often each character pair occurs in the whole input, this line included; a short line
+    that shares few of its pairs with the other lines and holds a site word belongs to the page, not to the paper.
+    """
+    text = line.strip()
+    if not text:
+        return None
+    compact = re.sub(r"\s+", "", text)
+    if _END_MARK.match(compact):
+        return "end mark"
+    hashtags = _HASHTAG.findall(compact)
+    if hashtags and len("".join(hashtags)) >= 0.7 * len(compact):
+        return "hashtag line"
+    if _SENTENCE_END.search(text) and cjk_count(text) > SHORT_LINE:
+        return None  # a full sentence of some length: the paper's, whatever words it uses
+    if is_reference_entry(text):
+        return None
+    parts = [part for part in _SEPARATOR.split(text) if part.strip()]
+    site_words = set(_SITE_WORD.findall(text))
+    if len(parts) >= 3 and all(len(part) <= 18 for part in parts) and not _SENTENCE_END.search(text):
+        return "breadcrumb or page fields"
+    if len(parts) >= 2 and (site_words or any(_FIELD.match(p) for p in parts) or _SITE_NAME.search(parts[-1])):
+        if all(len(part) <= 24 for part in parts):
+            return "page title or page fields"
+    if _INTERFACE_WORD.search(text):
+        return "site notice"
+    date = _DATE.search(text)
+    if date and cjk_count(text.replace(date.group(0), "")) <= 8:
+        return "date or time line"
+    if site_words and (len(site_words) >= 2 or cjk_count(text) <= SHORT_LINE) and _shares_little(compact, text_bigrams):
+        return "site notice"
+    if not cjk_count(text) and _COUNT.fullmatch(compact):
+        return "number alone"
+    return None
+
+
+def bigrams(text: str) -> set[str]:
+    """The pairs of adjacent Chinese characters of a text."""
+    chars = re.sub(f"[^{CJK}]", "", text)
+    return {chars[i:i + 2] for i in range(len(chars) - 1)}
+
+
+def _shares_little(text: str, text_bigrams: Counter | None) -> bool:
+    """Whether fewer than half of the line's character pairs occur elsewhere in the input."""
+    own = Counter(bigrams(text))
+    elsewhere = sum(1 for pair, count in own.items() if (text_bigrams or {}).get(pair, 0) > count)
+    return not own or elsewhere < 0.5 * len(own)

@@ -1,0 +1,47 @@
+from collections import Counter
+
+import pytest
+
+from pcc.chrome import bigrams, chrome_reason
+
+PAPER = ["网络时代如何重建警民信任", "当前网络空间中的警民关系并不乐观，一些涉警视频在评论区引发大量转发。",
+         "要加强网络评论引导，规范转载行为。"]
+
+
+def paper_bigrams(*extra: str) -> Counter:
+    return Counter(pair for line in [*PAPER, *extra] for pair in bigrams(line))
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("首页 > 论文中心 > 法学论文 > 公安学", "breadcrumb or page fields"),
+    ("举报 | 收藏 | 分享", "breadcrumb or page fields"),
+    ("上传时间: 2022-09-18 | 浏览: 1203 | 下载: 87", "breadcrumb or page fields"),
+    ("作者：一线民警说法 | 发布于 2022-06-14 09:32 | 阅读 3.6万", "page title or page fields"),
+    ("环境保护论文 - 学术论文网", "page title or page fields"),
+    ("#社会治理# #警民关系#", "hashtag line"),
+    ("下载APP，阅读全文更方便", "site notice"),
+    ("温馨提示：当前页面仅展示论文的部分内容", "site notice"),
+    ("↓ 点击展开剩余65% ↓", "site notice"),
+    ("本文共4页 当前第2页 [上一页] [下一页]", "site notice"),
+    ("（本文仅代表作者个人观点）", "site notice"),
+    ("热门评论（12）", "site notice"),
+    ("2023年5月12日", "date or time line"),
+    ("（完）", "end mark"),
+])
+def test_site_chrome_is_recognised_with_its_reason(line, reason):
+    assert chrome_reason(line, paper_bigrams(line)) == reason
+
+
+@pytest.mark.parametrize("line", [
+    *PAPER,
+    "加强网络评论与转载的规范管理",  # a heading about comments: its words are the paper's
+    "2.3.2 经费保障不足",
+    "文／刘某",
+    "作者：王某某　　指导教师：张某某 教授",
+    "陈某某（某某大学法学院，江苏 南京 210000）",
+    "[1]刘某.基层派出所警务保障问题探讨[J].公安研究,2018(6):33-38.",
+    "[2]王某.网络舆情研究[EB/OL].http://www.example.cn/a/b.html,2020-05-01.",
+    "截至2020年底，我国60岁及以上人口已超过2.6亿。",
+])
+def test_the_papers_own_lines_are_not_chrome(line):
+    assert chrome_reason(line, paper_bigrams(line)) is None
