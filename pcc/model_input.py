@@ -1,19 +1,37 @@
-"""How a sentence is presented to the encoder; shared by training, export and serving."""
+"""How a sentence is presented to the encoder; shared by training, export and serving.
+
+The sentence is segment A; segment B is its context: the title marker for a paper's title, else its heading
+path and, for a model trained with document context, its lead: the sentence that announces the list it is an
+item of ("究其原因，主要有以下几点："), or else the sentence before it in its section. A sentence without any
+of these is read bare.
+"""
 from __future__ import annotations
 
+from typing import Sequence
+
 from pcc.records import Sentence
+from pcc.structure import list_announcements
 
 HEADING_SEPARATOR = " > "
+LEAD_SEPARATOR = " ‖ "
+LEAD_CHARS = 24  # the lead's last characters: an announcement ends with what it announces ("…原因如下：")
 # Alone, a title such as "…问题及对策" reads like a section heading that announces its class; guideline
 # rule 3 makes every title `other`, so the model is told which sentence is the title.
 TITLE_CONTEXT = "论文标题"
+# What a model's segment B holds; its model card and bundle name it, so serving builds the same input.
+HEADINGS, HEADINGS_AND_LEAD = "heading", "heading+lead"
+CONTEXT_SCHEMES = (HEADINGS, HEADINGS_AND_LEAD)
+# Sentences of a paper further apart than this (a garbled line may sit between) are no neighbours.
+NEIGHBOUR_MAX_GAP = 2
 
 
-def heading_context(heading_path: list[str] | None) -> str | None:
-    """The second segment of the model input for a sentence under these headings, or None."""
-    if not heading_path:
-        return None
-    return HEADING_SEPARATOR.join(heading_path)
+def heading_context(heading_path: list[str] | None, lead: str | None = None) -> str | None:
+    """The second segment of the model input for a sentence under these headings after this lead, or None."""
+    headings = HEADING_SEPARATOR.join(heading_path or [])
+    lead = (lead or "").strip()[-LEAD_CHARS:]
+    if not lead:
+        return headings or None
+    return f"{headings}{LEAD_SEPARATOR}{lead}".strip()
 
 
 def given_heading_path(value) -> list[str] | None:
@@ -27,9 +45,42 @@ def given_heading_path(value) -> list[str] | None:
     return [h.strip() for h in headings]
 
 
-def sentence_context(sentence: Sentence) -> str | None:
-    """The second segment of the model input for a sentence of a paper: the title marker, or its headings."""
-    return TITLE_CONTEXT if sentence.is_title else heading_context(sentence.heading_path)
+def sentence_context(sentence: Sentence, lead: str | None = None) -> str | None:
+    """The second segment of the model input for a sentence of a paper: the title marker, or its headings and
+    lead."""
+    return TITLE_CONTEXT if sentence.is_title else heading_context(sentence.heading_path, lead)
+
+
+def paper_leads(sentences: Sequence[Sentence]) -> list[str | None]:
+    """Each sentence's lead (in the given order; papers apart, each in index order): the announcement of the list
+    it is an item of, else the readable sentence just before it under the same headings. Headings and titles have
+    none."""
+    leads: list[str | None] = [None] * len(sentences)
+    by_paper: dict[str, list[int]] = {}
+    for position, sentence in enumerate(sentences):
+        by_paper.setdefault(sentence.paper_id, []).append(position)
+    for positions in by_paper.values():
+        positions.sort(key=lambda p: sentences[p].index)
+        ordered = [sentences[p] for p in positions]
+        for position, sentence, announced, before in zip(positions, ordered, list_announcements(ordered),
+                                                          [None, *ordered[:-1]]):
+            if sentence.is_heading or sentence.is_title:
+                continue
+            if announced is not None and not sentence.text.startswith(announced):
+                leads[position] = announced
+            elif (before is not None and not before.is_heading and before.quality == "ok"
+                  and before.heading_path == sentence.heading_path
+                  and sentence.index - before.index <= NEIGHBOUR_MAX_GAP):
+                leads[position] = before.text
+    return leads
+
+
+def paper_contexts(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:
+    """The second segment of each sentence's model input under a context scheme (`CONTEXT_SCHEMES`)."""
+    if scheme not in CONTEXT_SCHEMES:
+        raise ValueError(f"context scheme {scheme!r}: expected one of {CONTEXT_SCHEMES}")
+    leads = paper_leads(sentences) if scheme == HEADINGS_AND_LEAD else [None] * len(sentences)
+    return [sentence_context(sentence, lead) for sentence, lead in zip(sentences, leads)]
 
 
 # The two ways a sentence is shown to the model, scored separately in training and evaluation: with its context

@@ -16,7 +16,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pcc.errors import UserError
-from pcc.model_input import sentence_context
+from pcc.model_input import HEADINGS, paper_contexts
 from pcc.paths import LATEST_BUNDLE
 from pcc.records import LABELS, Paper, Sentence
 
@@ -87,6 +87,8 @@ class SentenceClassifier:
         self.labels: tuple[str, ...] = tuple(self.bundle["labels"])
         self.max_length: int = int(self.bundle["max_length"])
         self.use_heading: bool = bool(self.bundle["use_heading"])
+        # What segment B holds; a bundle from before document context holds headings only.
+        self.context_scheme: str = self.bundle.get("context", HEADINGS)
         self._pad_id: int = int(self.bundle["pad_token_id"])
         self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self._tokenizer.no_padding()  # batches are padded here, after sorting by length
@@ -106,8 +108,8 @@ class SentenceClassifier:
             raise UserError(f"{self.bundle_dir}: the model expects unknown inputs {sorted(unknown)}; run `pcc export` again")
 
     def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None) -> list[Prediction]:
-        """Predict every sentence; `contexts[i]` is the model context of `sentences[i]`
-        (`pcc.model_input.sentence_context`, `heading_context`) or None for a bare sentence."""
+        """Predict every sentence; `contexts[i]` is the model context of `sentences[i]` (`pcc.model_input`:
+        `paper_contexts` with `self.context_scheme`, or `heading_context`) or None for a bare sentence."""
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {len(contexts)} contexts")
         if not self.use_heading or contexts is None:
@@ -131,8 +133,10 @@ class SentenceClassifier:
 
     def classify_papers(self, papers: Sequence[PreparedPaper]) -> list[PaperAnalysis]:
         """`classify_paper` for several papers at once: batches fill up across papers (fewer, fuller runs)."""
-        readable = [s for prepared in papers for s in prepared.sentences if s.quality == "ok"]
-        predictions = iter(self.classify([s.text for s in readable], [sentence_context(s) for s in readable]))
+        every = [s for prepared in papers for s in prepared.sentences]
+        contexts = paper_contexts(every, self.context_scheme)
+        readable = [(s, context) for s, context in zip(every, contexts) if s.quality == "ok"]
+        predictions = iter(self.classify([s.text for s, _ in readable], [context for _, context in readable]))
         return [
             PaperAnalysis(prepared.paper, [
                 AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None) for s in prepared.sentences

@@ -17,14 +17,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pcc.cleaning import sentence_garbled
-from pcc.documents import PreparedPaper, load_document
+from pcc.documents import load_document
 from pcc.errors import UserError
-from pcc.model_input import HEADING_SEPARATOR, given_heading_path
+from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, heading_context
 from pcc.paths import PREDICTIONS
 from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
                          write_jsonl)
 from pcc.readers import find_papers
-from serving.classifier import DEVICES, MODEL_FILES, PaperAnalysis, SentenceClassifier, default_bundle_dir
+from serving.classifier import (DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis, SentenceClassifier,
+                                default_bundle_dir)
 
 OUTPUT_FORMATS = (".jsonl", ".csv")
 CHECKPOINT_SECONDS = 3.0
@@ -38,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="paper files, folders (searched recursively) or glob patterns (.txt, .pdf, .docx)")
     parser.add_argument("--sentences", type=Path, metavar="FILE",
-                        help="classify sentences instead of papers: each line of FILE, or in a .jsonl FILE each "
-                             "object's `text` under its optional `heading_path`")
+                        help="classify sentences instead of papers: each line of FILE alone, or in a .jsonl FILE "
+                             "each object's `text` with its optional `heading_path` and `lead`")
     parser.add_argument("--out", type=Path, default=PREDICTIONS,
                         help="per-sentence output, .jsonl or .csv (default: %(default)s)")
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
@@ -107,34 +108,45 @@ def run(args: argparse.Namespace) -> int:
     return 1 if nothing_done else 0
 
 
-def _read_sentence_file(path: Path, paper: Paper) -> list[Sentence]:
-    """A `.jsonl` file: one object per line, `text` and optional `heading_path` (a list, or one heading);
-    any other file: one sentence per line. A sentence's index is its line number - 1, so a row points back
-    at its line."""
+def _read_sentence_file(path: Path, paper: Paper) -> list[tuple[Sentence, str | None]]:
+    """Listed sentences, each with its lead. A `.jsonl` file: one object per line, `text`, an optional
+    `heading_path` (a list, or one heading) and an optional `lead` (the sentence announcing its list, or the one
+    before it); any other file: one sentence per line, read alone. A sentence's index is its line number - 1, so
+    a row points back at its line."""
+    items = []
     if path.suffix.lower() == ".jsonl":
-        items = []
         for number, row in read_numbered_jsonl(path):
-            text, headings = row.get("text"), given_heading_path(row.get("heading_path"))
+            text, headings, lead = row.get("text"), given_heading_path(row.get("heading_path")), row.get("lead")
             if not isinstance(text, str) or not text.strip():
                 raise UserError(f"{path}:{number}: field 'text' must be a non-empty string")
             if headings is None:
                 raise UserError(f"{path}:{number}: field 'heading_path' must be a list of headings "
                                 "(outermost first), one heading, or absent")
-            items.append((number - 1, text.strip(), headings))
+            if lead is not None and not isinstance(lead, str):
+                raise UserError(f"{path}:{number}: field 'lead' must be a string (the sentence before) or absent")
+            items.append((number - 1, text.strip(), headings, lead))
     else:
         lines = read_input_text(path).splitlines()
-        items = [(index, line.strip(), []) for index, line in enumerate(lines) if line.strip()]
-    return [Sentence(paper.paper_id, paper.title, index, text, headings,
-                     quality="garbled" if sentence_garbled(text) else "ok") for index, text, headings in items]
+        items = [(index, line.strip(), [], None) for index, line in enumerate(lines) if line.strip()]
+    return [(Sentence(paper.paper_id, paper.title, index, text, headings,
+                      quality="garbled" if sentence_garbled(text) else "ok"), lead)
+            for index, text, headings, lead in items]
 
 
-def _classify_lines(classifier: SentenceClassifier, paper: Paper, sentences: list[Sentence]) -> PaperAnalysis:
+def _classify_lines(classifier: SentenceClassifier, paper: Paper, listed: list[tuple[Sentence, str | None]]
+                    ) -> PaperAnalysis:
+    """Each listed sentence in the context it was given (never its neighbours in the list: they are unrelated)."""
+    reads_leads = classifier.context_scheme == HEADINGS_AND_LEAD
     analyzed = []
-    with tqdm(total=len(sentences), desc="sentences", unit="sentence", disable=None) as progress:
-        for start in range(0, len(sentences), SENTENCE_CHUNK):
-            chunk = sentences[start:start + SENTENCE_CHUNK]
-            analyzed.extend(classifier.classify_paper(PreparedPaper(paper, chunk)).sentences)
-            progress.update(len(chunk))
+    with tqdm(total=len(listed), desc="sentences", unit="sentence", disable=None) as progress:
+        for start in range(0, len(listed), SENTENCE_CHUNK):
+            readable = [(s, lead) for s, lead in listed[start:start + SENTENCE_CHUNK] if s.quality == "ok"]
+            predictions = iter(classifier.classify(
+                [s.text for s, _ in readable],
+                [heading_context(s.heading_path, lead if reads_leads else None) for s, lead in readable]))
+            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None)
+                         for s, _ in listed[start:start + SENTENCE_CHUNK]]
+            progress.update(len(listed[start:start + SENTENCE_CHUNK]))
     return PaperAnalysis(paper, analyzed)
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import bentoml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from pcc.model_input import heading_context
+from pcc.model_input import HEADINGS_AND_LEAD, heading_context
 from serving.model_store import STORE_MODEL
 from serving.web import page_app
 
@@ -40,10 +40,12 @@ HeadingText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITL
 
 
 class SentenceIn(BaseModel):
-    """A sentence with the headings it sits under, outermost first: the model reads them as its context."""
+    """A sentence with its context: the headings it sits under, outermost first, and its lead (the sentence that
+    announces the list it is an item of, or else the sentence before it). The model reads them as its context."""
     model_config = ConfigDict(extra="forbid")
     text: SentenceText
     heading_path: Annotated[list[HeadingText], Field(max_length=MAX_HEADING_DEPTH)] = []
+    lead: Optional[SentenceText] = None
 
 
 def _as_sentence(item):
@@ -51,7 +53,7 @@ def _as_sentence(item):
         return {"text": item}  # so a bad sentence is `sentences.N.text` in either form
     if isinstance(item, (dict, SentenceIn)):
         return item
-    raise ValueError('a sentence is a string or an object {"text": "...", "heading_path": ["...", ...]}')
+    raise ValueError('a sentence is a string or an object {"text": "...", "heading_path": ["...", ...], "lead": "..."}')
 
 
 SentenceItem = Annotated[
@@ -109,7 +111,8 @@ class PCC:
     @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=60_000)
     def classify(self, sentences: Sentences) -> list[PredictionOut]:
         """One prediction per sentence, in order. With batching on, `sentences` joins several requests."""
-        contexts = [heading_context(item.heading_path) for item in sentences]
+        leads = self.classifier.context_scheme == HEADINGS_AND_LEAD
+        contexts = [heading_context(item.heading_path, item.lead if leads else None) for item in sentences]
         return [asdict(prediction) for prediction in self.classifier.classify([item.text for item in sentences], contexts)]
 
     @bentoml.api

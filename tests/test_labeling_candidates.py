@@ -1,20 +1,9 @@
 from pcc.records import Sentence
-from training.labeling.candidates import announcement, build_candidates, enumeration
+from training.labeling.candidates import build_candidates
 
 
 def paper(texts, paper_id="p#01", title="论题", headings=()):
     return [Sentence(paper_id, title, i, t, is_heading=i in headings) for i, t in enumerate(texts)]
-
-
-def test_enumeration_markers_are_read_with_style_and_number():
-    assert enumeration("一、加强队伍建设") == ("chinese", 1)
-    assert enumeration("（三）重破大案轻管小事。") == ("parenthesised", 3)
-    assert enumeration("2. 提高培训水平：加大力度。") == ("arabic", 2)
-    assert enumeration("二是执法不规范。") == ("ordinal", 2)
-    assert enumeration("第三，应当积极引入社会力量。") == ("di", 3)
-    assert enumeration("其次，经费保障不到位。") == ("sequence", 2)
-    assert enumeration("2.5亿网民上网。") is None
-    assert enumeration("群众对公安工作支持的主动性减弱。") is None
 
 
 def test_body_drops_the_marker_and_title_is_recognised_near_the_start_only():
@@ -51,12 +40,6 @@ def test_list_items_inherit_the_announcement_until_the_list_restarts():
     assert cands[2].list_announcement == cands[0].list_announcement
     assert cands[4].list_announcement is None and cands[5].list_announcement is None
     assert cands[0].heading_announcements == {"2.提高警察执法能力和形象": cands[0].list_announcement}
-
-
-def test_announcement_needs_a_list_opening():
-    assert announcement("原因主要有以下几点：") == "原因主要有以下几点："
-    assert announcement("我们提出如下建议：1.加强教育。") == "我们提出如下建议"
-    assert announcement("群众对公安机关的信任度有所降低。") is None
 
 
 def test_lists_opened_by_first_or_after_a_stated_problem_are_tracked():

@@ -1,7 +1,8 @@
 from pcc.records import Sentence
 from training.labeling.candidates import build_candidates
 from training.labeling.lf import ABSTAIN
-from training.labeling.lf_structure import announced_list_item, enumerated_item_in_section, outside_sections, paper_title
+from training.labeling.lf_structure import (announced_list_item, announced_paragraph, enumerated_item_in_section,
+                                            outside_sections, paper_title)
 
 TITLE = "构建和谐警民关系的几点思考"
 
@@ -56,3 +57,11 @@ def test_a_paper_without_headings_has_no_introduction_to_call_background():
                    ("网络借贷是指借贷双方通过网络平台完成借贷交易的金融模式。", [], False),
                    ("对此，高校应当将金融安全教育纳入日常教学。", [], False)])
     assert [outside_sections(c) for c in cands] == [ABSTAIN, ABSTAIN, ABSTAIN]
+
+
+def test_a_paragraph_opened_by_an_announcement_does_the_announced_job():
+    sentences = [Sentence("p#01", TITLE, i, t, [], False, paragraph=p) for i, (t, p) in enumerate([
+        ("这些短板的形成并非偶然。", 1), ("长期以来，基层投入重硬件、轻人才；", 1), ("应急演练多是走过场。", 1),
+        ("补齐这些短板，需要从以下几个方面发力。", 2), ("一要建立直报机制。", 2), ("群众满意度有所提高。", 3)])]
+    cands = build_candidates(sentences)
+    assert [announced_paragraph(c) for c in cands] == [ABSTAIN, "cause", "cause", ABSTAIN, "countermeasure", ABSTAIN]

@@ -1,4 +1,5 @@
-from pcc.model_input import TITLE_CONTEXT, given_heading_path, heading_context, sentence_context
+from pcc.model_input import (HEADINGS, HEADINGS_AND_LEAD, LEAD_CHARS, TITLE_CONTEXT, given_heading_path, heading_context,
+                             paper_contexts, paper_leads, sentence_context)
 from pcc.records import Sentence
 
 TITLE = "当前警民关系存在的问题及对策"
@@ -42,3 +43,23 @@ def test_a_given_heading_path_is_a_list_of_headings_one_heading_or_nothing():
     assert given_heading_path(None) == given_heading_path("") == given_heading_path([]) == []
     for bad in (["一、背景", 2], ["一、背景", " "], 3, {"heading": "一、背景"}):
         assert given_heading_path(bad) is None, bad
+
+
+def test_a_lead_follows_the_headings_and_keeps_its_end():
+    assert heading_context(["二、原因分析"], "究其原因，主要有以下几点：") == "二、原因分析 ‖ 究其原因，主要有以下几点："
+    assert heading_context([], "长" * 30 + "原因如下：") == "‖ " + ("长" * 30 + "原因如下：")[-LEAD_CHARS:]
+    assert heading_context(None, None) is None and heading_context([], "  ") is None
+
+
+def test_each_sentence_is_led_by_its_lists_announcement_or_the_sentence_before_it_in_its_section():
+    path = ["二、原因分析"]
+    paper = [sentence(0, TITLE, is_heading=True), sentence(1, "二、原因分析", is_heading=True),
+             sentence(2, "究其原因，主要有以下几点：", path), sentence(3, "一是警力不足。", path),
+             sentence(4, "二是经费紧张。", path), sentence(5, "群众意见很大。", path),
+             sentence(6, "三、对策", is_heading=True), sentence(7, "要加强队伍建设。", ["三、对策"])]
+    leads = paper_leads(paper[::-1])[::-1]  # any order: neighbours come from the paper's own order
+    assert leads == [None, None, None, "究其原因，主要有以下几点：", "究其原因，主要有以下几点：", "二是经费紧张。", None, None]
+    contexts = paper_contexts(paper, HEADINGS_AND_LEAD)
+    assert contexts[0] == TITLE_CONTEXT and contexts[4] == "二、原因分析 ‖ 究其原因，主要有以下几点："
+    assert contexts[7] == "三、对策"
+    assert paper_contexts(paper, HEADINGS)[4] == "二、原因分析"

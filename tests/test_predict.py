@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from pcc.cli import main
-from pcc.model_input import heading_context
+from pcc.model_input import HEADINGS_AND_LEAD, heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
 from serving.predict import read_rows, write_rows
@@ -95,6 +95,25 @@ def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path, encoding):
     expected = SentenceClassifier(tiny_bundle, device="cpu").classify(
         [row["text"] for row in rows], [heading_context(path) for path in paths])
     assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
+
+
+def test_sentences_jsonl_with_leads_for_a_model_that_reads_them(tiny_bundle, tmp_path):
+    bundle = tmp_path / "lead-bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    card = json.loads((bundle / "bundle.json").read_text("utf-8"))
+    (bundle / "bundle.json").write_text(json.dumps({**card, "context": HEADINGS_AND_LEAD}), "utf-8")
+    listed = tmp_path / "listed.jsonl"
+    rows = [{"text": "警力不足。", "heading_path": ["二、原因"], "lead": "究其原因，主要有以下几点："},
+            {"text": "警力不足。", "heading_path": ["二、原因"]}, {"text": "警力不足。", "lead": 3}]
+    listed.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows[:2]), encoding="utf-8")
+    assert predict(bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 0
+    out = list(read_jsonl(tmp_path / "s.jsonl"))
+    expected = SentenceClassifier(bundle, device="cpu").classify(
+        ["警力不足。"] * 2, [heading_context(["二、原因"], "究其原因，主要有以下几点："), heading_context(["二、原因"])])
+    assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
+    assert out[0]["scores"] != pytest.approx(out[1]["scores"], abs=1e-6)  # the lead is read
+    listed.write_text(json.dumps(rows[2], ensure_ascii=False) + "\n", encoding="utf-8")
+    assert predict(bundle, "--sentences", listed, "--out", tmp_path / "bad.jsonl") == 2
 
 
 def test_an_output_path_that_cannot_be_written_is_named_without_a_traceback(tiny_bundle, tmp_path, capsys):

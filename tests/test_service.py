@@ -145,6 +145,8 @@ BAD_REQUESTS = {
     "classify: headings not a list": (
         "/classify", {"sentences": [{"text": "短句。", "heading_path": "一、问题"}]},
         "sentences.0.heading_path: Input should be a valid array"),
+    "classify: lead not a string": (
+        "/classify", {"sentences": [{"text": "短句。", "lead": ["一、问题"]}]}, "sentences.0.lead: Input should be a valid string"),
     "classify: unknown field": (
         "/classify", {"sentences": [{"text": "短句。", "headings": ["一、问题"]}]},
         "sentences.0.headings: Extra inputs are not permitted"),

@@ -28,19 +28,23 @@ def assign_folds(gold: list[GoldSentence], paper_ids: set[str], n_folds: int) ->
     return folds
 
 
-def _sentence_columns(sentence: Sentence) -> dict:
+def _sentence_columns(sentence: Sentence, leads: dict[str, str | None]) -> dict:
+    """The sentence, its full context (headings and lead) and its context without the lead."""
     return {"id": sentence.id, "paper_id": sentence.paper_id, "text": sentence.text,
-            "context": sentence_context(sentence)}
+            "context": sentence_context(sentence, leads.get(sentence.id)), "headings": sentence_context(sentence)}
 
 
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],
-                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True):
-    """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out."""
+                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True,
+                  leads: dict[str, str | None] | None = None):
+    """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out. `leads`
+    (sentence id → lead, `pcc.model_input.paper_leads` over the corpus) go into the contexts when given."""
+    leads = leads or {}
     from datasets import Dataset, DatasetDict
 
     def weak_split(keep) -> Dataset:
         rows = [
-            {**_sentence_columns(w.sentence), "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1)}
+            {**_sentence_columns(w.sentence, leads), "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1)}
             for w in weak_rows
             if keep(w.sentence.paper_id) and w.sentence.quality == "ok" and w.sentence.id not in garbled_ids
             and not (drop_abstained and w.label is None)
@@ -48,7 +52,7 @@ def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dic
         return _dataset(rows, _weak_features())
 
     gold_rows = [
-        {**_sentence_columns(g.sentence), "label": LABELS.index(g.label), "line": g.line,
+        {**_sentence_columns(g.sentence, leads), "label": LABELS.index(g.label), "line": g.line,
          "fold": folds.get(g.sentence.paper_id, -1)}
         for g in gold
     ]
@@ -74,12 +78,12 @@ def _dataset(rows: list[dict], features):
 def _weak_features():
     from datasets import Features, List, Value
     return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
-                     "context": Value("string"), "soft_labels": List(Value("float32")),
+                     "context": Value("string"), "headings": Value("string"), "soft_labels": List(Value("float32")),
                      "fold": Value("int32")})
 
 
 def _gold_features():
     from datasets import Features, Value
     return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
-                     "context": Value("string"), "label": Value("int32"), "line": Value("int32"),
+                     "context": Value("string"), "headings": Value("string"), "label": Value("int32"), "line": Value("int32"),
                      "fold": Value("int32")})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, sentence_context
+from pcc.model_input import BARE, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads, sentence_context
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
 from pcc.records import LABELS, read_sentences
 from training.gold import REBUILT_PAPER, gold_papers, locate_gold, normalise_text, read_gold
@@ -54,7 +54,8 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     gold = locate_gold(gold_rows, sentences)
     truth = np.array([LABELS.index(g.label) for g in gold])
 
-    origin, model_probs = _model_predictions(gold, model_dir, card)
+    leads = dict(zip((s.id for s in sentences), paper_leads(sentences))) if card.context == HEADINGS_AND_LEAD else {}
+    origin, model_probs = _model_predictions(gold, model_dir, card, leads)
     weak = _weak_label_predictions(gold, sentences)
     systems = {
         "weak labels (rules + label model)": weak,
@@ -75,8 +76,10 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     return report_path
 
 
-def _model_predictions(gold, model_dir: Path, card: ModelCard) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Held-out probabilities where `pcc train` saved them, the model's own prediction elsewhere."""
+def _model_predictions(gold, model_dir: Path, card: ModelCard, leads: dict[str, str | None]
+                       ) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Held-out probabilities where `pcc train` saved them, the model's own prediction elsewhere (each sentence
+    with its lead in its paper, `leads` by sentence id, when the model reads leads)."""
     heldout = {(row["paper_id"], normalise_text(row["text"])): row for row in read_heldout(model_dir)}
     trained = set(card.trained_papers)
     origin, probs = [], {view: np.zeros((len(gold), len(LABELS))) for view in VIEWS}
@@ -96,8 +99,8 @@ def _model_predictions(gold, model_dir: Path, card: ModelCard) -> tuple[list[str
         tokenizer, model = load_model(str(model_dir))
         texts = [gold[i].sentence.text for i in to_predict]
         bare = [None] * len(to_predict)
-        contexts = {WITH_CONTEXT: [sentence_context(gold[i].sentence) for i in to_predict] if card.use_heading else bare,
-                    BARE: bare}
+        in_context = [sentence_context(gold[i].sentence, leads.get(gold[i].sentence.id)) for i in to_predict]
+        contexts = {WITH_CONTEXT: in_context if card.use_heading else bare, BARE: bare}
         for view in VIEWS:
             probs[view][to_predict] = predict_proba(model, tokenizer, texts, contexts[view], card.max_length)
     return origin, probs

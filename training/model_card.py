@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from pcc.errors import UserError
+from pcc.model_input import HEADINGS
 from pcc.records import LABELS, atomic_open, read_jsonl, write_json, write_jsonl
 
 MODEL_CARD = "pcc_model.json"
@@ -33,6 +34,7 @@ class ModelCard:
     labels: list[str] = field(default_factory=lambda: list(LABELS))  # output order of the classifier
     max_length: int = 128  # tokens of sentence + context the model reads
     use_heading: bool = True  # whether the context is given as the second segment
+    context: str = HEADINGS  # what the context holds (`pcc.model_input.CONTEXT_SCHEMES`)
     base_model: str | None = None
     seed: int = 0
     epochs: int | None = None  # the count chosen on the held-out gold

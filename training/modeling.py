@@ -1,9 +1,9 @@
 """The classifier: loading it, presenting a sentence to it, the soft-label loss, batch prediction and
 calibrating its confidence.
 
-A sentence is segment A of the input; its context (`pcc.model_input.sentence_context`: the title marker or
-the heading path) is segment B when the heading is used and exists. Export and serving build the same pairs
-from the same function.
+A sentence is segment A of the input; its context (`pcc.model_input`: the title marker, or the heading path and
+the lead) is segment B when the heading is used and exists. Export and serving build the same pairs from the
+same functions.
 """
 from __future__ import annotations
 
@@ -78,27 +78,33 @@ def class_weights(soft_labels: np.ndarray, power: float) -> torch.Tensor:
 
 
 class SoftLabelCollator:
-    """Turns dataset rows into a padded batch with soft targets, dropping the heading at random.
+    """Turns dataset rows into a padded batch with soft targets, dropping the context at random.
 
-    Dropping the heading (probability `heading_drop`) teaches the model to classify a bare sentence too,
-    as it gets when a caller has no heading. Its own seeded generator keeps runs reproducible.
+    Dropping the whole context (probability `heading_drop`) teaches the model to classify a bare sentence, as it
+    gets when a caller has no headings; dropping only the lead (`lead_drop`, of the rest) teaches it to work from
+    headings alone. Its own seeded generator keeps runs reproducible.
     """
 
-    def __init__(self, tokenizer, max_length: int, use_heading: bool, heading_drop: float, seed: int):
+    def __init__(self, tokenizer, max_length: int, use_heading: bool, heading_drop: float, seed: int,
+                 lead_drop: float = 0.0):
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.use_heading = use_heading
         self.heading_drop = heading_drop
+        self.lead_drop = lead_drop
         self.random = random.Random(seed)
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        pairs = [
-            (row["text"], row["context"] if self.use_heading and self.random.random() >= self.heading_drop else None)
-            for row in rows
-        ]
-        batch = encode(self.tokenizer, pairs, self.max_length)
+        batch = encode(self.tokenizer, [(row["text"], self._context(row)) for row in rows], self.max_length)
         batch["labels"] = torch.tensor([row["soft_labels"] for row in rows], dtype=torch.float32)
         return batch
+
+    def _context(self, row: dict) -> str | None:
+        if not self.use_heading or self.random.random() < self.heading_drop:
+            return None
+        if self.lead_drop and self.random.random() < self.lead_drop:
+            return row["headings"]
+        return row["context"]
 
 
 # Candidate temperatures, evenly spaced in log scale: fitting by grid search is deterministic and needs no solver.

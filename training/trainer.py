@@ -19,7 +19,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, VIEWS, WITH_CONTEXT
+from pcc.model_input import BARE, CONTEXT_SCHEMES, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads
 from pcc.paths import DEV_GOLD, MODELS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS
 from pcc.records import LABELS, read_sentences, read_settings
 from training import augment, data
@@ -50,7 +50,10 @@ class TrainConfig:
     seed: int = _option(13, "seed of initialisation, data order, heading drop and augmentations")
     max_length: int = _option(128, "tokens of sentence + context the model reads")
     use_heading: bool = _option(True, "give the heading path (or title marker) as the second segment")
+    context: str = _option(HEADINGS_AND_LEAD, f"what the second segment holds: {' or '.join(CONTEXT_SCHEMES)} (the "
+                                              "announcement of the sentence's list, or the sentence before it)")
     heading_drop: float = _option(0.3, "share of training sentences shown bare, so a bare sentence works too")
+    lead_drop: float = _option(0.2, "share of the others shown with their headings but without their lead")
     heading_variants: int = _option(2, "copies of each sentence a section rule labelled, under a made-up heading "
                                        "of its class")
     made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
@@ -84,6 +87,8 @@ class TrainConfig:
                 raise UserError(f"{path}: field '{name}' must be {_TYPE_NAMES[known[name]]}, got {value!r}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
+        if config.context not in CONTEXT_SCHEMES:
+            raise UserError(f"{path}: field 'context' must be one of {', '.join(CONTEXT_SCHEMES)}, got {config.context!r}")
         if config.folds == 1 or config.folds < 0:
             raise UserError(f"{path}: field 'folds' must be 0 (no cross-fitting) or at least 2, got {config.folds}")
         return config
@@ -162,7 +167,8 @@ def _training_data(config: TrainConfig):
     gold = locate_gold(read_gold(config.gold), sentences)
     folds = data.assign_folds(gold, {s.paper_id for s in sentences}, config.folds) if config.folds else {}
     garbled = {s.id for s in sentences if s.quality != "ok"}
-    dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained)
+    leads = dict(zip((s.id for s in sentences), paper_leads(sentences))) if config.context == HEADINGS_AND_LEAD else {}
+    dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained, leads)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
     return dataset, folds
@@ -320,7 +326,8 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
-    collator = SoftLabelCollator(tokenizer, config.max_length, config.use_heading, config.heading_drop, config.seed)
+    collator = SoftLabelCollator(tokenizer, config.max_length, config.use_heading, config.heading_drop, config.seed,
+                                 config.lead_drop if config.context == HEADINGS_AND_LEAD else 0.0)
     trainer = SoftLabelTrainer(
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
         callbacks=[recorder], head_learning_rate=config.head_learning_rate,
@@ -344,7 +351,8 @@ def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, 
     model.save_pretrained(run_dir)
     tokenizer.save_pretrained(run_dir)
     card = ModelCard(
-        labels=list(LABELS), max_length=config.max_length, use_heading=config.use_heading, base_model=base_model,
+        labels=list(LABELS), max_length=config.max_length, use_heading=config.use_heading, context=config.context,
+        base_model=base_model,
         seed=config.seed, epochs=cross_fit.epochs if cross_fit else config.epochs,
         temperature=cross_fit.calibration["temperature"] if cross_fit else 1.0, folds=folds,
         trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))

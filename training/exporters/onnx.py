@@ -33,8 +33,9 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Node metadata written by the torch.export-based exporter: the torch modules a node came from.
 MODULE_SCOPES = "pkg.torch.onnx.name_scopes"
 # Contexts paired with the gold sentences in the parity check, so the two-segment input is checked too.
-PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["二、原因分析"]),
-                  heading_context(["三、对策与建议", "（一）加强队伍建设"]), TITLE_CONTEXT)
+PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["二、原因分析"], "究其原因，主要有以下几点："),
+                  heading_context(["三、对策与建议", "（一）加强队伍建设"]), heading_context([], "存在的问题主要表现为："),
+                  TITLE_CONTEXT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +107,7 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
             "labels": labels,
             "max_length": int(card.max_length),
             "use_heading": bool(card.use_heading),
+            "context": card.context,
             "input_names": input_names,
             "pad_token_id": tokenizer.pad_token_id,
             "source_model": str(model_dir.resolve()),

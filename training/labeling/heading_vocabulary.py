@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-CHINESE_NUMERAL = "一二三四五六七八九十"
+from pcc.structure import CHINESE_NUMERAL, announcement
+
 # Enumeration markers that open headings and list items: 一、 （一） (一) （） 1、 1. 1） 一是 第一， 首先 …
 ENUMERATOR = re.compile(
     rf"^\s*(?:[{CHINESE_NUMERAL}]+\s*[、.．]"
@@ -50,7 +51,7 @@ _RUN_IN = re.compile(rf"(?<=.{{4}})(?:[。；;]|[{CHINESE_NUMERAL}]是|[（(][{C
 # A heading that claims importance ("构建和谐警民关系是…的重要途径") names no job of its own (guideline rule 1).
 _IMPORTANCE_CLAIM = re.compile(r"是[^，。；]{0,30}(?:重要|基础|前提|关键|保障|根本|核心|必然|有效)")
 # A list announced as what to do: "应从以下几个核心问题着手：", "要做好以下几点：".
-_PRESCRIPTIVE = re.compile(r"(?:要|应|应当|必须|需要)[^，。；]{0,16}(?:着手|入手|做起|做到|做好|抓好|抓起|采取)"
+_PRESCRIPTIVE = re.compile(r"(?:要|应|应当|必须|需要)[^，。；]{0,16}(?:着手|入手|做起|做到|做好|抓好|抓起|采取|发力|着力)"
                            r"|(?:以下|如下)[^，。；]{0,6}(?:措施|对策|建议|途径|方法)")
 
 
@@ -84,3 +85,17 @@ def run_in_heading(text: str) -> str | None:
         return None
     heading = match.group(0)
     return heading if heading_class(heading) is not None else None
+
+
+# Sentences that announce what the next ones explain: "这些短板的形成并非偶然。", "究其原因，…", "原因是多方面的。"
+_CAUSE_ANNOUNCEMENT = re.compile(r"并非偶然|不是偶然|绝非偶然|原因(?:是|也是)?多方面的|究其(?:原因|根源)|归根(?:结底|到底)"
+                                 r"|(?:原因|根源)(?:主要)?(?:有|在于)")
+
+
+def announced_class(text: str) -> str | None:
+    """The job a sentence announces for the sentences it introduces: cause for "…并非偶然" or "究其原因", else
+    the class its list opening names ("存在以下问题：" → problem, "需要从以下几个方面发力" → countermeasure)."""
+    if _CAUSE_ANNOUNCEMENT.search(text):
+        return "cause"
+    opening = announcement(text)
+    return heading_class(opening) if opening else None

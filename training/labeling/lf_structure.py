@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from training.labeling.candidates import Candidate
 from training.labeling.context import section_class
-from training.labeling.heading_vocabulary import heading_class
+from training.labeling.heading_vocabulary import announced_class
 from training.labeling.lf import ABSTAIN, labeling_function
 
 
@@ -19,7 +19,15 @@ def enumerated_item_in_section(c: Candidate):
 @labeling_function()
 def announced_list_item(c: Candidate):
     """An item of a list announced by "原因有以下几点：" / "…如下：1." carries the announced class."""
-    return (heading_class(c.list_announcement) if c.list_announcement else None) or ABSTAIN
+    return (announced_class(c.list_announcement) if c.list_announcement else None) or ABSTAIN
+
+
+@labeling_function()
+def announced_paragraph(c: Candidate):
+    """A sentence in a paragraph that opens by announcing a job ("这些短板的形成并非偶然。") does that job."""
+    if c.is_heading or not c.paragraph_opening:
+        return ABSTAIN
+    return announced_class(c.paragraph_opening) or ABSTAIN
 
 
 @labeling_function(skips_titles=False)

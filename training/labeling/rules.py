@@ -11,12 +11,13 @@ from training.labeling.lf_form import (action_opening, copula_description, defin
                                        meta_text, metadata, only_then, significance, statistic)
 from training.labeling.lf_headings import (heading_announces, heading_inherits_section, section_cause,
                                            section_countermeasure, section_other, section_problem)
-from training.labeling.lf_structure import announced_list_item, enumerated_item_in_section, outside_sections, paper_title
+from training.labeling.lf_structure import (announced_list_item, announced_paragraph, enumerated_item_in_section,
+                                            outside_sections, paper_title)
 
 RULES: tuple[LabelingFunction, ...] = (
     section_problem, section_cause, section_countermeasure, section_other, heading_announces,
     heading_inherits_section,
-    enumerated_item_in_section, announced_list_item, paper_title, outside_sections,
+    enumerated_item_in_section, announced_list_item, announced_paragraph, paper_title, outside_sections,
     negative_state, cause_connective, proposal, positive_state,
     imperative, action_opening, only_then, definition, statistic, metadata, significance, meta_text, good_practice,
     copula_description,
