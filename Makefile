@@ -20,8 +20,11 @@ run: $(INSTALLED)
 	$(BIN)/pcc label
 	$(BIN)/pcc base-model
 	$(BIN)/pcc train
-	$(BIN)/pcc evaluate
+	$(BIN)/pcc evaluate --append reports/context_ablation.md
 	$(BIN)/pcc evaluate --gold data/gold/outside_corpus.jsonl --report reports/evaluation_outside_corpus.md
+	$(BIN)/pcc prepare data/wild --out-dir data/processed/wild
+	$(BIN)/pcc evaluate --gold data/gold/wild.jsonl --sentences data/processed/wild/sentences.jsonl \
+	    --report reports/evaluation_wild.md
 	$(BIN)/pcc export
 	$(BIN)/pcc predict data/raw
 

@@ -9,7 +9,6 @@ from pcc.errors import UserError
 from tests.conftest import DEV_GOLD
 from tests.weak_corpus import write_weak_corpus
 from training.evaluate import evaluate, run
-from training.metrics import classification_scores
 from training.trainer import TrainConfig, train
 
 
@@ -24,13 +23,6 @@ def trained(tmp_path_factory, tiny_checkpoint):
         output_dir=str(directory / "models"), epochs=1, batch_size=16, learning_rate=1e-3)), "utf-8")
     train(TrainConfig.load(config_file, {}))
     return directory, sentences, weak_labels
-
-
-def test_classification_scores():
-    scores = classification_scores([0, 0, 1, 2, 3, 3], [0, 1, 1, 2, 3, 0])
-    assert scores["accuracy"] == pytest.approx(4 / 6)
-    assert scores["per_class"]["problem"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
-    assert scores["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 1 + 2 / 3) / 4)
 
 
 def test_dev_gold_report_uses_held_out_predictions(trained):
@@ -75,7 +67,7 @@ def test_gold_from_a_training_paper_is_flagged(trained, tmp_path):
                     + json.dumps({"text": "今后要进一步完善警务公开制度。", "label": "countermeasure",
                                   "heading": "三、对策"}, ensure_ascii=False) + "\n", "utf-8")
     args = Namespace(gold=str(gold), model=str(directory / "models" / "latest"), sentences=str(sentences),
-                     weak_labels=str(weak_labels), report=str(tmp_path / "report.md"))
+                     weak_labels=str(weak_labels), report=str(tmp_path / "report.md"), append=None)
     assert run(args) == 0
     text = (tmp_path / "report.md").read_text("utf-8")
     assert "Warning**: 1 sentences come from papers the shipped model trained on" in text
@@ -101,3 +93,15 @@ def test_a_model_without_a_temperature_is_reported_as_not_calibrated(trained, tm
     (model_dir / "pcc_model.json").write_text(json.dumps(info), "utf-8")
     text = evaluate(DEV_GOLD, model_dir, sentences, weak_labels, tmp_path / "eval.md").read_text("utf-8")
     assert "The model is not calibrated" in text and "divided by the temperature" not in text
+
+
+def test_a_markdown_file_can_be_appended_with_its_headings_one_level_deeper(trained, tmp_path):
+    directory, sentences, weak_labels = trained
+    extra = tmp_path / "ablation.md"
+    extra.write_text("# Context ablation\n\n| setting | F1 |\n|---|---|\n| lead | 0.9 |\n", "utf-8")
+    report = evaluate(DEV_GOLD, directory / "models" / "latest", sentences, weak_labels, tmp_path / "eval.md", extra)
+    text = report.read_text("utf-8")
+    assert text.rstrip().endswith("| lead | 0.9 |") and "\n## Context ablation\n" in text
+    with pytest.raises(UserError, match="none.md: no such file"):
+        run(Namespace(gold=str(DEV_GOLD), model=str(directory / "models" / "latest"), sentences=str(sentences),
+                      weak_labels=str(weak_labels), report=str(tmp_path / "e2.md"), append=tmp_path / "none.md"))

@@ -42,3 +42,10 @@ def test_confusion_plots_are_one_png(tmp_path):
     path = tmp_path / "confusion.png"
     metrics.plot_confusions({"a": np.eye(4, dtype=int), "b": np.ones((4, 4), dtype=int)}, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_metrics.classification_scores():
+    scores = metrics.classification_scores([0, 0, 1, 2, 3, 3], [0, 1, 1, 2, 3, 0])
+    assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["per_class"]["problem"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert scores["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 1 + 2 / 3) / 4)

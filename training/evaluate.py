@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pcc.errors import UserError
 from pcc.model_input import BARE, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads, sentence_context
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
 from pcc.records import LABELS, read_sentences
@@ -37,15 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="baseline training data (default: %(default)s)")
     parser.add_argument("--report", default=str(REPORTS / "evaluation.md"),
                         help="Markdown report; the PNG goes beside it (default: %(default)s)")
+    parser.add_argument("--append", type=Path, metavar="MARKDOWN",
+                        help="a Markdown file whose sections are added to the report (the context ablation)")
 
 
 def run(args: argparse.Namespace) -> int:
-    report = evaluate(Path(args.gold), Path(args.model), Path(args.sentences), Path(args.weak_labels), Path(args.report))
+    report = evaluate(Path(args.gold), Path(args.model), Path(args.sentences), Path(args.weak_labels), Path(args.report),
+                      args.append)
     print(f"report written to {report}")
     return 0
 
 
-def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels_path: Path, report_path: Path) -> Path:
+def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels_path: Path, report_path: Path,
+             appended: Path | None = None) -> Path:
     card = read_model_card(model_dir, required=True)
     sentences = read_sentences(sentences_path)
     weak_rows = read_weak_labels(weak_labels_path)
@@ -70,6 +75,12 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     confidence = {view: calibration_scores(model_probs[view], truth) for view in VIEWS}
     report = _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card, read_metrics(model_dir))
     report += _misclassified(gold, weak, model_probs[WITH_CONTEXT])
+    if appended is not None:
+        if not appended.is_file():
+            raise UserError(f"--append {appended}: no such file")
+        # Its sections become sections of this report: every heading one level deeper.
+        report += "\n" + "\n".join("#" + line if line.startswith("#") else line
+                                    for line in appended.read_text("utf-8").splitlines()) + "\n"
     report_path.write_text(report, "utf-8")
     for name, score in scores.items():
         print(f"{name}: macro-F1 {score['macro_f1']:.3f}")
