@@ -175,7 +175,7 @@ class LocalEngine:
             try:
                 papers = load_document(path)
             except Exception as error:  # one unreadable file must not stop the batch
-                outputs.errors.append({"path": str(path), "reason": _reason(error)})
+                outputs.errors.append({"path": str(path), "reason": reason_of(error)})
                 continue
             outputs.add(classifier.classify_papers(papers))
             processed += 1
@@ -192,7 +192,7 @@ class LocalEngine:
                         raise UserError(verdict)
                     prepared = prepare_row(row, str(table))
                 except Exception as error:  # one bad row must not stop the batch
-                    outputs.errors.append({"path": str(table), "reason": _reason(error)})
+                    outputs.errors.append({"path": str(table), "reason": reason_of(error)})
                     continue
                 outputs.add(classifier.classify_papers([prepared]))
                 processed += 1
@@ -249,7 +249,8 @@ def _classify_lines(classifier: SentenceClassifier, paper: Paper, listed: list[t
     return PaperAnalysis(paper, analyzed)
 
 
-def _reason(error: Exception) -> str:
+def reason_of(error: Exception) -> str:
+    """What the errors file says about a file or row that failed: a UserError's message, else the exception."""
     return str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
 
 

@@ -42,6 +42,7 @@ from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.records import Paper, Sentence
 from serving.classifier import CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier, default_bundle_dir, read_bundle
+from serving.predict import CHECKPOINT_SECONDS, analysis_rows, describe_run, reason_of
 from serving.tables import REPEAT, RowChecker, paper_key, prepare_row, table_columns, table_format, text_digest
 
 try:
@@ -56,7 +57,6 @@ FAIL_ONCE_ENV = "PCC_RAY_FAIL_ONCE"
 DEFAULT_WORKERS = 2
 UNITS_PER_TASK = 8  # files or table rows per reading task and per classifying call
 MAX_RESTARTS = 3  # per classifying actor, and per call it had not finished (reading tasks: Ray's default, 3)
-CHECKPOINT_SECONDS = 3.0
 OK, ERROR, DONE = "ok", "error", "done"  # what became of a unit before classification
 
 # A unit between the stages; `papers` (JSON) before classification, `rows` (JSON) after.
@@ -91,7 +91,7 @@ class RayEngine:
         self.classifier_options = {"bundle_dir": str(Path(given).resolve()), "device": self.device,
                                    "precision": args.precision, "batch_size": args.batch_size,
                                    "threads": max(1, int(self.cpus)), "fail_marker": os.environ.get(FAIL_ONCE_ENV)}
-        self._describe = lambda provider: _describe_run(given, args.precision, provider, bundle)
+        self._describe = lambda provider: describe_run(Path(given), args.precision, provider, bundle)
         outputs.classified_by = self._describe(CUDA_PROVIDER if self.gpus else CPU_PROVIDER)
         self._context_before: tuple | None = None
         self.started_ray = _connect(args.address, self.workers * self.cpus + 1)
@@ -178,12 +178,6 @@ class RayEngine:
                             "do not fit; use fewer --workers or a smaller --gpus-per-worker")
 
 
-def _describe_run(bundle_dir, precision: str, provider: str, bundle: dict) -> str:
-    from serving.predict import describe_run
-
-    return describe_run(Path(bundle_dir), precision, provider, bundle)
-
-
 def _connect(address: str | None, cpus_needed: float) -> bool:
     """Join the cluster at `address`, or start Ray on this machine; True when this call did either (so `close`
     disconnects or stops it)."""
@@ -232,8 +226,6 @@ def _units_table(units: list[dict]) -> pa.Table:
 def read_files(batch: pa.Table) -> pa.Table:
     """Reading task: each file → one unit holding its papers, or the reason it could not be read (named by the
     path as it was given, like the local engine's errors)."""
-    from serving.predict import _reason
-
     units = []
     for item in batch.to_pylist():
         path, source = item["path"], item["source"]
@@ -244,7 +236,7 @@ def read_files(batch: pa.Table) -> pa.Table:
                 prepared.paper.source = source
             unit["papers"] = _papers_json(papers)
         except Exception as error:  # one unreadable file must not stop the batch
-            unit.update(status=ERROR, error=_reason(error).replace(path, source))
+            unit.update(status=ERROR, error=reason_of(error).replace(path, source))
         units.append(unit)
     return _units_table(units)
 
@@ -252,8 +244,6 @@ def read_files(batch: pa.Table) -> pa.Table:
 def prepare_rows(batch: pa.Table, source: str, done: list[str]) -> pa.Table:
     """Reading task: each table row → one unit holding its paper, DONE when its paper_id is already in the
     output (`--resume`), or the reason it cannot be a paper."""
-    from serving.predict import _reason
-
     done_ids = set(done)
     units = []
     for row in batch.to_pylist():
@@ -265,7 +255,7 @@ def prepare_rows(batch: pa.Table, source: str, done: list[str]) -> pa.Table:
             try:
                 unit["papers"] = _papers_json([prepare_row(row, source)])
             except Exception as error:  # one bad row must not stop the batch
-                unit.update(status=ERROR, error=_reason(error))
+                unit.update(status=ERROR, error=reason_of(error))
         units.append(unit)
     return _units_table(units)
 
@@ -281,8 +271,6 @@ class _Classifier:
         self.batches = 0
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from serving.predict import analysis_rows
-
         self._die_once_for_the_failure_test()
         results = []
         for unit in batch.to_pylist():
