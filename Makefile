@@ -1,18 +1,26 @@
 # Two entry points: `make run` (the whole pipeline on the embedded default) and `make test`.
 # Both create .venv and install what they need; the install is skipped while pyproject.toml is unchanged.
+# `make run` installs the project; `make test` (and `make install`) also the dev extra: the test tools and Ray.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
 
 .PHONY: install run test clean
 
-install: $(INSTALLED)
+install: $(DEV_INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e .
 	touch $@
+
+# the dev install holds the project's install too
+$(DEV_INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@ $(INSTALLED)
 
 # papers -> sentences -> weak labels -> base model -> fine-tuned model -> evaluation -> ONNX -> predictions
 run: $(INSTALLED)
@@ -28,7 +36,7 @@ run: $(INSTALLED)
 	$(BIN)/pcc export
 	$(BIN)/pcc predict data/raw
 
-test: $(INSTALLED)
+test: $(DEV_INSTALLED)
 	$(BIN)/python -m pytest
 
 # Generated data and models; reports/ is kept (it holds committed measurements).

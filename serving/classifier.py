@@ -73,17 +73,18 @@ def _physical_cores() -> int:
 class SentenceClassifier:
     """Classifies sentences (optionally with their heading path) as one of the bundle's labels."""
 
-    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = "fp32", batch_size: int = 32):
+    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = "fp32", batch_size: int = 32,
+                 threads: int | None = None):
+        """`threads`: ONNX Runtime intra-op threads; default one per physical core this process may use (a Ray
+        worker passes the CPUs it was given)."""
         self.bundle_dir = Path(bundle_dir)
-        if precision not in MODEL_FILES:
-            raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")
         if device not in DEVICES:
             raise UserError(f"device {device!r}: choose one of {', '.join(DEVICES)}")
         if batch_size < 1:
             raise UserError(f"batch size {batch_size}: must be at least 1")
         self.precision = precision
         self.batch_size = batch_size
-        self.bundle = _read_bundle(self.bundle_dir, MODEL_FILES[precision])
+        self.bundle = read_bundle(self.bundle_dir, precision)
         self.labels: tuple[str, ...] = tuple(self.bundle["labels"])
         self.max_length: int = int(self.bundle["max_length"])
         self.use_heading: bool = bool(self.bundle["use_heading"])
@@ -98,7 +99,7 @@ class SentenceClassifier:
         # it replaces (1.9 vs 0.45 ms at 32 x 60 x 384 on 2 cores); on CUDA the fused kernel is the fast one.
         unfused = ["SkipLayerNormFusion"] if providers == [CPU_PROVIDER] else []
         self._session = ort.InferenceSession(
-            str(self.bundle_dir / MODEL_FILES[precision]), _session_options(), providers=providers,
+            str(self.bundle_dir / MODEL_FILES[precision]), _session_options(threads), providers=providers,
             disabled_optimizers=unfused,
         )
         self.providers: list[str] = self._session.get_providers()
@@ -175,6 +176,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def read_bundle(bundle_dir: str | Path, precision: str = "fp32") -> dict:
+    """`bundle.json` of a complete bundle for `precision`; a UserError saying what to do otherwise. Cheap: loads
+    no model, so a driver can check the bundle before it starts workers."""
+    if precision not in MODEL_FILES:
+        raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")
+    return _read_bundle(Path(bundle_dir), MODEL_FILES[precision])
+
+
 def _read_bundle(bundle_dir: Path, model_file: str) -> dict:
     hint = f"run `pcc export` to write it, or pass the bundle directory (--bundle / ${BUNDLE_ENV})"
     if not bundle_dir.is_dir():
@@ -204,9 +213,9 @@ def _providers(device: str) -> list[str]:
     return [CUDA_PROVIDER, CPU_PROVIDER]
 
 
-def _session_options() -> ort.SessionOptions:
+def _session_options(threads: int | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = _physical_cores()
+    options.intra_op_num_threads = threads if threads and threads > 0 else _physical_cores()
     options.inter_op_num_threads = 1  # the graph is one chain: parallelism is inside each operator
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     # Idle threads sleep instead of spinning: on a shared machine spinning steals the cores the work needs

@@ -188,3 +188,22 @@ def test_a_real_interruption_leaves_only_complete_files(tiny_bundle, tmp_path):
     per_file = Counter(row["source"] for row in read_jsonl(out))
     assert 0 < len(per_file) < 600
     assert len(set(per_file.values())) == 1  # every file in the output is complete
+
+
+def test_parquet_output_is_a_folder_of_parts_that_resume_adds_to(tiny_bundle, papers, tmp_path, capsys):
+    assert predict(tiny_bundle, papers, "--out", tmp_path / "p.jsonl") == 0
+    rows = list(read_jsonl(tmp_path / "p.jsonl"))
+    out = tmp_path / "p.parquet"
+    assert predict(tiny_bundle, papers, "--out", out) == 0
+    assert read_rows(out) == rows and (tmp_path / "p.md").is_file() and (tmp_path / "p.errors.jsonl").is_file()
+    kept = [dict(row, title="kept") for row in rows if row["source"] == rows[0]["source"]]
+    write_rows(out, kept)
+    assert [part.name for part in out.iterdir()] == ["part-00000.parquet"]
+    assert predict(tiny_bundle, papers, "--out", out, "--resume") == 0
+    assert sorted(part.name for part in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+    resumed = read_rows(out)
+    assert resumed[:len(kept)] == kept and resumed[len(kept):] == rows[len(kept):]
+    (tmp_path / "file.parquet").write_text("not a folder", encoding="utf-8")
+    capsys.readouterr()
+    assert predict(tiny_bundle, papers, "--out", tmp_path / "file.parquet") == 2
+    assert "a Parquet output is a folder of part files" in capsys.readouterr().err

@@ -5,6 +5,9 @@ trains on every other paper and predicts this fold's gold sentences after every 
 sentence gets a prediction from a model that never saw its paper. The epoch count with the best held-out
 macro-F1 is chosen, and the shipped model is refitted on every paper with that setting. The held-out
 figures (not the refit model's) are the honest estimate; they are saved next to the model.
+
+Under `torchrun --nproc_per_node N` every process runs all of this on the same data and folds, the Trainer
+sharing each fit's batches out (DDP); only the main process writes and prints (`training.distributed`).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from pcc.errors import UserError
 from pcc.model_input import BARE, CONTEXT_SCHEMES, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads
 from pcc.paths import DEV_GOLD, MODELS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS
 from pcc.records import LABELS, read_sentences, read_settings
-from training import augment, data
+from training import augment, data, distributed
+from training.distributed import say
 from training.base_model import hub_load_error, resolve_base_model
 from training.gold import locate_gold, read_gold
 from training.labeling.apply import load_config
@@ -120,8 +124,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = TrainConfig.load(args.config, {option.name: getattr(args, option.name) for option in fields(TrainConfig)})
-    run_dir = train(config)
-    print(f"model written to {run_dir} (linked as {Path(config.output_dir) / 'latest'})")
+    distributed.start()  # under torchrun: join the other processes; alone: nothing
+    try:
+        run_dir = train(config)
+    finally:
+        distributed.finish()
+    say(f"model written to {run_dir} (linked as {Path(config.output_dir) / 'latest'})")
     return 0
 
 
@@ -137,10 +145,11 @@ class CrossFit:
 def train(config: TrainConfig) -> Path:
     """Cross-fit, choose the epoch count, refit on everything, and write the model directory."""
     dataset, folds = _training_data(config)
-    base_model = resolve_base_model(config.base_model)
+    with distributed.main_first():  # one process builds a missing models/base, the others then read it
+        base_model = resolve_base_model(config.base_model)
     if not Path(base_model).is_dir():
         _check_hub_model(config.base_model, base_model)
-    print(f"training rows: {len(dataset['train'])} from other papers, {len(dataset['dev'])} from "
+    say(f"training rows: {len(dataset['train'])} from other papers, {len(dataset['dev'])} from "
           f"{len(folds)} dev papers; gold: {len(dataset['gold'])} sentences; base model: {base_model}")
     started = time.perf_counter()
     timings: dict[str, dict] = {}
@@ -151,8 +160,11 @@ def train(config: TrainConfig) -> Path:
     if cross_fit is not None:
         scale_logits(model, cross_fit.calibration["temperature"])
     seconds = time.perf_counter() - started
-    print(f"training time: {seconds:.0f} s")
-    return _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, timings, seconds)
+    say(f"training time: {seconds:.0f} s")
+    run_dir = None
+    if distributed.is_main():  # one run directory, written by one process
+        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, timings, seconds)
+    return distributed.broadcast(run_dir)  # the others wait until it is written
 
 
 def _training_data(config: TrainConfig):
@@ -192,7 +204,7 @@ def _cross_fit(config: TrainConfig, base_model: str, dataset, timings: dict) -> 
                                       for view in VIEWS}}
               for epoch in range(config.epochs)]
     best = max(curves, key=lambda c: (sum(c[view] for view in VIEWS), -c["epoch"]))
-    print("held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
+    say("held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
         f"{c['epoch']}: {c[WITH_CONTEXT]:.3f}/{c[BARE]:.3f}" for c in curves) + f"; chosen: {best['epoch']}")
     chosen = {view: probs[view][best["epoch"] - 1] for view in VIEWS}
     rescaled, calibration = _calibrate(chosen, labels, fold_of)
@@ -223,7 +235,7 @@ def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[di
                   "after": calibration_scores(rescaled[view][scored], labels[scored])} for view in VIEWS},
     }
     before, after = calibration[WITH_CONTEXT]["before"], calibration[WITH_CONTEXT]["after"]
-    print(f"confidence calibrated: temperature {temperature:.3f}; held-out with heading: accuracy "
+    say(f"confidence calibrated: temperature {temperature:.3f}; held-out with heading: accuracy "
           f"{after['accuracy']:.3f}, mean confidence {before['mean_confidence']:.3f} -> {after['mean_confidence']:.3f}, "
           f"calibration error {before['calibration_error']:.3f} -> {after['calibration_error']:.3f}")
     return rescaled, calibration
@@ -299,7 +311,7 @@ class HeldOutRecorder(TrainerCallback):
                 self.probs[view].append(predict_proba(model, self.tokenizer, list(rows["text"]), contexts[view],
                                                       self.config.max_length))
             scores = [macro_f1(list(rows["label"]), self.probs[view][-1].argmax(1)) for view in VIEWS]
-            print(f"{self.name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
+            say(f"{self.name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
                   f"{scores[0]:.3f} with heading, {scores[1]:.3f} bare")
         if self.stop_after is not None and round(state.epoch) >= self.stop_after:
             control.should_training_stop = True
@@ -332,15 +344,17 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
         callbacks=[recorder], head_learning_rate=config.head_learning_rate,
         class_weights=class_weights(np.array(list(rows["soft_labels"])), config.class_weight_power))
-    print(f"{name}: {len(rows)} sentences, batch {batch_size}, {'cuda' if cuda else 'cpu'}"
+    processes = f" x {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+    say(f"{name}: {len(rows)} sentences, batch {batch_size}{processes}, {'cuda' if cuda else 'cpu'}"
           f"{' bf16' if bf16 else ' fp16' if cuda else ''}")
     result = trainer.train()
     timings[name] = {"seconds": round(result.metrics["train_runtime"], 1),
                      "samples_per_second": round(result.metrics["train_samples_per_second"], 2),
                      "steps": result.global_step}
-    print(f"{name}: {timings[name]['seconds']} s, {timings[name]['samples_per_second']} samples/s, "
+    say(f"{name}: {timings[name]['seconds']} s, {timings[name]['samples_per_second']} samples/s, "
           f"{result.global_step} steps")
-    shutil.rmtree(args.output_dir, ignore_errors=True)
+    if distributed.is_main():
+        shutil.rmtree(args.output_dir, ignore_errors=True)
     return model, tokenizer, recorder
 
 
@@ -376,7 +390,7 @@ def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, 
                          "fold": gold["fold"][i],
                          **{f"probs_{view}": cross_fit.probs[view][i].round(5).tolist() for view in VIEWS}}
                         for i in scored]
-        print(f"held-out macro-F1: {metrics['heldout'][WITH_CONTEXT]['macro_f1']:.3f} with heading, "
+        say(f"held-out macro-F1: {metrics['heldout'][WITH_CONTEXT]['macro_f1']:.3f} with heading, "
               f"{metrics['heldout'][BARE]['macro_f1']:.3f} bare ({len(scored)} gold sentences)")
     write_run_records(run_dir, card, asdict(config), metrics, heldout_rows)
     point_latest(config.output_dir, run_dir)
