@@ -24,8 +24,8 @@ from pcc.paths import PREDICTIONS
 from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
                          write_jsonl)
 from pcc.readers import find_papers
-from serving.classifier import (DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis, SentenceClassifier,
-                                default_bundle_dir)
+from serving.classifier import (DEFAULT_PRECISION, DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis,
+                                SentenceClassifier, default_bundle_dir)
 
 OUTPUT_FORMATS = (".jsonl", ".csv")
 CHECKPOINT_SECONDS = 3.0
@@ -46,9 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
     parser.add_argument("--bundle", type=Path, help="ONNX bundle from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
-    parser.add_argument("--precision", choices=tuple(MODEL_FILES), default="fp32",
-                        help="default: %(default)s, whose labels do not depend on how sentences are batched; "
-                             "int8 is about twice as fast, but near-ties move with their batch")
+    parser.add_argument("--precision", choices=tuple(MODEL_FILES), default=DEFAULT_PRECISION,
+                        help="default: %(default)s. int8 is several times faster on a CPU; in a bundle exported with "
+                             "calibrated int8 (bundle.json int8_scheme), its labels, like fp32's, never depend on "
+                             "how sentences are batched")
     parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     parser.add_argument("--resume", action="store_true", help="keep the rows already in --out and skip their files")
 
@@ -76,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if len(todo) < len(jobs):
         print(f"resuming: {len(jobs) - len(todo)} file(s) already in {args.out} are skipped", file=sys.stderr)
     classifier = SentenceClassifier(args.bundle or default_bundle_dir(), args.device, args.precision, args.batch_size)
-    outputs.classified_by = (f"`{classifier.bundle_dir}` ({classifier.precision}, {classifier.providers[0]}; "
-                             f"model `{Path(classifier.bundle.get('source_model', 'unknown')).name}`)")
+    outputs.classified_by = (f"`{classifier.bundle_dir}` ({classifier.precision}"
+                             + ("" if classifier.batch_independent else ", labels may depend on batching")
+                             + f", {classifier.providers[0]}; model "
+                             f"`{Path(classifier.bundle.get('source_model', 'unknown')).name}`)")
 
     started, processed = time.monotonic(), 0
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
