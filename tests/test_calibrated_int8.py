@@ -115,3 +115,31 @@ def test_a_matmul_kept_fp32_is_left_alone(tmp_path):
     done = quantize_calibrated(source, tmp_path / "int8.onnx", statistics, ["projection"], CalibrationSettings())
     assert done["int8_nodes"] == 0 and done["fp32_nodes"] == ["projection"]
     assert [n.op_type for n in onnx.load(tmp_path / "int8.onnx").graph.node] == ["MatMul", "Add"]
+
+
+def test_a_large_embedding_table_becomes_int8_rows_each_with_its_scale(tmp_path):
+    random = np.random.default_rng(2)
+    big = (random.normal(size=(5000, 16)) * random.uniform(0.1, 3.0, size=(5000, 1))).astype(np.float32)
+    small = random.normal(size=(10, 16)).astype(np.float32)
+    nodes = [helper.make_node("Gather", ["big", "ids"], ["token"], name="token_embedding"),
+             helper.make_node("Gather", ["small", "types"], ["kind"], name="type_embedding"),
+             helper.make_node("Add", ["token", "kind"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "embeddings",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "sequence"]),
+         helper.make_tensor_value_info("types", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "sequence", 16])],
+        [numpy_helper.from_array(big, "big"), numpy_helper.from_array(small, "small")])
+    source, target = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), source)
+    quantize_calibrated(source, target, {}, [], CalibrationSettings())
+    tables = {init.name: numpy_helper.to_array(init) for init in onnx.load(target).graph.initializer}
+    assert tables["big.int8"].dtype == np.int8 and "big" not in tables
+    assert tables["small"].dtype == np.float32  # a small table is not worth it
+    ids = random.integers(0, 5000, size=(3, 7))
+    types = random.integers(0, 10, size=(3, 7))
+    exact, = onnxruntime.InferenceSession(source).run(None, {"ids": ids, "types": types})
+    int8, = onnxruntime.InferenceSession(target).run(None, {"ids": ids, "types": types})
+    half_step = np.abs(big[ids]).max(axis=-1, keepdims=True) / 127 / 2
+    assert (np.abs(int8 - exact) <= half_step * 1.001 + 1e-6).all()
+    assert np.abs(int8 - exact).max() > 0

@@ -52,11 +52,13 @@ class DistillConfig:
     layers: int = _option(6, "encoder layers of the student, copied from evenly spaced teacher layers ending with its "
                              "last (6 of 12: 1, 3, 5, 7, 9, 11, counting from 0)")
     teacher_layers: str = _option("", "the teacher layers to copy instead, comma-separated, counting from 0")
+    borrowed_contexts: int = _option(0, "more copies of each sentence, each under the context of another corpus "
+                                        "sentence drawn at random: more of the teacher's behaviour to learn")
     temperature: float = _option(2.0, "softens teacher and student probabilities in the loss (KL divergence x T^2)")
-    epochs: int = _option(3, "passes over the inputs")
+    epochs: int = _option(6, "passes over the inputs")
     max_steps: int = _option(0, "> 0 stops after this many steps (smoke runs)")
     batch_size: int = _option(16, "inputs per step")
-    learning_rate: float = _option(1e-4, "AdamW learning rate, warmed up then decayed linearly")
+    learning_rate: float = _option(3e-4, "AdamW learning rate, warmed up then decayed linearly")
     warmup_ratio: float = _option(0.1, "share of the steps with a rising learning rate")
     weight_decay: float = _option(0.01, "AdamW weight decay")
     freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) as the teacher's")
@@ -128,7 +130,7 @@ def distill(config: DistillConfig) -> Path:
     if config.temperature <= 0 or config.epochs < 1 or config.batch_size < 1:
         raise UserError("--temperature must be > 0, --epochs and --batch-size at least 1")
     sentences = _read_corpus(config)
-    inputs = _inputs(sentences, card)
+    inputs = _inputs(sentences, card, config.borrowed_contexts, config.seed)
     print(f"distillation inputs: {len(inputs)} from {len({s.paper_id for s in sentences})} papers "
           f"({sum(c is None for _, c in inputs)} bare)")
 
@@ -173,11 +175,15 @@ def _read_corpus(config: DistillConfig) -> list:
     return sentences
 
 
-def _inputs(sentences: list, card: ModelCard) -> list[tuple[str, str | None]]:
-    """Each readable sentence in its paper's context, and bare; each distinct input once."""
+def _inputs(sentences: list, card: ModelCard, borrowed: int = 0, seed: int = 0) -> list[tuple[str, str | None]]:
+    """Each readable sentence in its paper's context, bare, and under `borrowed` contexts of other sentences
+    drawn at random; each distinct input once."""
     contexts = paper_contexts(sentences, card.context) if card.use_heading else [None] * len(sentences)
     readable = [(s.text, context) for s, context in zip(sentences, contexts) if s.quality == "ok"]
-    return list(dict.fromkeys([*readable, *((text, None) for text, _ in readable)]))
+    pool = sorted({context for _, context in readable if context})
+    draw = random.Random(seed)
+    others = [(text, draw.choice(pool)) for text, _ in readable for _ in range(borrowed)] if pool else []
+    return list(dict.fromkeys([*readable, *((text, None) for text, _ in readable), *others]))
 
 
 def _predict(model, tokenizer, texts, contexts, max_length: int) -> np.ndarray:
