@@ -89,8 +89,12 @@ def test_per_channel_ranges_go_into_the_weights_and_an_outlier_channel_stays_fp3
     target = tmp_path / "int8.onnx"
     done = quantize_calibrated(source, target, statistics, [], settings)
 
-    ops = [node.op_type for node in onnx.load(target).graph.node]
+    int8_graph = onnx.load(target).graph
+    ops = [node.op_type for node in int8_graph.node]
     assert "MatMulIntegerToFloat" in ops and done["int8_nodes"] == 1
+    # The bias is added inside the int8 op: the Add that followed the MatMul is gone, and so is the fp32 weight.
+    assert "bias_add" not in {node.name for node in int8_graph.node}
+    assert {init.name for init in int8_graph.initializer}.isdisjoint({"weight", "bias"})
     assert done["outlier_channels"] == ({"x": [7]} if outlier_ratio < 100 else {})
     test = activations(random, 3, spread)
     mask = np.ones((3, 12), np.int64)

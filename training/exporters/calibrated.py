@@ -13,7 +13,8 @@ to int8, so that
 
     y[n] = ws[n] * sum_k (q_k - zp_k) Wq'[k, n] = ws[n] * sum_k q_k Wq'[k, n] - ws[n] * sum_k zp_k Wq'[k, n]
 
-where the last term is a constant folded into the bias of ONNX Runtime's fused `MatMulIntegerToFloat`.
+where the last term is a constant folded into the bias of ONNX Runtime's fused `MatMulIntegerToFloat` (with the
+layer's own bias, when an Add of a constant bias follows the MatMul).
 
 Folding s_k into the weights moves the activation's spread into them. Two things keep that from costing the
 weights their precision:
@@ -202,7 +203,11 @@ def quantize_calibrated(source: Path, target: Path, statistics: dict[str, Channe
     prepared: set[str] = set()
     nodes = []
     target_names = {node.name for node in targets}
+    bias_adds = _bias_adds(graph, targets, weights)  # MatMul name -> the Add of its bias, folded into the int8 op
+    folded = {add.name for add, _ in bias_adds.values()}
     for node in graph.node:
+        if node.name in folded:
+            continue
         if node.name not in target_names:
             nodes.append(node)
             continue
@@ -210,9 +215,11 @@ def quantize_calibrated(source: Path, target: Path, statistics: dict[str, Channe
         if name not in prepared:
             prepared.add(name)
             nodes += _quantize_input_nodes(name, plan, initializers)
-        nodes += _int8_matmul_nodes(node, plan, numpy_helper.to_array(weights[node.input[1]]), initializers)
+        add, bias = bias_adds.get(node.name, (None, None))
+        nodes += _int8_matmul_nodes(node, plan, numpy_helper.to_array(weights[node.input[1]]), initializers,
+                                    bias=bias, outputs=list(add.output) if add is not None else None)
 
-    replaced = {node.input[1] for node in targets}
+    replaced = {node.input[1] for node in targets} | {name for add, _ in bias_adds.values() for name in add.input}
     if settings.int8_embeddings:
         nodes, tables = _int8_embedding_nodes(nodes, weights, initializers)
         replaced |= tables
@@ -292,16 +299,45 @@ def _quantize_input_nodes(name: str, plan: _InputPlan, initializers: list) -> li
     return nodes
 
 
-def _int8_matmul_nodes(node, plan: _InputPlan, weight: np.ndarray, initializers: list) -> list:
-    """`node` (x @ W) as MatMulIntegerToFloat over the uint8 codes of x, plus x's outlier channels in fp32."""
+def _bias_adds(graph, matmuls: list, weights: dict) -> dict[str, tuple]:
+    """For each MatMul whose output goes only to an Add of a constant bias vector: (that Add, the bias)."""
+    from onnx import numpy_helper
+
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    outputs = {output.name for output in graph.output}
+    found = {}
+    for matmul in matmuls:
+        product = matmul.output[0]
+        followers = readers.get(product, [])
+        if product in outputs or len(followers) != 1 or followers[0].op_type != "Add":
+            continue
+        add = followers[0]
+        other = add.input[1] if add.input[0] == product else add.input[0]
+        bias = weights.get(other)
+        width = weights[matmul.input[1]].dims[1]
+        if bias is not None and list(bias.dims) == [width]:
+            found[matmul.name] = (add, numpy_helper.to_array(bias).astype(np.float64))
+    return found
+
+
+def _int8_matmul_nodes(node, plan: _InputPlan, weight: np.ndarray, initializers: list,
+                       bias: np.ndarray | None = None, outputs: list[str] | None = None) -> list:
+    """`node` (x @ W) as MatMulIntegerToFloat over the uint8 codes of x, plus x's outlier channels in fp32;
+    `bias`, where given, is added inside the int8 op, whose result is then `outputs` (those of the bias Add)."""
     from onnx import helper, numpy_helper
 
     name, prefix = node.input[0], node.name
+    outputs = outputs or list(node.output)
     scaled = weight.astype(np.float64) * plan.scale[:, None].astype(np.float64)
     scaled[plan.outliers] = 0.0
     column_scale, quantized = _quantize_columns(scaled)
     # sum_k zp_k * Wq[k, n] * ws[n], taken off every output: the codes carry the zero points.
     correction = -(plan.zero_point.astype(np.float64) @ quantized) * column_scale
+    if bias is not None:
+        correction = correction + bias
     initializers += [
         numpy_helper.from_array(quantized.astype(np.int8), f"{prefix}.int8_weight"),
         numpy_helper.from_array(column_scale.astype(np.float32), f"{prefix}.int8_column_scale"),
@@ -311,13 +347,12 @@ def _int8_matmul_nodes(node, plan: _InputPlan, weight: np.ndarray, initializers:
     inputs = [f"{name}.int8", f"{prefix}.int8_weight", f"{prefix}.int8_input_scale", f"{prefix}.int8_column_scale",
               "", "", f"{prefix}.int8_zero_point_correction"]
     if not plan.outliers:
-        return [helper.make_node("MatMulIntegerToFloat", inputs, list(node.output), name=f"{prefix}.int8",
-                                 domain=MS_DOMAIN)]
+        return [helper.make_node("MatMulIntegerToFloat", inputs, outputs, name=f"{prefix}.int8", domain=MS_DOMAIN)]
     initializers.append(numpy_helper.from_array(weight[plan.outliers].astype(np.float32), f"{prefix}.outlier_weight"))
     return [
         helper.make_node("MatMulIntegerToFloat", inputs, [f"{prefix}.int8_part"], name=f"{prefix}.int8", domain=MS_DOMAIN),
         helper.make_node("MatMul", [f"{name}.outliers", f"{prefix}.outlier_weight"], [f"{prefix}.outlier_part"],
                          name=f"{prefix}.outliers"),
-        helper.make_node("Add", [f"{prefix}.int8_part", f"{prefix}.outlier_part"], list(node.output),
+        helper.make_node("Add", [f"{prefix}.int8_part", f"{prefix}.outlier_part"], outputs,
                          name=f"{prefix}.int8_sum"),
     ]
