@@ -132,7 +132,7 @@ def measure(args: argparse.Namespace, engine: str, batch_size: int) -> dict:
     return {
         "engine": engine, "batch_size": batch_size, "sentences": len(texts),
         "sentences_per_s": len(texts) / min(passes), "load_s": load_seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),
         "macro_f1": macro_f1([row["label"] for row in rows], [LABELS[max(range(len(p)), key=p.__getitem__)]
                                                              for p in probabilities]),
         "probabilities": probabilities,
@@ -202,6 +202,16 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
                      f"{r['load_s']:.1f} | {r['macro_f1']:.4f} | {r['batch_dependence']:.1e} | "
                      f"{r['slowest_round']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM is this program's own; ru_maxrss would also count the
+    parent's, which a forked child inherits across exec."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="utf-8")
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu_count() -> int:
