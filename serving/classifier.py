@@ -1,7 +1,8 @@
 """The runtime sentence classifier: an ONNX bundle run by ONNX Runtime, with no torch in sight.
 
 A bundle is the directory `pcc export` writes: `model.onnx` (fp32), `model.int8.onnx`, `tokenizer.json`
-and `bundle.json` (labels, max_length, use_heading, input names, pad token, provenance, parity figures).
+and `bundle.json` (labels, max_length, use_heading, input names, pad token, provenance, parity figures, and
+`int8_scheme`: how its int8 model was quantised).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 
 BUNDLE_ENV = "PCC_BUNDLE"
 MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+# The precision of `pcc predict`, `pcc serve`, the service and `SentenceClassifier` when none is asked for: the
+# one place it is set. fp32's labels never depend on batching; so do int8's in a bundle whose `int8_scheme` is
+# "calibrated" (`pcc export` since issue 19), which is several times faster on a CPU.
+DEFAULT_PRECISION = "fp32"
+# bundle.json `int8_scheme` values: fixed (calibrated) activation ranges, so a sentence's result is its own
+# whatever shares its batch; or ONNX Runtime's dynamic quantisation, whose ranges come from each batch.
+CALIBRATED, DYNAMIC = "calibrated", "dynamic"
 DEVICES = ("auto", "cpu", "cuda")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -73,8 +81,8 @@ def _physical_cores() -> int:
 class SentenceClassifier:
     """Classifies sentences (optionally with their heading path) as one of the bundle's labels."""
 
-    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = "fp32", batch_size: int = 32,
-                 threads: int | None = None):
+    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = DEFAULT_PRECISION,
+                 batch_size: int = 32, threads: int | None = None):
         """`threads`: ONNX Runtime intra-op threads; default one per physical core this process may use (a Ray
         worker passes the CPUs it was given)."""
         self.bundle_dir = Path(bundle_dir)
@@ -103,6 +111,7 @@ class SentenceClassifier:
             disabled_optimizers=unfused,
         )
         self.providers: list[str] = self._session.get_providers()
+        self.batch_independent: bool = batch_independent(precision, self.bundle)
         self._input_names = [node.name for node in self._session.get_inputs()]
         unknown = set(self._input_names) - {"input_ids", "attention_mask", "token_type_ids"}
         if unknown:
@@ -111,6 +120,15 @@ class SentenceClassifier:
     def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None) -> list[Prediction]:
         """Predict every sentence; `contexts[i]` is the model context of `sentences[i]` (`pcc.model_input`:
         `paper_contexts` with `self.context_scheme`, or `heading_context`) or None for a bare sentence."""
+        probabilities = np.empty((len(sentences), len(self.labels)), dtype=np.float32)
+        for batch, feed in self.batches(sentences, contexts):
+            probabilities[batch] = _softmax(self._session.run(None, feed)[0])
+        return [self._prediction(row) for row in probabilities]
+
+    def batches(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None,
+                batch_size: int | None = None) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
+        """The model inputs of `classify`, batch by batch: (positions in `sentences`, input arrays). Sentences are
+        sorted by length before batches are cut, which keeps padding (wasted compute) small."""
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {len(contexts)} contexts")
         if not self.use_heading or contexts is None:
@@ -119,14 +137,11 @@ class SentenceClassifier:
             self._tokenizer.encode(text, context) if context else self._tokenizer.encode(text)
             for text, context in zip(sentences, contexts)
         ]
-        # Sorting by length keeps padding (wasted compute) small; results go back to input order.
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        probabilities = np.empty((len(encodings), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            logits = self._session.run(None, self._feed([encodings[i] for i in batch]))[0]
-            probabilities[batch] = _softmax(logits)
-        return [self._prediction(row) for row in probabilities]
+        size = batch_size or self.batch_size
+        for start in range(0, len(order), size):
+            batch = order[start:start + size]
+            yield batch, self._feed([encodings[i] for i in batch])
 
     def classify_paper(self, prepared: PreparedPaper) -> PaperAnalysis:
         """Classify the paper's readable sentences; garbled ones get prediction None."""
@@ -182,6 +197,12 @@ def read_bundle(bundle_dir: str | Path, precision: str = "fp32") -> dict:
     if precision not in MODEL_FILES:
         raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")
     return _read_bundle(Path(bundle_dir), MODEL_FILES[precision])
+
+
+def batch_independent(precision: str, bundle: dict) -> bool:
+    """Whether a sentence's probabilities are the same whatever it is batched with (a bundle from before issue 19
+    names no int8 scheme: its int8 model is dynamically quantised)."""
+    return precision == "fp32" or bundle.get("int8_scheme", DYNAMIC) == CALIBRATED
 
 
 def _read_bundle(bundle_dir: Path, model_file: str) -> dict:

@@ -11,7 +11,7 @@ from pcc.errors import UserError
 STORE_MODEL = "pcc-classifier"
 # bundle.json fields copied into the store model's metadata (`bentoml models get pcc-classifier:<version>`).
 _METADATA_FIELDS = ("labels", "max_length", "use_heading", "source_model", "base_model", "opset", "files",
-                    "exported_at", "checks")
+                    "int8_scheme", "exported_at", "checks")
 
 
 def save_bundle(bundle_dir: str | Path) -> str:

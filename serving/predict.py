@@ -29,8 +29,8 @@ from pcc.paths import PREDICTIONS
 from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
                          write_jsonl)
 from pcc.readers import find_papers
-from serving.classifier import (DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis, SentenceClassifier,
-                                default_bundle_dir)
+from serving.classifier import (DEFAULT_PRECISION, DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis,
+                                SentenceClassifier, batch_independent, default_bundle_dir)
 from serving.tables import DONE, REPEAT, RowChecker, check_table, prepare_row, read_table
 
 OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
@@ -58,9 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
     parser.add_argument("--bundle", type=Path, help="ONNX bundle from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
-    parser.add_argument("--precision", choices=tuple(MODEL_FILES), default="fp32",
-                        help="default: %(default)s, whose labels do not depend on how sentences are batched; "
-                             "int8 is about twice as fast, but near-ties move with their batch")
+    parser.add_argument("--precision", choices=tuple(MODEL_FILES), default=DEFAULT_PRECISION,
+                        help="default: %(default)s. int8 is several times faster on a CPU; in a bundle exported with "
+                             "calibrated int8 (bundle.json int8_scheme), its labels, like fp32's, never depend on "
+                             "how sentences are batched")
     parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in --out and skip their files and table papers")
@@ -153,8 +154,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def describe_run(bundle_dir: Path, precision: str, provider: str, bundle: dict) -> str:
     """What the summary says classified the run: the bundle, precision, execution provider and source model."""
-    return (f"`{bundle_dir}` ({precision}, {provider}; "
-            f"model `{Path(bundle.get('source_model', 'unknown')).name}`)")
+    return (f"`{bundle_dir}` ({precision}"
+            + ("" if batch_independent(precision, bundle) else ", labels may depend on batching")
+            + f", {provider}; model `{Path(bundle.get('source_model', 'unknown')).name}`)")
 
 
 class LocalEngine:

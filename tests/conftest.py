@@ -39,9 +39,21 @@ def converted_base_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tiny_checkpoint, tmp_path_factory) -> Path:
-    """`tiny_checkpoint` exported by `pcc export` into an ONNX bundle (fp32 + int8), checked on the dev gold."""
+def seed_sentences(tmp_path_factory) -> Path:
+    """The seed corpus prepared by `pcc prepare`: its sentences.jsonl."""
+    from pcc.cli import main
+
+    out = tmp_path_factory.mktemp("prepared")
+    assert main(["prepare", str(SEED_CORPUS), "--out-dir", str(out)]) == 0
+    return out / "sentences.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_checkpoint, seed_sentences, tmp_path_factory) -> Path:
+    """`tiny_checkpoint` exported by `pcc export` into an ONNX bundle (fp32 + calibrated int8), calibrated on the
+    prepared seed corpus and checked on two gold files."""
     from training.exporters.onnx import export_bundle, load_settings
 
     settings = load_settings(REPO / "configs" / "export.yaml")
-    return export_bundle(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "onnx", gold=DEV_GOLD, settings=settings)
+    return export_bundle(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "onnx", gold=[DEV_GOLD, OUTSIDE_CORPUS_GOLD],
+                         settings=settings, calibration=seed_sentences)

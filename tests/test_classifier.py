@@ -10,7 +10,7 @@ from pcc.documents import prepare_text
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS
-from serving.classifier import PaperAnalysis, SentenceClassifier, default_bundle_dir
+from serving.classifier import DEFAULT_PRECISION, PaperAnalysis, SentenceClassifier, default_bundle_dir
 from tests.conftest import REPO
 
 SENTENCES = ["警民关系紧张是当前面临的突出问题。", "原因在于部分民警执法不规范", "要加强队伍建设，提高执法公信力。", "一"]
@@ -71,7 +71,7 @@ def test_a_papers_title_is_classified_with_the_title_marker(classifier):
 
 
 def test_int8_model_runs_and_mostly_agrees_with_fp32(tiny_bundle, classifier):
-    assert SentenceClassifier(tiny_bundle, device="cpu").precision == "fp32"  # int8 only when asked
+    assert SentenceClassifier(tiny_bundle, device="cpu").precision == DEFAULT_PRECISION
     int8 = SentenceClassifier(tiny_bundle, device="cpu", precision="int8")
     texts = [json.loads(line)["text"] for line in (REPO / "data" / "gold" / "dev.jsonl").open(encoding="utf-8")]
     agree = [a.label == b.label for a, b in zip(int8.classify(texts), classifier.classify(texts))]

@@ -15,9 +15,10 @@ from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
-from tests.conftest import DEV_GOLD, REPO
+from tests.conftest import DEV_GOLD, OUTSIDE_CORPUS_GOLD, REPO
 from training.exporters.first_token import FIRST_TOKEN_MODULES
-from training.exporters.onnx import MODULE_SCOPES, _expand_attempts, _node_scopes, _quantize, export_bundle, load_settings
+from training.exporters.onnx import (MODULE_SCOPES, _expand_attempts, _node_scopes, _quantize, export_bundle,
+                                     load_settings)
 
 CONTEXTS = [None, heading_context(["一、存在的问题"]), heading_context(["三、对策", "（二）完善机制"]),
             TITLE_CONTEXT]
@@ -32,10 +33,22 @@ def test_bundle_is_self_contained_and_records_its_checks(tiny_bundle, tiny_check
     assert bundle["source_model"] == str(tiny_checkpoint.resolve())
     assert bundle["opset"] >= 17
     checks = bundle["checks"]
-    assert checks["sentences"] == len(list(read_jsonl(DEV_GOLD)))
+    sentences = len(list(read_jsonl(DEV_GOLD)))
+    outside = len(list(read_jsonl(OUTSIDE_CORPUS_GOLD)))
+    assert checks["gold"] == [str(DEV_GOLD), str(OUTSIDE_CORPUS_GOLD)]
+    assert checks["sentences"] == sentences + outside
     assert checks["fp32_max_abs_prob_diff"] <= 1e-4
     assert 0 <= checks["int8_label_agreement"] <= 1 and isinstance(checks["int8_passed"], bool)
     assert checks["int8_attempts"][0]["options"] == bundle["settings"]["quantization_attempts"][0]
+    # The int8 checks read every sentence of each gold file bare and in its paper's context.
+    assert [(s["gold"], s["view"], s["sentences"]) for s in checks["int8_sets"]] == [
+        (str(DEV_GOLD), "bare", sentences), (str(DEV_GOLD), "heading", sentences),
+        (str(OUTSIDE_CORPUS_GOLD), "bare", outside), (str(OUTSIDE_CORPUS_GOLD), "heading", outside)]
+    assert checks["int8_label_agreement"] == min(s["label_agreement"] for s in checks["int8_sets"])
+    # Calibrated int8 by default, calibrated on the prepared corpus, and measured free of batch dependence.
+    assert bundle["int8_scheme"] == "calibrated" == checks["int8_options"]["scheme"]
+    assert checks["calibration"]["inputs"] > 300 and checks["calibration"]["tokens"] > 10 * checks["calibration"]["inputs"]
+    assert checks["int8_batch_max_abs_prob_diff"] < 1e-6
 
 
 def test_graphs_have_dynamic_batch_and_sequence_axes_and_int8_is_quantised(tiny_bundle):
@@ -44,8 +57,15 @@ def test_graphs_have_dynamic_batch_and_sequence_axes_and_int8_is_quantised(tiny_
         for graph_input in graph.input:
             dims = graph_input.type.tensor_type.shape.dim
             assert [d.dim_param for d in dims] == ["batch", "sequence"]
-    ops = {node.op_type for node in onnx.load(tiny_bundle / "model.int8.onnx").graph.node}
-    assert "MatMulInteger" in ops or "DynamicQuantizeMatMul" in ops
+    int8_nodes = onnx.load(tiny_bundle / "model.int8.onnx").graph.node
+    ops = [node.op_type for node in int8_nodes]
+    layers = 2  # tests/tiny_model.py
+    # Every projection on all tokens is int8, from fixed ranges (nothing quantised from the batch at run time);
+    # only the last layer's first-token modules (query, attention output, FFN in and out) stay fp32 MatMuls.
+    assert ops.count("MatMulIntegerToFloat") == 6 * layers - len(FIRST_TOKEN_MODULES)
+    assert "DynamicQuantizeLinear" not in ops and "DynamicQuantizeMatMul" not in ops
+    fp32_matmuls = [n for n in int8_nodes if n.op_type == "MatMul" and not n.name.endswith(".outliers")]
+    assert len(fp32_matmuls) == len(FIRST_TOKEN_MODULES)
 
 
 def test_fp32_graph_uses_the_fused_transformer_kernels_and_keeps_projections_quantisable(tiny_bundle):
@@ -79,6 +99,28 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["export", "--model", str(tmp_path / "no-model")]) == 2
     assert "no fine-tuned model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_export_without_a_prepared_corpus_says_to_run_pcc_prepare(tiny_checkpoint, tmp_path, capsys):
+    with pytest.raises(UserError, match=r"missing\.jsonl: no prepared sentences to calibrate int8 on.*pcc prepare"):
+        export_bundle(tiny_checkpoint, tmp_path / "out", calibration=tmp_path / "missing.jsonl")
+    assert main(["export", "--model", str(tiny_checkpoint), "--out", str(tmp_path / "out"),
+                 "--calibration", str(tmp_path / "missing.jsonl"), "--no-store"]) == 2
+    assert "pcc prepare" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("attempt, message", [
+    ({"scheme": "static"}, r"attempt \d+: scheme 'static' is not one of calibrated, dynamic"),
+    ({"scheme": "calibrated", "per_channel": True}, r"attempt \d+: per_channel do\(es\) not apply to the calibrated"),
+])
+def test_a_bad_quantization_attempt_is_a_clear_error(tmp_path, attempt, message):
+    settings = yaml.safe_load((REPO / "configs" / "export.yaml").read_text("utf-8"))
+    settings["quantization_attempts"].append(attempt)
+    path = tmp_path / "export.yaml"
+    path.write_text(yaml.safe_dump(settings), "utf-8")
+    with pytest.raises(UserError, match=rf"export.yaml: quantization {message}"):
+        load_settings(path)
 
 
 def quantize(bundle, target, options):

@@ -41,6 +41,8 @@ class ModelCard:
     temperature: float = 1.0  # divides the output layer (already applied to the saved weights)
     folds: dict[str, int] = field(default_factory=dict)  # dev paper -> cross-fitting fold
     trained_papers: list[str] = field(default_factory=list)
+    teacher: str | None = None  # a student (`pcc distill`): the model directory it learnt from
+    teacher_layers: list[int] = field(default_factory=list)  # a student: the teacher layers it started from
 
 
 def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:

@@ -1,10 +1,11 @@
 """`pcc export`: turn a fine-tuned model directory into a self-contained ONNX bundle, and check it.
 
 The bundle holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels and a last layer that
-computes only the first token, all the head reads), `model.int8.onnx` (dynamically quantised),
+computes only the first token, all the head reads), `model.int8.onnx` (by default calibrated int8, whose
+output for a sentence never depends on what it is batched with: `training.exporters.calibrated`),
 `tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32 probabilities match PyTorch; the int8
-criteria (label agreement, macro-F1 loss on the gold file) are measured and reported, trying the
-configured quantisation settings in order until one meets them.
+criteria (label agreement, macro-F1 loss on each gold file, its sentences bare and in context) are measured
+and reported, trying the configured quantisation settings in order until one meets them.
 """
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import TITLE_CONTEXT, heading_context
-from pcc.paths import BUNDLE_DIR, DEV_GOLD, EXPORT_CONFIG, LATEST_MODEL
-from pcc.records import LABELS, read_settings, write_json
-from training.gold import read_gold
+from pcc.model_input import (BARE, HEADINGS_AND_LEAD, TITLE_CONTEXT, WITH_CONTEXT, heading_context, paper_contexts,
+                             paper_leads, sentence_context)
+from pcc.paths import BUNDLE_DIR, DEV_GOLD, EXPORT_CONFIG, LATEST_MODEL, SENTENCES
+from pcc.records import LABELS, read_sentences, read_settings, write_json
+from training.exporters.calibrated import CalibrationSettings, collect_statistics, quantize_calibrated
+from training.gold import gold_papers, locate_gold, read_gold
 from training.metrics import macro_f1
 from training.model_card import read_model_card
 
@@ -36,14 +39,25 @@ MODULE_SCOPES = "pkg.torch.onnx.name_scopes"
 PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["二、原因分析"], "究其原因，主要有以下几点："),
                   heading_context(["三、对策与建议", "（一）加强队伍建设"]), heading_context([], "存在的问题主要表现为："),
                   TITLE_CONTEXT)
+# int8 schemes (`scheme` of a quantisation attempt; bundle.json `int8_scheme`): calibrated ranges fixed at export,
+# or ONNX Runtime's dynamic quantisation, whose ranges come from each batch (so a label can move with its batch).
+CALIBRATED, DYNAMIC = "calibrated", "dynamic"
+SCHEMES = (CALIBRATED, DYNAMIC)
+# Keys of a quantisation attempt that are not arguments of quantize_dynamic.
+ATTEMPT_KEYS = ("scheme", "keep_first_token_fp32", "exclude_modules", "one_fp32_module_of")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=LATEST_MODEL,
                         help="fine-tuned model directory written by `pcc train` (default: %(default)s)")
     parser.add_argument("--out", type=Path, help=f"bundle directory to write (default: <model>/{BUNDLE_DIR})")
-    parser.add_argument("--check-gold", type=Path, default=DEV_GOLD,
-                        help="labelled sentences (JSONL: text, label) for the parity and int8 checks (default: %(default)s)")
+    parser.add_argument("--check-gold", type=Path, nargs="+", metavar="FILE",
+                        help="gold files (any gold format) for the parity check (the first) and the int8 checks "
+                             f"(each, bare and in context) (default: `check_gold` in {EXPORT_CONFIG})")
+    parser.add_argument("--calibration", type=Path, default=SENTENCES,
+                        help="prepared sentences (`pcc prepare`) whose activation ranges calibrate the int8 model, "
+                             "each in its context and bare; also the papers that place the gold sentences in "
+                             "context (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=EXPORT_CONFIG, help="export settings (default: %(default)s)")
     parser.add_argument("--no-store", dest="store", action="store_false",
                         help="do not also save the bundle to the BentoML model store ($BENTOML_HOME/models) as "
@@ -52,9 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out_dir = args.out or args.model / BUNDLE_DIR
-    bundle_dir = export_bundle(args.model, out_dir, gold=args.check_gold, settings=load_settings(args.config))
-    checks = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))["checks"]
-    print(f"wrote {bundle_dir} (int8 criteria {'met' if checks['int8_passed'] else 'NOT met'})")
+    settings = load_settings(args.config)
+    gold = args.check_gold or [Path(path) for path in settings.get("check_gold", [DEV_GOLD])]
+    bundle_dir = export_bundle(args.model, out_dir, gold=gold, settings=settings, calibration=args.calibration)
+    bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
+    print(f"wrote {bundle_dir} ({bundle['int8_scheme']} int8; criteria "
+          f"{'met' if bundle['checks']['int8_passed'] else 'NOT met'})")
     if args.store:
         from serving.model_store import save_bundle
 
@@ -70,7 +87,20 @@ def load_settings(path: Path) -> dict:
         raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
     if settings["opset"] < 17:
         raise UserError(f"{path}: opset {settings['opset']} is too old; use 17 or newer")
+    if not isinstance(settings.get("check_gold", []), list):
+        raise UserError(f"{path}: check_gold must be a list of gold files")
+    try:
+        CalibrationSettings.from_settings(settings.get("calibration"))
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{path}: calibration: {error}; see the comments in {EXPORT_CONFIG}") from None
     for number, options in enumerate(settings["quantization_attempts"], 1):
+        scheme = options.get("scheme", DYNAMIC)
+        if scheme not in SCHEMES:
+            raise UserError(f"{path}: quantization attempt {number}: scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
+        unknown = sorted(set(options) - set(ATTEMPT_KEYS)) if scheme == CALIBRATED else []
+        if unknown:
+            raise UserError(f"{path}: quantization attempt {number}: {', '.join(unknown)} do(es) not apply to the "
+                            f"calibrated scheme (it takes {', '.join(ATTEMPT_KEYS[1:])})")
         for pattern in [*options.get("exclude_modules", []), *filter(None, [options.get("one_fp32_module_of")])]:
             try:
                 re.compile(pattern)
@@ -80,15 +110,25 @@ def load_settings(path: Path) -> dict:
     return settings
 
 
-def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, gold: str | Path | None = DEV_GOLD,
-                  settings: dict | None = None) -> Path:
-    """Export, optimise, quantise and check; the bundle replaces `out_dir` only once complete."""
+def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *,
+                  gold: str | Path | list[str | Path] | None = DEV_GOLD, settings: dict | None = None,
+                  calibration: str | Path = SENTENCES) -> Path:
+    """Export, optimise, quantise and check; the bundle replaces `out_dir` only once complete.
+
+    `gold`: the gold file(s) of the checks (parity on the first); `calibration`: prepared sentences that calibrate
+    the int8 ranges and give the gold sentences their context."""
     model_dir = Path(model_dir)
     out_dir = Path(out_dir) if out_dir is not None else model_dir / BUNDLE_DIR
     settings = settings or load_settings(EXPORT_CONFIG)
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir}: no fine-tuned model here (config.json missing); run `pcc train` or pass --model")
-    gold_rows = read_gold(gold) if gold is not None else []
+    gold_files = [] if gold is None else [Path(gold)] if isinstance(gold, (str, Path)) else [Path(g) for g in gold]
+    gold_sets = {path: read_gold(path) for path in gold_files}
+    calibration = Path(calibration)
+    if not calibration.is_file():
+        raise UserError(f"{calibration}: no prepared sentences to calibrate int8 on and to place the gold sentences "
+                        "in context; run `pcc prepare`, or pass --calibration with a sentences.jsonl it wrote")
+    corpus = read_sentences(calibration)
     card = read_model_card(model_dir)
     tokenizer, model = _load(model_dir)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -118,7 +158,10 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *, g
             "settings": settings,
         }
         write_json(staging / "bundle.json", bundle)
-        bundle["checks"] = _check_and_quantize(staging, model, tokenizer, bundle, gold_rows, gold, settings)
+        check_sets = _check_sets(gold_sets, corpus, card.context)
+        bundle["checks"] = _check_and_quantize(staging, model, tokenizer, bundle, check_sets, corpus, calibration,
+                                               settings)
+        bundle["int8_scheme"] = bundle["checks"]["int8_options"].get("scheme", DYNAMIC)
         print(f"exported, optimised, quantised and checked in {time.monotonic() - started:.0f} s")
         write_json(staging / "bundle.json", bundle)
         _replace_dir(staging, out_dir)
@@ -209,25 +252,49 @@ def _torch_probabilities(model, tokenizer, texts: list[str], contexts: list[str 
     return np.stack(rows)
 
 
-def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows: list[dict], gold: Path | None,
-                        settings: dict) -> dict:
+class CheckSet:
+    """Gold sentences as the int8 checks read them: one gold file, bare or each in its paper's context."""
+
+    def __init__(self, gold: Path | None, view: str, texts: list[str], contexts: list[str | None] | None,
+                 labels: list[str] | None):
+        self.gold, self.view, self.texts, self.contexts, self.labels = gold, view, texts, contexts, labels
+
+    @property
+    def name(self) -> str:
+        return f"{self.gold or 'no gold'} ({self.view})"
+
+
+def _check_sets(gold_sets: dict[Path, list[dict]], corpus: list, context_scheme: str) -> list[CheckSet]:
+    """Each gold file's sentences bare and in context: placed in their papers of the prepared corpus (or in papers
+    rebuilt from the gold rows, as `pcc evaluate` does), with their lead when the model reads leads."""
+    sets = []
+    for path, rows in gold_sets.items():
+        sentences = corpus + gold_papers(rows, corpus)
+        located = locate_gold(rows, sentences)
+        leads = (dict(zip((s.id for s in sentences), paper_leads(sentences)))
+                 if context_scheme == HEADINGS_AND_LEAD else {})
+        texts, labels = [g.sentence.text for g in located], [g.label for g in located]
+        sets += [CheckSet(path, BARE, texts, None, labels),
+                 CheckSet(path, WITH_CONTEXT, texts, [sentence_context(g.sentence, leads.get(g.sentence.id))
+                                                      for g in located], labels)]
+    return sets or [CheckSet(None, BARE, ["加强警民沟通，提高执法公信力。"], None, None)]
+
+
+def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, check_sets: list[CheckSet], corpus: list,
+                        calibration: Path, settings: dict) -> dict:
     from serving.classifier import SentenceClassifier
 
-    texts = [row["text"] for row in gold_rows] or ["加强警民沟通，提高执法公信力。"]
-    gold_labels = [row["label"] for row in gold_rows]
-    contexts = [PROBE_CONTEXTS[i % len(PROBE_CONTEXTS)] for i in range(len(texts))]
+    def scores(classifier, texts, contexts) -> np.ndarray:
+        return np.array([[p.scores[label] for label in bundle["labels"]] for p in classifier.classify(texts, contexts)])
 
-    def scores(classifier, with_headings: bool) -> np.ndarray:
-        predictions = classifier.classify(texts, contexts if with_headings else None)
-        return np.array([[p.scores[label] for label in bundle["labels"]] for p in predictions])
+    def f1(labels: list[str] | None, probabilities: np.ndarray) -> float | None:
+        return None if not labels else macro_f1(labels, [bundle["labels"][i] for i in probabilities.argmax(axis=1)])
 
-    def gold_f1(probabilities: np.ndarray) -> float | None:
-        if not gold_labels:
-            return None
-        return macro_f1(gold_labels, [bundle["labels"][i] for i in probabilities.argmax(axis=1)])
-
+    # Parity with PyTorch, on the first gold file's sentences bare and each with a made-up context.
     fp32 = SentenceClassifier(staging, device="cpu", precision="fp32")
-    fp32_plain, fp32_headed = scores(fp32, False), scores(fp32, True)
+    texts = check_sets[0].texts
+    contexts = [PROBE_CONTEXTS[i % len(PROBE_CONTEXTS)] for i in range(len(texts))]
+    fp32_plain, fp32_headed = scores(fp32, texts, None), scores(fp32, texts, contexts)
     torch_plain = _torch_probabilities(model, tokenizer, texts, [None] * len(texts), bundle["max_length"])
     torch_contexts = contexts if bundle["use_heading"] else [None] * len(texts)
     torch_headed = _torch_probabilities(model, tokenizer, texts, torch_contexts, bundle["max_length"])
@@ -238,49 +305,101 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, gold_rows
         raise UserError(f"{bundle['source_model']}: ONNX fp32 probabilities differ from PyTorch by {fp32_diff:.2e} "
                         f"(> {settings['fp32_tolerance']:.0e}); no bundle was written. Check the opset in configs/export.yaml")
 
-    fp32_labels = fp32_plain.argmax(axis=1)
-    fp32_f1 = gold_f1(fp32_plain)
-    attempts = []
+    reference = [scores(fp32, s.texts, s.contexts) for s in check_sets]
     nodes = _node_scopes(staging / "model.onnx")  # every attempt quantises this graph: read its metadata once
-    for number, options in enumerate(_expand_attempts(settings["quantization_attempts"], nodes)):
+    attempts_settings = _expand_attempts(settings["quantization_attempts"], nodes)
+    statistics, calibration_record = None, None
+    if any(options.get("scheme", DYNAMIC) == CALIBRATED for options in attempts_settings):
+        statistics, calibration_record = _calibrate(staging, fp32, corpus, calibration, bundle, settings)
+
+    attempts = []
+    for number, options in enumerate(attempts_settings):
         candidate = f"model.int8.try{number}.onnx"
-        kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options, nodes)
+        kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options, nodes, statistics,
+                              settings.get("calibration"))
         (staging / candidate).replace(staging / "model.int8.onnx")
-        int8_plain = scores(SentenceClassifier(staging, device="cpu", precision="int8"), False)
+        int8 = SentenceClassifier(staging, device="cpu", precision="int8")
         (staging / "model.int8.onnx").replace(staging / candidate)
-        agreement = float((int8_plain.argmax(axis=1) == fp32_labels).mean())
-        int8_f1 = gold_f1(int8_plain)
-        f1_drop = None if fp32_f1 is None else fp32_f1 - int8_f1
+        results = []
+        for check, fp32_probabilities in zip(check_sets, reference):
+            int8_probabilities = scores(int8, check.texts, check.contexts)
+            fp32_f1, int8_f1 = f1(check.labels, fp32_probabilities), f1(check.labels, int8_probabilities)
+            results.append({
+                "gold": str(check.gold) if check.gold else None, "view": check.view, "sentences": len(check.texts),
+                "label_agreement": float((int8_probabilities.argmax(1) == fp32_probabilities.argmax(1)).mean()),
+                "fp32_macro_f1": fp32_f1, "int8_macro_f1": int8_f1,
+                "max_abs_prob_diff_vs_fp32": float(np.abs(int8_probabilities - fp32_probabilities).max()),
+            })
+        agreement = min(r["label_agreement"] for r in results)
+        drops = [r["fp32_macro_f1"] - r["int8_macro_f1"] for r in results if r["fp32_macro_f1"] is not None]
+        f1_drop = max(drops) if drops else None
         passed = agreement >= settings["min_int8_agreement"] and (f1_drop is None or f1_drop <= settings["max_int8_f1_drop"])
-        attempts.append({"options": options, "file": candidate, "fp32_nodes": kept_fp32,
-                         "label_agreement": agreement, "macro_f1": int8_f1,
-                         "max_abs_prob_diff_vs_fp32": float(np.abs(int8_plain - fp32_plain).max()), "passed": passed})
-        print(f"int8 {options}: {len(kept_fp32)} nodes kept fp32; labels agree with fp32 on {agreement:.1%} of {len(texts)} sentences "
-              f"(need {settings['min_int8_agreement']:.0%}); macro-F1 "
-              + (f"{int8_f1:.4f} vs fp32 {fp32_f1:.4f} (drop {100 * f1_drop:+.2f} points, allowed "
-                 f"{100 * settings['max_int8_f1_drop']:.1f})" if fp32_f1 is not None else "n/a (no gold)")
+        attempts.append({"options": options, "file": candidate, "fp32_nodes": kept_fp32, "label_agreement": agreement,
+                         "max_f1_drop": f1_drop, "sets": results, "passed": passed})
+        print(f"int8 {options}: {len(kept_fp32)} nodes kept fp32; labels agree with fp32 on "
+              + ", ".join(f"{r['label_agreement']:.1%} of {r['gold'] or 'one sentence'} {r['view']}" for r in results)
+              + f" (need {settings['min_int8_agreement']:.0%} each); macro-F1 drop at most "
+              + (f"{100 * f1_drop:+.2f} points (allowed {100 * settings['max_int8_f1_drop']:.1f})"
+                 if f1_drop is not None else "n/a (no gold)")
               + (" -> OK" if passed else " -> not met"))
         if passed:
             break
     chosen = next((a for a in attempts if a["passed"]), None) or max(
-        attempts, key=lambda a: (a["label_agreement"], a["macro_f1"] or 0.0))
+        attempts, key=lambda a: (a["label_agreement"], -(a["max_f1_drop"] or 0.0)))
     (staging / chosen["file"]).replace(staging / "model.int8.onnx")
     for attempt in attempts:
         (staging / attempt.pop("file")).unlink(missing_ok=True)
     if not chosen["passed"]:
         print(f"int8 criteria NOT met by any quantisation setting; kept {chosen['options']}. "
               "Use `--precision fp32` for full accuracy.")
+    batch_diff = _batch_dependence(staging, check_sets, scores)
+    print(f"int8 batch dependence: max |batch 1 - batch 32| probability = {batch_diff:.1e}")
     return {
-        "gold": str(gold) if gold_rows else None,
-        "sentences": len(texts),
+        "gold": [str(path) for path in dict.fromkeys(s.gold for s in check_sets) if path is not None],
+        "sentences": sum(len(s.texts) for s in check_sets if s.view == BARE),
         "fp32_max_abs_prob_diff": fp32_diff,
-        "fp32_macro_f1": fp32_f1,
+        "calibration": calibration_record,
         "int8_options": chosen["options"],
         "int8_label_agreement": chosen["label_agreement"],
-        "int8_macro_f1": chosen["macro_f1"],
+        "int8_max_f1_drop": chosen["max_f1_drop"],
+        "int8_sets": chosen["sets"],
         "int8_passed": chosen["passed"],
+        "int8_batch_max_abs_prob_diff": batch_diff,
         "int8_attempts": attempts,
     }
+
+
+def _calibrate(staging: Path, fp32, corpus: list, calibration: Path, bundle: dict, settings: dict):
+    """Per-channel statistics of every quantisable MatMul input of the fp32 graph, over calibration inputs made
+    as serving makes them: each readable corpus sentence in its paper's context, and bare."""
+    options = CalibrationSettings.from_settings(settings.get("calibration"))
+    contexts = paper_contexts(corpus, bundle["context"])
+    readable = [(s.text, context) for s, context in zip(corpus, contexts) if s.quality == "ok"]
+    inputs = [*readable, *((text, None) for text, context in readable if context)]
+    if not inputs:
+        raise UserError(f"{calibration}: no readable sentences to calibrate int8 on; run `pcc prepare` again")
+    if len(inputs) > options.max_inputs:
+        chosen = np.random.default_rng(options.seed).choice(len(inputs), options.max_inputs, replace=False)
+        inputs = [inputs[i] for i in sorted(chosen)]
+    started = time.monotonic()
+    feeds = [feed for _, feed in fp32.batches([t for t, _ in inputs], [c for _, c in inputs], batch_size=16)]
+    tokens = int(sum(feed["attention_mask"].sum() for feed in feeds))
+    statistics = collect_statistics(staging / "model.onnx", feeds, tokens, options)
+    seconds = time.monotonic() - started
+    print(f"int8 calibration: {len(inputs)} inputs ({tokens} tokens) from {calibration} in {seconds:.0f} s")
+    return statistics, {"file": str(calibration), "inputs": len(inputs), "tokens": tokens, "seconds": round(seconds, 1)}
+
+
+def _batch_dependence(staging: Path, check_sets: list[CheckSet], scores) -> float:
+    """Largest change of an int8 probability between classifying the check sentences one at a time and in
+    batches of 32 (sorted by length, so each sentence has other neighbours and other padding)."""
+    from serving.classifier import SentenceClassifier
+
+    texts = [t for s in check_sets[:2] for t in s.texts]
+    contexts = [c for s in check_sets[:2] for c in (s.contexts or [None] * len(s.texts))]
+    alone = scores(SentenceClassifier(staging, device="cpu", precision="int8", batch_size=1), texts, contexts)
+    batched = scores(SentenceClassifier(staging, device="cpu", precision="int8", batch_size=32), texts, contexts)
+    return float(np.abs(alone - batched).max())
 
 
 def _node_scopes(graph: Path) -> list[tuple[str, list[str]]]:
@@ -313,16 +432,19 @@ def _expand_attempts(attempts: list[dict], nodes: list[tuple[str, list[str]]]) -
     return expanded
 
 
-def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, list[str]]]) -> list[str]:
-    """quantize_dynamic with `options`; `exclude_modules` keeps the MatMuls of matching torch modules fp32,
-    and `keep_first_token_fp32` those of the modules that run on one position per sentence (the last layer's
-    `FIRST_TOKEN_MODULES`, the pooler, the classifier), where fp32 costs next to no time.
+def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, list[str]]],
+              statistics: dict | None = None, calibration: dict | None = None) -> list[str]:
+    """Quantise `source` to `target` with one attempt's `options`: `scheme` calibrated
+    (`training.exporters.calibrated`, with the calibration `statistics` and settings) or dynamic
+    (quantize_dynamic, taking the other options as its arguments; the default). `exclude_modules` keeps the
+    MatMuls of matching torch modules fp32, and `keep_first_token_fp32` those of the modules that run on one
+    position per sentence (the last layer's `FIRST_TOKEN_MODULES`, the pooler, the classifier), where fp32 costs
+    next to no time.
 
     `nodes` is `_node_scopes(source)`. Returns the names of the nodes kept fp32 that way.
     """
-    from onnxruntime.quantization import quantize_dynamic
-
     options = dict(options)
+    scheme = options.pop("scheme", DYNAMIC)
     patterns = [re.compile(p) for p in options.pop("exclude_modules", [])]
     keep_first_token = options.pop("keep_first_token_fp32", False)
     if keep_first_token:
@@ -336,13 +458,19 @@ def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, 
         patterns.append(re.compile(r".*\b(?:pooler|classifier)\b.*"))
     excluded = [name for name, scopes in nodes
                 if any(pattern.fullmatch(scope) for pattern in patterns for scope in scopes)]
+    if scheme == CALIBRATED:
+        if statistics is None:
+            raise ValueError("the calibrated scheme needs calibration statistics")
+        quantize_calibrated(source, target, statistics, excluded, CalibrationSettings.from_settings(calibration))
+        return excluded
+    from onnxruntime.quantization import quantize_dynamic
+
     logging.disable(logging.WARNING)  # quantize_dynamic logs advice on static (calibrated) quantisation
     try:
         quantize_dynamic(source, target, nodes_to_exclude=excluded, **options)
     finally:
         logging.disable(logging.NOTSET)
     return excluded
-
 
 
 def _replace_dir(staging: Path, out_dir: Path) -> None:
