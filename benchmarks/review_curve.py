@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check(pcc(["prepare", str(WILD), "--out-dir", str(work / "wild")]), "pcc prepare data/wild")
     wild_sentences = work / "wild" / "sentences.jsonl"
-    candidates = candidate_rows(args.bundle, work / "round1", work)
+    candidates = candidate_rows(args.bundle, work / "round1")
     print(f"{len(candidates)} candidate sentences with a gold label in {WILD_DEV}", flush=True)
 
     settings = {key: str(value) for key, value in sorted(train_overrides.items())} | {
@@ -166,7 +166,7 @@ def training_overrides(args: argparse.Namespace) -> dict:
     return {key: value for key, value in overrides.items() if value is not None}
 
 
-def candidate_rows(bundle: Path, folder: Path, work: Path) -> list[dict]:
+def candidate_rows(bundle: Path, folder: Path) -> list[dict]:
     """`pcc predict` over the development papers, kept where a gold row gives the answer (headings left out, as
     `pcc review` leaves them out); written as <folder>/candidates.jsonl for `pcc review`."""
     from training.gold import normalise_text, read_gold
@@ -197,17 +197,18 @@ def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: i
         exclude = ["--exclude", *map(str, picked_files)] if picked_files else []
         check(pcc(["review", "--predictions", str(folder / "candidates.jsonl"), "--select", str(wanted),
                    "--by", args.by, "--out", str(out), *exclude]), "pcc review")
-        picked = [answers[normalise_text(row["text"])] for row in read_jsonl_csv(out.with_name(out.name + ".csv"))]
+        picked = [answers[normalise_text(row["text"])] for row in read_sheet(out.with_name(out.name + ".csv"))]
         picked_files.append(write_human_labels(picked, out.with_name(out.name + ".human.jsonl")))
         run_dir = train_run(args, overrides, seed, picked_files, f"review-{n}-{seed}-step{step}")
         if step < args.rounds:
             check(pcc(["export", "--model", str(run_dir), "--no-store"]), "pcc export")
             folder = args.work_dir / f"review-{n}-{seed}-step{step + 1}-predictions"
-            candidate_rows(run_dir / "onnx", folder, args.work_dir)
+            candidate_rows(run_dir / "onnx", folder)
     return run_dir
 
 
-def read_jsonl_csv(path: Path) -> list[dict]:
+def read_sheet(path: Path) -> list[dict]:
+    """The rows of a `pcc review` sheet."""
     import csv
 
     with path.open(encoding="utf-8-sig", newline="") as handle:

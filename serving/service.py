@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from pcc.model_input import HEADINGS_AND_LEAD, heading_context
 from pcc.paths import CORRECTIONS_ENV
-from serving.corrections import CorrectionsIn
+from serving.corrections import CorrectionsIn, CorrectionStore
 from serving.model_store import STORE_MODEL
 from serving.uploads import Refused, limited, read_paper, receive_paper
 from serving.web import page_app
@@ -195,8 +195,8 @@ class PCC:
         prepared = read_paper(name, content, MAX_DOCUMENT_CHARS)
         analyses = self.classifier.classify_papers(prepared)
         items = [(analysis.paper.paper_id, item) for analysis in analyses for item in analysis.sentences]
-        summary = {label: [text for analysis in analyses for text in analysis.summary()[label]]
-                   for label in self.classifier.labels}
+        summaries = [analysis.summary() for analysis in analyses]
+        summary = {label: [text for each in summaries for text in each[label]] for label in self.classifier.labels}
         return FileAnalysisOut(
             file_name=name, title=analyses[0].paper.title, summary=summary,
             sentences=[FileSentenceOut(**{**_sentence_fields(item), "index": index}, paper=paper)
@@ -215,8 +215,6 @@ def _sentence_fields(item) -> dict:
 
 def _correction_store(bundle: dict):
     """Where POST /corrections appends ($PCC_CORRECTIONS_DIR), with the model being corrected; None when unset."""
-    from serving.corrections import CorrectionStore
-
     folder = os.environ.get(CORRECTIONS_ENV)
     if not folder:
         return None
