@@ -9,6 +9,11 @@ PROCESSED = Path("data/processed")
 SENTENCES = PROCESSED / "sentences.jsonl"
 WEAK_LABELS = PROCESSED / "weak_labels.jsonl"
 DEV_GOLD = Path("data/gold/dev.jsonl")
+OUTSIDE_CORPUS_GOLD = Path("data/gold/outside_corpus.jsonl")
+WILD_GOLD = Path("data/gold/wild.jsonl")
+# Gold files that score models: never training input (`pcc train --human-labels` refuses their sentences).
+CHECK_SETS = (DEV_GOLD, OUTSIDE_CORPUS_GOLD, WILD_GOLD)
+CORRECTIONS_ENV = "PCC_CORRECTIONS_DIR"  # where the service appends the corrections POSTed to /corrections
 
 CONFIGS = Path("configs")
 LABEL_CONFIG = CONFIGS / "label.yaml"

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from pcc.errors import UserError
+from pcc.paths import CORRECTIONS_ENV
 
 SERVICE = "serving.service:PCC"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ONNX bundle directory from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
     parser.add_argument("--no-batching", action="store_true",
                         help="answer every /classify request alone instead of merging concurrent ones")
+    parser.add_argument("--corrections-dir", type=Path,
+                        help="folder where POST /corrections appends the corrections made in the page to "
+                             "corrections.jsonl (default: $PCC_CORRECTIONS_DIR; unset: corrections are not stored)")
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -41,6 +45,17 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as error:
             raise UserError(f"--host {host} --port {port}: cannot listen there ({error.strerror}); "
                             "stop what uses the port or pick another with --port") from None
+
+
+def _writable_folder(folder: Path) -> Path:
+    """The folder, created if need be, as an absolute path; a UserError when it cannot be written to."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--corrections-dir {folder}: cannot create it ({error.strerror}); choose another folder") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"--corrections-dir {folder}: not writable; choose a folder this user may write to")
+    return folder.resolve()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
     # not as a traceback from every worker.
     SentenceClassifier(bundle, device=args.device, precision=args.precision)
+    corrections = args.corrections_dir or os.environ.get(CORRECTIONS_ENV)
+    if corrections:
+        corrections = _writable_folder(Path(corrections))
 
     env = {
         **os.environ,
@@ -65,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
         "PCC_WORKERS": str(args.workers),
         "PCC_BATCHING": "0" if args.no_batching else "1",
         "BENTOML_DO_NOT_TRACK": "True",  # no usage reports: the service may run without internet
+        **({CORRECTIONS_ENV: str(corrections)} if corrections else {}),
     }
     command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--working-dir", str(PROJECT_ROOT),
                "--host", args.host, "--port", str(args.port)]
-    print(f"pcc serve: http://{args.host}:{args.port}/ with bundle {bundle} ({args.device}, {args.precision})",
-          file=sys.stderr, flush=True)
+    print(f"pcc serve: http://{args.host}:{args.port}/ with bundle {bundle} ({args.device}, {args.precision})"
+          + (f"; corrections go to {corrections}" if corrections else ""), file=sys.stderr, flush=True)
     # Become the server, so that signals sent to this process (Ctrl+C, SIGTERM) reach BentoML directly.
     os.execve(sys.executable, command, env)
 

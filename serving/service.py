@@ -1,4 +1,5 @@
-"""The HTTP service: `POST /classify`, `POST /analyze`, the web page at `/`, BentoML's health and metrics.
+"""The HTTP service: `POST /classify`, `POST /analyze`, `POST /analyze_file` (a .pdf, .docx or .txt paper),
+`POST /corrections`, the web page at `/`, BentoML's health and metrics.
 
 Start it with `pcc serve` or `bentoml serve serving.service:PCC`; `bentoml build` packs it into a Bento with the
 newest `pcc-classifier` of the model store (bentofile.yaml names it). Settings come from the environment, so the same service runs under
@@ -9,18 +10,27 @@ all of them and inside a container:
                  CPU, and in a bundle with calibrated int8 its labels, like fp32's, never depend on the batch
   PCC_WORKERS    worker processes, each loads its own copy of the model (default 1)
   PCC_BATCHING   1 (default): BentoML merges concurrent /classify requests into one model call; 0: it does not
+  PCC_CORRECTIONS_DIR  folder where POST /corrections appends corrections.jsonl (unset: the route answers 404)
 """
 from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Optional
 
 import bentoml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, WithJsonSchema
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from pcc.model_input import HEADINGS_AND_LEAD, heading_context
+from pcc.paths import CORRECTIONS_ENV
+from serving.corrections import CorrectionsIn, CorrectionStore
 from serving.model_store import STORE_MODEL
+from serving.uploads import Refused, limited, read_paper, receive_paper
 from serving.web import page_app
 
 MAX_SENTENCES = 256
@@ -28,6 +38,8 @@ MAX_SENTENCE_CHARS = 2_000
 MAX_DOCUMENT_CHARS = 200_000
 MAX_TITLE_CHARS = 500
 MAX_HEADING_DEPTH = 8
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a paper file sent to /analyze_file
+MAX_CORRECTIONS_BYTES = 4 * 1024 * 1024  # a request to /corrections
 
 # Sentences per ONNX Runtime call. The classifier sorts sentences by length before cutting batches; small
 # batches keep padding small, and on CPU 8 classified the seed corpus ~1.8x faster per sentence than 32.
@@ -91,7 +103,62 @@ class AnalysisOut(BaseModel):
     summary: dict[str, list[str]]  # category -> its sentences, in paper order
 
 
-@bentoml.asgi_app(page_app(), path="/")
+class FileSentenceOut(SentenceOut):
+    paper: str  # id of the paper of the file it belongs to (a .txt file may hold several)
+
+
+class PaperOut(BaseModel):
+    paper: str  # the file's name without suffix; `<name>#01`, `<name>#02`, ... for a file of several papers
+    title: str
+    sentences: int
+
+
+class LeftOutLine(BaseModel):
+    paper: str
+    line: int  # in the text read from the file, from 1
+    text: str
+    reason: str  # site chrome, page furniture, download-site notice
+
+
+class FileAnalysisOut(AnalysisOut):
+    file_name: str
+    sentences: list[FileSentenceOut]  # of every paper, numbered through
+    papers: list[PaperOut]
+    left_out: list[LeftOutLine]  # lines of the file that belong to no paper
+
+
+async def analyze_file(request: Request) -> JSONResponse:
+    """POST /analyze_file: a .pdf, .docx or .txt paper in the multipart field `file`, read as `pcc prepare` reads
+    it → /analyze's answer for all its papers, with the file's name and the lines left out. Refusals are
+    4xx with {"error": message} (`serving.uploads`)."""
+    try:
+        name, content = await receive_paper(request, MAX_UPLOAD_BYTES)
+        analysis = await run_in_threadpool(bentoml.get_current_service().analyze_upload, name, content)
+    except Refused as refused:
+        return refused.response()
+    return JSONResponse(analysis.model_dump())
+
+
+async def save_corrections(request: Request) -> JSONResponse:
+    """POST /corrections: {paper, corrections: [{text, heading_path, label, previous_label}]} → appended to
+    $PCC_CORRECTIONS_DIR/corrections.jsonl (`serving.corrections`); 404 when no folder is configured."""
+    store = bentoml.get_current_service().corrections
+    if store is None:
+        return Refused(404, f"this server does not store corrections: start it with `pcc serve --corrections-dir "
+                            f"DIR` (or set {CORRECTIONS_ENV}), or export them from the page").response()
+    try:
+        corrections = CorrectionsIn.model_validate_json(await limited(request, MAX_CORRECTIONS_BYTES).body())
+    except Refused as refused:
+        return refused.response()
+    except ValidationError as error:  # the same shape as BentoML's answer to bad input
+        return JSONResponse({"error": f"{error.error_count()} validation error for {error.title}",
+                             "detail": error.errors(include_url=False, include_context=False, include_input=False)},
+                            status_code=400)
+    return JSONResponse(await run_in_threadpool(store.append, corrections))
+
+
+@bentoml.asgi_app(page_app([Route("/analyze_file", analyze_file, methods=["POST"]),
+                            Route("/corrections", save_corrections, methods=["POST"])]), path="/")
 @bentoml.service(
     name="pcc",
     workers=int(os.environ.get("PCC_WORKERS", "1")),
@@ -107,6 +174,7 @@ class PCC:
             batch_size=ONNX_BATCH_SIZE)
         # The first run sizes ONNX Runtime's buffers; pay for it before /readyz answers, not in a request.
         self.classifier.classify(["预热模型。"])
+        self.corrections = _correction_store(self.classifier.bundle)
 
     # A request that would wait longer than max_latency_ms in the batching queue gets a 503 (overloaded).
     @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=60_000)
@@ -120,15 +188,38 @@ class PCC:
     def analyze(self, text: DocumentText, title: Optional[Title] = None) -> AnalysisOut:
         """Segment a paper into sentences and classify every readable one."""
         analysis = self.classifier.analyze(text, title=title or None)
-        sentences = [
-            SentenceOut(
-                index=item.sentence.index, text=item.sentence.text, heading_path=item.sentence.heading_path,
-                is_heading=item.sentence.is_heading, quality=item.sentence.quality,
-                **(asdict(item.prediction) if item.prediction else {"label": None, "confidence": None, "scores": None}),
-            )
-            for item in analysis.sentences
-        ]
+        sentences = [SentenceOut(**_sentence_fields(item)) for item in analysis.sentences]
         return AnalysisOut(title=analysis.paper.title, sentences=sentences, summary=analysis.summary())
+
+    def analyze_upload(self, name: str, content: bytes) -> FileAnalysisOut:
+        """`analyze` for the papers of an uploaded file (`serving.uploads.read_paper`; a Refused when unreadable)."""
+        prepared = read_paper(name, content, MAX_DOCUMENT_CHARS)
+        analyses = self.classifier.classify_papers(prepared)
+        items = [(analysis.paper.paper_id, item) for analysis in analyses for item in analysis.sentences]
+        summaries = [analysis.summary() for analysis in analyses]
+        summary = {label: [text for each in summaries for text in each[label]] for label in self.classifier.labels}
+        return FileAnalysisOut(
+            file_name=name, title=analyses[0].paper.title, summary=summary,
+            sentences=[FileSentenceOut(**{**_sentence_fields(item), "index": index}, paper=paper)
+                       for index, (paper, item) in enumerate(items)],
+            papers=[PaperOut(paper=a.paper.paper_id, title=a.paper.title, sentences=len(a.sentences)) for a in analyses],
+            left_out=[LeftOutLine(paper=p.paper.paper_id, **asdict(line)) for p in prepared for line in p.left_out])
+
+
+def _sentence_fields(item) -> dict:
+    """The fields of a SentenceOut for an analysed sentence (garbled ones have no label, confidence, scores)."""
+    sentence = item.sentence
+    return {"index": sentence.index, "text": sentence.text, "heading_path": sentence.heading_path,
+            "is_heading": sentence.is_heading, "quality": sentence.quality,
+            **(asdict(item.prediction) if item.prediction else {"label": None, "confidence": None, "scores": None})}
+
+
+def _correction_store(bundle: dict):
+    """Where POST /corrections appends ($PCC_CORRECTIONS_DIR), with the model being corrected; None when unset."""
+    folder = os.environ.get(CORRECTIONS_ENV)
+    if not folder:
+        return None
+    return CorrectionStore(folder, Path(bundle.get("source_model", "unknown")).name, bundle.get("exported_at"))
 
 
 def _bundle_dir():

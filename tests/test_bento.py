@@ -14,6 +14,7 @@ import pytest
 from serving.classifier import SentenceClassifier
 from serving.model_store import STORE_MODEL
 from tests.conftest import REPO
+from tests.fixtures.papers import write_docx
 from tests.server import free_port
 
 SENTENCES = ["民警宗旨意识淡薄。", "要加强警民沟通。"]
@@ -82,6 +83,11 @@ def test_the_bento_serves_its_model_from_another_directory(bento, tiny_bundle, t
             assert server.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
             time.sleep(0.3)
         answer = httpx.post(f"{url}/classify", json={"sentences": SENTENCES}, timeout=30)
+        uploaded = httpx.post(f"{url}/analyze_file", files={"file": ("paper.docx", write_docx(tmp_path / "p.docx").read_bytes())},
+                              timeout=30)
+        # Without a corrections folder the service stores none, and says how to have it store them.
+        not_stored = httpx.post(f"{url}/corrections", json={"paper": "p", "corrections": [{"text": "句子。", "label": "cause"}]},
+                                timeout=30)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -89,3 +95,5 @@ def test_the_bento_serves_its_model_from_another_directory(bento, tiny_bundle, t
     expected = SentenceClassifier(tiny_bundle, device="cpu").classify(SENTENCES)
     assert [p["label"] for p in answer.json()] == [p.label for p in expected]
     assert [p["confidence"] for p in answer.json()] == pytest.approx([p.confidence for p in expected], abs=1e-5)
+    assert uploaded.status_code == 200 and uploaded.json()["file_name"] == "paper.docx", uploaded.text
+    assert not_stored.status_code == 404 and "pcc serve --corrections-dir" in not_stored.json()["error"]

@@ -6,6 +6,8 @@ import json
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -15,7 +17,8 @@ from pcc.model_input import heading_context
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
 from tests.server import free_port, running_server
-from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES
+from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES, MAX_UPLOAD_BYTES
+from tests.fixtures.papers import COLLECTED, COLLECTED_TITLES, write_docx, write_pdf
 
 PAPER = """论网络社会公安机关深化和谐警民关系建设的对策
 一、当前警民关系存在的问题
@@ -33,9 +36,15 @@ SENTENCES = ["警民关系紧张。", "原因是沟通渠道不畅。", "应当�
 # shifts slightly with the other sentences it is batched with, and these tests compare answers exactly.
 # (The page test serves int8.)
 @pytest.fixture(scope="module")
-def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
+def corrections_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("corrections")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_bundle, tmp_path_factory, corrections_dir) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("serve") / "server.log"
-    with running_server(tiny_bundle, ("--precision", "fp32"), log_path) as url:
+    options = ("--precision", "fp32", "--corrections-dir", str(corrections_dir))
+    with running_server(tiny_bundle, options, log_path) as url:
         yield url
 
 
@@ -173,6 +182,118 @@ def test_unknown_route_is_404_and_server_still_serves(server):
     assert httpx.post(f"{server}/classify_all", json={"sentences": ["a"]}, timeout=10).status_code == 404
     assert httpx.get(f"{server}/livez", timeout=10).status_code == 200
     assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
+# --- a paper file: POST /analyze_file -----------------------------------------------------------------
+
+
+def upload(server: str, name: str, content: bytes, field: str = "file") -> httpx.Response:
+    return httpx.post(f"{server}/analyze_file", files={field: (name, content)}, timeout=60)
+
+
+def test_analyze_file_reads_pdf_and_docx_as_pcc_prepare_does(server, local_classifier, tmp_path):
+    from pcc.documents import load_document
+
+    for path in (write_pdf(tmp_path / "基层治理.pdf"), write_docx(tmp_path / "基层治理.docx")):
+        response = upload(server, path.name, path.read_bytes())
+        assert response.status_code == 200, response.text
+        body = response.json()
+        [expected] = local_classifier.classify_papers(load_document(path))
+        assert body["file_name"] == path.name and body["title"] == expected.paper.title
+        assert body["papers"] == [{"paper": "基层治理", "title": expected.paper.title, "sentences": len(expected.sentences)}]
+        assert [(s["index"], s["text"], s["paper"]) for s in body["sentences"]] == [
+            (i, item.sentence.text, "基层治理") for i, item in enumerate(expected.sentences)]
+        assert_same_predictions([s for s in body["sentences"] if s["label"]],
+                                [prediction_json(i.prediction) for i in expected.sentences if i.prediction])
+        assert body["summary"] == expected.summary() and body["left_out"] == []
+
+
+def test_analyze_file_gives_every_paper_of_a_txt_file_and_the_lines_left_out(server):
+    response = upload(server, "collected.txt", COLLECTED.encode("gb18030"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(p["paper"], p["title"]) for p in body["papers"]] == [
+        ("collected#01", COLLECTED_TITLES[0]), ("collected#02", COLLECTED_TITLES[1])]
+    assert [s["index"] for s in body["sentences"]] == list(range(len(body["sentences"])))
+    assert [s["paper"] for s in body["sentences"]].count("collected#02") == body["papers"][1]["sentences"]
+    assert body["left_out"] == [
+        {"paper": "collected#01", "line": 1, "text": "首页 > 学术论文 > 正文", "reason": "breadcrumb or page fields"},
+        {"paper": "collected#02", "line": 12, "text": "分享到：微信 微博 QQ空间", "reason": "site notice"}]
+
+
+BAD_UPLOADS = {
+    "a Word 97 file": ("old.doc", b"\xd0\xcf\x11\xe0 not read", 415, "old.doc: .doc files are not read; save it as .docx"),
+    "an unknown type": ("paper.odp", b"data", 415, "paper.odp: unsupported file type '.odp'; give a .pdf, .docx or .txt"),
+    "a damaged PDF": ("broken.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 4, 422, "broken.pdf: not a readable PDF"),
+    "a docx that is no zip": ("fake.docx", "这不是一个文档".encode(), 422, "fake.docx: not a valid .docx file"),
+    "an empty file": ("empty.txt", b"", 422, "empty.txt: the file is empty"),
+}
+
+
+@pytest.mark.parametrize("name, content, status, message", BAD_UPLOADS.values(), ids=BAD_UPLOADS.keys())
+def test_analyze_file_refuses_what_it_cannot_read_naming_the_problem(server, name, content, status, message):
+    response = upload(server, name, content)
+    assert response.status_code == status, response.text
+    assert response.json()["error"].startswith(message)
+
+
+def test_analyze_file_refuses_encrypted_scanned_large_and_malformed_requests(server, tmp_path):
+    from tests.test_uploads import encrypted_pdf, scanned_pdf
+
+    response = upload(server, "locked.pdf", encrypted_pdf(tmp_path / "locked.pdf", tmp_path).read_bytes())
+    assert (response.status_code, response.json()["error"]) == (
+        422, "locked.pdf: the PDF is encrypted; save an unprotected copy and try again")
+    response = upload(server, "scan.pdf", scanned_pdf(tmp_path / "scan.pdf").read_bytes())
+    assert (response.status_code, response.json()["error"]) == (422, "scan.pdf: no text found; a scanned PDF needs OCR first")
+    response = upload(server, "huge.pdf", b"%PDF" + b"0" * MAX_UPLOAD_BYTES)
+    assert response.status_code == 413 and "larger than 20 MB" in response.json()["error"]
+    response = upload(server, "paper.pdf", b"%PDF", field="document")
+    assert response.status_code == 400 and "no file in the form field 'file'" in response.json()["error"]
+    response = httpx.post(f"{server}/analyze_file", json={"text": PAPER}, timeout=30)
+    assert response.status_code == 415 and "multipart/form-data" in response.json()["error"]
+    assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
+# --- corrections: POST /corrections ------------------------------------------------------------------
+
+
+def test_concurrent_corrections_are_each_stored_once(server, corrections_dir):
+    def post(number: int) -> httpx.Response:
+        return httpx.post(f"{server}/corrections", timeout=30, json={"paper": f"paper-{number % 3}", "corrections": [
+            {"text": f"第{number}个请求的第{k}句。", "heading_path": ["一、问题"], "label": "cause",
+             "previous_label": "problem"} for k in range(4)]})
+
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(post, range(48)))
+    assert [r.status_code for r in responses] == [200] * 48, responses[0].text
+    assert responses[0].json()["saved"] == 4 and responses[0].json()["file"] == "corrections.jsonl"
+    rows = [json.loads(line) for line in (corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()]
+    assert sorted(row["text"] for row in rows) == sorted(f"第{n}个请求的第{k}句。" for n in range(48) for k in range(4))
+    assert {row["model"] for row in rows} == {"checkpoint"} and all(row["model_exported_at"] for row in rows)
+    assert rows[0]["heading"] == ["一、问题"] and rows[0]["label"] == "cause"
+
+
+BAD_CORRECTIONS = {
+    "malformed JSON": (b'{"paper": "p", ', "Invalid JSON"),
+    "no paper": ({"corrections": [{"text": "句子。", "label": "cause"}]}, "paper: Field required"),
+    "no corrections": ({"paper": "p", "corrections": []}, "corrections: List should have at least 1 item"),
+    "unknown label": ({"paper": "p", "corrections": [{"text": "句子。", "label": "reason"}]},
+                      "corrections.0.label: Input should be 'problem', 'cause', 'countermeasure' or 'other'"),
+    "unknown field": ({"paper": "p", "corrections": [{"text": "句子。", "label": "cause", "headings": []}]},
+                      "corrections.0.headings: Extra inputs are not permitted"),
+}
+
+
+@pytest.mark.parametrize("body, message", BAD_CORRECTIONS.values(), ids=BAD_CORRECTIONS.keys())
+def test_bad_corrections_get_400_naming_the_field(server, corrections_dir, body, message):
+    before = (corrections_dir / "corrections.jsonl").read_bytes() if (corrections_dir / "corrections.jsonl").exists() else b""
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = httpx.post(f"{server}/corrections", content=content, headers={"Content-Type": "application/json"},
+                          timeout=30)
+    assert response.status_code == 400, response.text
+    assert message in error_text(response)
+    after = (corrections_dir / "corrections.jsonl").read_bytes() if (corrections_dir / "corrections.jsonl").exists() else b""
+    assert after == before
 
 
 # --- health, metrics, load ---------------------------------------------------------------------------

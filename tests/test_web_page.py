@@ -1,6 +1,8 @@
 """The web page at `/`, driven by headless Chromium (Debian's, through selenium) against the real service."""
 from __future__ import annotations
 
+import csv
+import json
 import os
 import shutil
 import subprocess
@@ -68,8 +70,14 @@ def browser() -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_bundle, tmp_path_factory) -> Iterator[str]:
-    with running_server(tiny_bundle, ("--precision", "int8"), log_path=tmp_path_factory.mktemp("page") / "server.log") as url:
+def corrections_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("page-corrections")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_bundle, tmp_path_factory, corrections_dir) -> Iterator[str]:
+    options = ("--precision", "int8", "--corrections-dir", str(corrections_dir))
+    with running_server(tiny_bundle, options, log_path=tmp_path_factory.mktemp("page") / "server.log") as url:
         yield url
 
 
@@ -152,3 +160,130 @@ def test_server_error_message_is_shown(browser, server):
     wait_for(browser, lambda d: "error" in status.get_attribute("class"))
     assert status.text == "text: String should have at least 1 character"
     assert find(browser, "#result")[0].get_attribute("hidden") is not None
+
+
+# --- a paper file in, corrections out ------------------------------------------------------------------
+
+
+def downloads_to(driver, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    return folder
+
+
+def downloaded(folder: Path, name: str) -> Path:
+    path = folder / name
+    wait_for(None, lambda _: path.is_file() and path.stat().st_size > 0 and not list(folder.glob("*.crdownload")))
+    return path
+
+
+def press(driver, *keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    for key in keys:
+        ActionChains(driver).send_keys(key).perform()
+
+
+def sentence_span(driver, text: str):
+    return next(span for span in find(driver, "#document .sentence") if span.text == text)
+
+
+def corrected(driver) -> dict[str, str]:
+    return {span.text: span.get_attribute("data-label") for span in find(driver, "#document .sentence.corrected")}
+
+
+def test_upload_correct_reload_and_export(browser, server, corrections_dir, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.fixtures.papers import write_docx
+    from training.gold import read_gold
+
+    folder = downloads_to(browser, tmp_path / "downloads")
+    paper = write_docx(tmp_path / "基层治理.docx")
+    expected = httpx.post(f"{server}/analyze_file", files={"file": (paper.name, paper.read_bytes())}, timeout=30).json()
+    open_page(browser, server)
+    browser.execute_script("localStorage.clear()")
+    find(browser, "#file")[0].send_keys(str(paper))
+    wait_for(browser, lambda d: find(d, "#document .sentence"))
+    assert find(browser, "#status")[0].text == f"基层治理.docx: {len(expected['sentences'])} sentences, 0 garbled."
+    assert [span.text for span in find(browser, "#document .sentence")] == [s["text"] for s in expected["sentences"]]
+    by_text = {s["text"]: s for s in expected["sentences"]}
+
+    # Mouse: pick a sentence, set its label with the toolbar; it is marked and the summary follows.
+    first = "部分民警与群众沟通不畅，群众对公安工作缺乏了解。"
+    new_label = next(label for label in ("cause", "problem") if label != by_text[first]["label"])
+    sentence_span(browser, first).click()
+    find(browser, f'#toolbar button[data-set="{new_label}"]')[0].click()
+    assert corrected(browser) == {first: new_label}
+    assert first in [item.text for item in find(browser, f'#summary ol[data-category="{new_label}"] li')]
+    assert find(browser, "#correction-count")[0].text == "1 corrected 已更正"
+
+    # Keyboard: the focus stays on the sentence; arrows move, keys set labels, u undoes.
+    assert browser.switch_to.active_element.text == first
+    press(browser, Keys.ARROW_DOWN)
+    second = browser.switch_to.active_element.text
+    assert second == expected["sentences"][[s["text"] for s in expected["sentences"]].index(first) + 1]["text"]
+    second_label = "countermeasure" if by_text[second]["label"] != "countermeasure" else "other"
+    press(browser, "p" if second_label == "problem" else "3" if second_label == "countermeasure" else "o")
+    assert corrected(browser) == {first: new_label, second: second_label}
+    press(browser, "u")
+    assert corrected(browser) == {first: new_label}
+    press(browser, "4" if by_text[second]["label"] != "other" else "1")
+    second_label = "other" if by_text[second]["label"] != "other" else "problem"
+    assert corrected(browser) == {first: new_label, second: second_label}
+    assert "underline" in style(browser, sentence_span(browser, second), "text-decoration-line")  # marked
+
+    # The corrections survive a reload: the page offers the last document back, and the same file again gets them.
+    browser.refresh()
+    wait_for(browser, lambda d: find(d, "#reopen")[0].is_displayed())
+    assert "(2 corrected 已更正)" in find(browser, "#reopen-text")[0].text
+    find(browser, "#reopen-button")[0].click()
+    wait_for(browser, lambda d: find(d, "#document .sentence.corrected"))
+    assert corrected(browser) == {first: new_label, second: second_label}
+    find(browser, "#file")[0].send_keys(str(paper))
+    restored = f"基层治理.docx: {len(expected['sentences'])} sentences, 0 garbled. 2 corrections kept in this browser 已恢复更正."
+    wait_for(browser, lambda d: find(d, "#status")[0].text == restored)
+    assert corrected(browser) == {first: new_label, second: second_label}
+    browser.save_screenshot(str(tmp_path / "corrections.png"))
+
+    # Exported as a gold file, exactly what `pcc evaluate --gold` and `pcc train --human-labels` read.
+    find(browser, "#export-gold")[0].click()
+    rows = [json.loads(line) for line in downloaded(folder, "基层治理.corrections.jsonl").read_text("utf-8").splitlines()]
+    assert rows == [{"paper": "基层治理", "heading": by_text[text]["heading_path"], "text": text, "label": label}
+                    for text, label in ((first, new_label), (second, second_label))]
+    assert [(r["text"], r["label"]) for r in read_gold(folder / "基层治理.corrections.jsonl")] == [
+        (first, new_label), (second, second_label)]
+    find(browser, "#export-gold-csv")[0].click()
+    gold_csv = read_gold(downloaded(folder, "基层治理.corrections.csv"))
+    assert [(r["text"], r["label"], r["paper"], r.get("heading", [])) for r in gold_csv] == [
+        (row["text"], row["label"], row["paper"], row["heading"]) for row in rows]
+
+    # The whole result, with the corrections, as JSON and CSV.
+    find(browser, "#download-json")[0].click()
+    result = json.loads(downloaded(folder, "基层治理.pcc.json").read_text("utf-8"))
+    assert [s["text"] for s in result["sentences"]] == [s["text"] for s in expected["sentences"]]
+    assert {s["text"]: s["corrected_label"] for s in result["sentences"] if s["corrected_label"]} == {
+        first: new_label, second: second_label}
+    find(browser, "#download-csv")[0].click()
+    with downloaded(folder, "基层治理.pcc.csv").open(encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == len(expected["sentences"]) and table[0]["paper"] == "基层治理"
+
+    # Saved to the server: appended to its corrections file, with the model's label as the previous one.
+    find(browser, "#save-server")[0].click()
+    wait_for(browser, lambda d: find(d, "#status")[0].text.startswith("Saved"))
+    assert find(browser, "#status")[0].text == "Saved 2 corrections to the server. 已保存到服务器。"
+    stored = [json.loads(line) for line in (corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["paper"], r["text"], r["label"], r["previous_label"]) for r in stored] == [
+        ("基层治理", first, new_label, by_text[first]["label"]), ("基层治理", second, second_label, by_text[second]["label"])]
+    browser.execute_script("localStorage.clear()")
+
+
+def test_an_unreadable_file_is_reported(browser, server, tmp_path):
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 4)
+    open_page(browser, server)
+    find(browser, "#file")[0].send_keys(str(broken))
+    status = find(browser, "#status")[0]
+    wait_for(browser, lambda d: "error" in status.get_attribute("class"))
+    assert status.text.startswith("broken.pdf: not a readable PDF")

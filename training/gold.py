@@ -34,17 +34,20 @@ class GoldSentence:
     matched: bool  # True when found in its paper: the prepared corpus, or one rebuilt from the gold rows
 
 
-def read_gold(path: str | Path) -> list[dict]:
+def read_gold(path: str | Path, skip_unlabelled: bool = False) -> list[dict]:
     """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field.
 
     JSON Lines, or a `.csv` with those column names (as a spreadsheet saves it; headings of a path joined
     by " > ", as `pcc predict` writes them). `label` may also be given in Chinese (问题, 原因, 对策, 其他), as
-    hand labellers of Chinese papers may write it.
+    hand labellers of Chinese papers may write it. With `skip_unlabelled`, a row whose label is absent or
+    blank (a sentence of a `pcc review` sheet nobody labelled yet) is left out instead of being an error.
     """
     rows = []
     records = _csv_records(Path(path)) if Path(path).suffix.lower() == ".csv" else read_numbered_jsonl(path)
     for number, row in records:
         where = f"{path}:{number}"
+        if skip_unlabelled and (row.get("label") is None or row.get("label") == ""):
+            continue
         text = row.get("text")
         if not isinstance(text, str) or not normalise_text(text):
             raise UserError(f"{where}: field 'text' must be a non-empty string")
@@ -58,6 +61,8 @@ def read_gold(path: str | Path) -> list[dict]:
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
         rows.append({**row, "label": label, "line": number})
     if not rows:
+        if skip_unlabelled:
+            raise UserError(f"{path}: holds no labelled rows; fill in the label column ({', '.join(LABELS)})")
         raise UserError(f"{path}: holds no gold rows; add one row per sentence with its text and label")
     return rows
 
@@ -206,7 +211,8 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
     for row in gold_rows:
         paper_id = f"{REBUILT_PAPER}{row.get('paper')}"
         if paper_id not in paper_ids:
-            paper_id = paper_for_code(row.get("paper"), paper_ids)
+            # a corpus paper id (as `pcc predict`, `pcc review` and the web page write it), or a code "D05"
+            paper_id = row.get("paper") if row.get("paper") in paper_ids else paper_for_code(row.get("paper"), paper_ids)
         found = _find_in_corpus(normalise_text(row["text"]), paper_id, corpus)
         given_path = given_heading_path(row.get("heading")) or []
         if found is not None:

@@ -29,6 +29,7 @@ from training import augment, data, distributed
 from training.distributed import say
 from training.base_model import hub_load_error, resolve_base_model
 from training.gold import locate_gold, read_gold
+from training.human_labels import merge_human_labels
 from training.labeling.apply import load_config
 from training.labeling.weak_labels import read_weak_labels, settings_path
 from training.metrics import calibration_scores, classification_scores, macro_f1
@@ -49,6 +50,11 @@ class TrainConfig:
     sentences: str = _option(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`)")
     weak_labels: str = _option(str(WEAK_LABELS), "weak labels (JSONL from `pcc label`)")
     gold: str = _option(str(DEV_GOLD), "dev gold: its papers are held out while the epoch count is chosen")
+    human_labels: list[str] = field(default_factory=list, metadata={"help": (
+        "human-label files (.jsonl or .csv gold rows: corrections from the web page or the service, a filled "
+        "`pcc review` sheet; or a Label Studio .json export): each label replaces its sentence's weak label as "
+        "a hard label; check sets are refused")})
+    human_label_weight: float = _option(4.0, "weight of a human label in the loss, against 1 for a weak label")
     output_dir: str = _option(str(MODELS), "where the run directory and the `latest` link go")
     run_name: str = _option("run", "prefix of the run directory")
     seed: int = _option(13, "seed of initialisation, data order, heading drop and augmentations")
@@ -98,7 +104,8 @@ class TrainConfig:
         return config
 
 
-_TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+_TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
+               "list[str]": "a list of file names"}
 _TYPES = {"str": str, "int": int, "float": float}
 
 
@@ -106,6 +113,8 @@ def _has_type(value, type_name: str) -> bool:
     """Whether a YAML value fits a TrainConfig field (annotations are strings here); a bool is no number."""
     if type_name == "bool":
         return isinstance(value, bool)
+    if type_name == "list[str]":
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     if isinstance(value, bool):
         return False
     return isinstance(value, {"str": str, "int": int, "float": (int, float)}[type_name])
@@ -118,6 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help_text = f"{option.metadata['help']} (in {TRAIN_CONFIG}: {option.name})"
         if option.type == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif option.type == "list[str]":
+            parser.add_argument(flag, nargs="+", default=None, metavar="FILE", help=help_text)
         else:
             parser.add_argument(flag, type=_TYPES[option.type], default=None, help=help_text)
 
@@ -144,7 +155,7 @@ class CrossFit:
 
 def train(config: TrainConfig) -> Path:
     """Cross-fit, choose the epoch count, refit on everything, and write the model directory."""
-    dataset, folds = _training_data(config)
+    dataset, folds, human = _training_data(config)
     with distributed.main_first():  # one process builds a missing models/base, the others then read it
         base_model = resolve_base_model(config.base_model)
     if not Path(base_model).is_dir():
@@ -163,14 +174,20 @@ def train(config: TrainConfig) -> Path:
     say(f"training time: {seconds:.0f} s")
     run_dir = None
     if distributed.is_main():  # one run directory, written by one process
-        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, timings, seconds)
+        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, timings, seconds,
+                             human.record if human else None)
     return distributed.broadcast(run_dir)  # the others wait until it is written
 
 
 def _training_data(config: TrainConfig):
-    """The dataset (weak labels with their augmentations, and the located dev gold) and the dev papers' folds."""
+    """The dataset (weak labels, human labels in place of some, their augmentations, and the located dev gold),
+    the dev papers' folds, and the merged human labels (None without any)."""
     sentences = read_sentences(config.sentences)
     weak_rows = read_weak_labels(config.weak_labels)
+    human = None
+    if config.human_labels:
+        human = merge_human_labels(weak_rows, sentences, config.human_labels, config.human_label_weight, config.gold)
+        weak_rows = human.weak_rows
     weak_rows = augment.with_heading_variants(weak_rows, config.heading_variants, config.seed)
     weak_rows = augment.with_made_up_titles(weak_rows, config.made_up_titles, config.seed)
     if config.section_swaps:
@@ -178,12 +195,14 @@ def _training_data(config: TrainConfig):
                                                   _label_settings(config.weak_labels))
     gold = locate_gold(read_gold(config.gold), sentences)
     folds = data.assign_folds(gold, {s.paper_id for s in sentences}, config.folds) if config.folds else {}
-    garbled = {s.id for s in sentences if s.quality != "ok"}
-    leads = dict(zip((s.id for s in sentences), paper_leads(sentences))) if config.context == HEADINGS_AND_LEAD else {}
+    # A sentence a person labelled was readable to them, even where extraction had garbled it.
+    garbled = {s.id for s in sentences if s.quality != "ok"} - (human.ids if human else set())
+    in_papers = sentences + (human.rebuilt if human else [])
+    leads = dict(zip((s.id for s in in_papers), paper_leads(in_papers))) if config.context == HEADINGS_AND_LEAD else {}
     dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained, leads)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
-    return dataset, folds
+    return dataset, folds, human
 
 
 def _cross_fit(config: TrainConfig, base_model: str, dataset, timings: dict) -> CrossFit:
@@ -359,7 +378,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
 
 def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
-               cross_fit: CrossFit | None, timings: dict, seconds: float) -> Path:
+               cross_fit: CrossFit | None, timings: dict, seconds: float, human_labels: dict | None) -> Path:
     """The model directory (`training.model_card`): checkpoint, card, settings, metrics, held-out predictions."""
     run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)
@@ -372,6 +391,8 @@ def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, 
         trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))
     metrics = {"chosen_epochs": card.epochs, "training_seconds": round(seconds, 1), "fits": timings,
                "train_rows": len(dataset["train"]) + len(dataset["dev"])}
+    if human_labels:
+        metrics["human_labels"] = human_labels
     heldout_rows = []
     if cross_fit is not None:
         gold = dataset["gold"].to_dict()

@@ -1,0 +1,337 @@
+"""Are the sentences `pcc review` picks worth more than random ones? Macro-F1 on the wild check set after adding
+0, 25, 50 and 100 human labels, chosen by `pcc review` or at random, over several seeds.
+
+The wild development papers (`data/wild_dev/`) stand for the papers a person corrects, and their gold labels
+(`data/gold/wild_dev.jsonl`) for the person's answers. For every seed and number N:
+1. the current model (the ONNX bundle, `pcc predict`) labels the development papers; the candidates are the
+   classified sentences that have a gold row (headings left out, as `pcc review` does by default);
+2. `pcc review --select N` picks N of them by uncertainty, and random picking takes N of the same candidates;
+   each picked sentence gets its gold label as the person's answer (a human-label JSONL file);
+3. `pcc train --human-labels FILE --seed SEED` trains a model (N = 0: without human labels);
+4. the model is scored on the wild check set (`data/gold/wild.jsonl`, papers in `data/wild/` read by
+   `pcc prepare`), each gold sentence in its paper's context, as `pcc evaluate` scores an unseen paper.
+With --rounds R > 1, `pcc review` picks in R steps, each from the predictions of the model trained on the
+picks so far (exported with `pcc export --no-store`); random picking is the same in one step.
+
+    python benchmarks/review_curve.py                         # labels 0,25,50,100; seeds 13,14,15
+    python benchmarks/review_curve.py --labels 0,50 --seeds 13 --rounds 2 --by entropy
+    python benchmarks/review_curve.py --smoke                 # the tiny test model, a few steps: does it run?
+
+Writes reports/review_curve.md and review_curve.png (with --smoke: under the work folder). Each finished run is
+kept in <work>/results.jsonl, and a rerun with the same settings skips it (--fresh starts over). Trains
+3 + 6 x seeds models by default; on 2 CPU cores that is about two hours.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pcc.cli import main as pcc  # noqa: E402
+from pcc.paths import LATEST_BUNDLE, LATEST_MODEL, PROCESSED, REPORTS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS  # noqa: E402
+from pcc.records import LABELS, read_jsonl, write_jsonl  # noqa: E402
+
+WILD_DEV, WILD_DEV_GOLD = REPO / "data" / "wild_dev", REPO / "data" / "gold" / "wild_dev.jsonl"
+WILD, WILD_GOLD = REPO / "data" / "wild", REPO / "data" / "gold" / "wild.jsonl"
+METHODS = ("review", "random")
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", default="0,25,50,100", help="numbers of human labels (default: %(default)s)")
+    parser.add_argument("--seeds", default="13,14,15", help="training (and random picking) seeds (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1, help="steps in which `pcc review` picks (default: %(default)s)")
+    parser.add_argument("--by", choices=("margin", "entropy"), default="margin", help="`pcc review --by` (default: %(default)s)")
+    parser.add_argument("--bundle", type=Path, default=LATEST_BUNDLE, help="model that picks (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=TRAIN_CONFIG, help="training settings (default: %(default)s)")
+    parser.add_argument("--sentences", type=Path, default=SENTENCES, help="training corpus (default: %(default)s)")
+    parser.add_argument("--weak-labels", type=Path, default=WEAK_LABELS, help="its weak labels (default: %(default)s)")
+    parser.add_argument("--base-model", help="base model to fine-tune (default: the training settings')")
+    parser.add_argument("--folds", type=int, default=0,
+                        help="cross-fitting folds of each training run (default: %(default)s: one fit per run; the "
+                             "curve needs no held-out dev figure)")
+    parser.add_argument("--epochs", type=int,
+                        help=f"epochs of each run (default: the count {LATEST_MODEL} chose, else the settings')")
+    parser.add_argument("--max-steps", type=int, default=0, help="> 0 stops each fit early (default: %(default)s)")
+    parser.add_argument("--weight", type=float, help="human_label_weight (default: the training settings')")
+    parser.add_argument("--work-dir", type=Path, default=PROCESSED / "review_curve", help="default: %(default)s")
+    parser.add_argument("--out", type=Path, help=f"report (default: {REPORTS / 'review_curve.md'}; with --smoke, in "
+                                                 "the work folder)")
+    parser.add_argument("--fresh", action="store_true", help="forget the runs finished earlier")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the tiny test model and corpus, labels 0,5, one seed, 2 steps: checks that it runs")
+    args = parser.parse_args(argv)
+    args.labels = [int(n) for n in args.labels.split(",")]
+    args.seeds = [int(n) for n in args.seeds.split(",")]
+    if args.rounds < 1 or any(0 < n < args.rounds for n in args.labels):
+        parser.error(f"--rounds {args.rounds}: give at least 1, and no more than the smallest number of labels")
+    if args.smoke:
+        args.labels, args.seeds, args.max_steps, args.folds, args.epochs = [0, 5], args.seeds[:1], 2, 0, 1
+        args.work_dir = args.work_dir if args.work_dir != PROCESSED / "review_curve" else PROCESSED / "review_curve_smoke"
+    args.out = args.out or (args.work_dir / "review_curve.md" if args.smoke else REPORTS / "review_curve.md")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    started = time.monotonic()
+    work = args.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    if args.smoke:
+        smoke_setup(args)
+    train_overrides = training_overrides(args)
+    print(f"training settings: {args.config} with {train_overrides}", flush=True)
+
+    check(pcc(["prepare", str(WILD), "--out-dir", str(work / "wild")]), "pcc prepare data/wild")
+    wild_sentences = work / "wild" / "sentences.jsonl"
+    candidates = candidate_rows(args.bundle, work / "round1")
+    print(f"{len(candidates)} candidate sentences with a gold label in {WILD_DEV}", flush=True)
+
+    settings = {key: str(value) for key, value in sorted(train_overrides.items())} | {
+        "bundle": str(args.bundle), "config": str(args.config), "rounds": args.rounds, "by": args.by}
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    results_path = work / "results.jsonl"
+    results = [] if args.fresh or not results_path.is_file() else [
+        row for row in read_jsonl(results_path) if row["settings"] == fingerprint]
+    done = {(row["method"], row["labels"], row["seed"]) for row in results}
+
+    for seed in args.seeds:
+        for n in args.labels:
+            for method in (("none",) if n == 0 else METHODS):
+                if (method, n, seed) in done:
+                    continue
+                run_started = time.monotonic()
+                if method == "random":
+                    picked = random.Random(seed).sample(candidates, min(n, len(candidates)))
+                    human = write_human_labels(picked, work / f"random-{n}-{seed}.jsonl")
+                    run_dir = train_run(args, train_overrides, seed, [human], f"random-{n}-{seed}")
+                elif method == "review":
+                    run_dir = review_rounds(args, train_overrides, candidates, n, seed)
+                else:
+                    run_dir = train_run(args, train_overrides, seed, [], f"none-{seed}")
+                score = wild_macro_f1(run_dir, wild_sentences)
+                row = {"method": method, "labels": n, "seed": seed, "macro_f1": round(score, 4), "run": str(run_dir),
+                       "seconds": round(time.monotonic() - run_started), "settings": fingerprint}
+                results.append(row)
+                with results_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(f"{method} {n} labels, seed {seed}: wild macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
+
+    write_report(args, results, len(candidates), settings, time.monotonic() - started)
+    print(f"report written to {args.out}")
+    return 0
+
+
+def check(code: int, what: str) -> None:
+    if code != 0:
+        sys.exit(f"{what} failed (exit code {code})")
+
+
+def smoke_setup(args: argparse.Namespace) -> None:
+    """The tiny test checkpoint, its bundle and the small test corpus, unless given."""
+    from tests.weak_corpus import write_weak_corpus
+
+    work = args.work_dir
+    if args.base_model is None:
+        from tests.tiny_model import build_tiny_checkpoint
+
+        corpus = (REPO / "data" / "raw" / "police_public_relations_papers.txt").read_text("utf-8")
+        corpus += "".join(path.read_text("utf-8") for path in sorted((*WILD.glob("*.txt"), *WILD_DEV.glob("*.txt"))))
+        args.base_model = str(build_tiny_checkpoint(work / "tiny" / "checkpoint", corpus))
+    if args.bundle == LATEST_BUNDLE:
+        from training.exporters.onnx import export_bundle, load_settings
+
+        args.bundle = export_bundle(Path(args.base_model), work / "tiny" / "onnx", gold=REPO / "data/gold/dev.jsonl",
+                                    settings=load_settings(REPO / "configs" / "export.yaml"))
+    if args.sentences == SENTENCES:
+        args.sentences, args.weak_labels = write_weak_corpus(work)
+
+
+def training_overrides(args: argparse.Namespace) -> dict:
+    epochs = args.epochs
+    if epochs is None and (LATEST_MODEL / "metrics.json").is_file():
+        epochs = json.loads((LATEST_MODEL / "metrics.json").read_text("utf-8")).get("chosen_epochs")
+    overrides = {"sentences": str(args.sentences), "weak_labels": str(args.weak_labels), "folds": args.folds,
+                 "epochs": epochs, "max_steps": args.max_steps or None, "base_model": args.base_model,
+                 "human_label_weight": args.weight, "output_dir": str(args.work_dir / "models")}
+    return {key: value for key, value in overrides.items() if value is not None}
+
+
+def candidate_rows(bundle: Path, folder: Path) -> list[dict]:
+    """`pcc predict` over the development papers, kept where a gold row gives the answer (headings left out, as
+    `pcc review` leaves them out); written as <folder>/candidates.jsonl for `pcc review`."""
+    from training.gold import normalise_text, read_gold
+
+    folder.mkdir(parents=True, exist_ok=True)
+    predictions = folder / "predictions.jsonl"
+    check(pcc(["predict", str(WILD_DEV), "--bundle", str(bundle), "--out", str(predictions)]), "pcc predict")
+    answers = {normalise_text(row["text"]): row["label"] for row in read_gold(WILD_DEV_GOLD)}
+    rows = [{**row, "gold_label": answers[normalise_text(row["text"])]} for row in read_jsonl(predictions)
+            if row["label"] is not None and not row["is_heading"] and normalise_text(row["text"]) in answers]
+    rows = list({normalise_text(row["text"]): row for row in rows}.values())  # each sentence once
+    write_jsonl(folder / "candidates.jsonl", rows)
+    return rows
+
+
+def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: int) -> Path:
+    """`pcc review` picks n sentences in args.rounds steps, each from the latest model's predictions; the
+    model trained on all of them."""
+    from training.gold import normalise_text
+
+    answers = {normalise_text(row["text"]): row for row in candidates}
+    picked_files: list[Path] = []
+    folder = args.work_dir / "round1"
+    run_dir = None
+    for step in range(1, args.rounds + 1):
+        wanted = round(n * step / args.rounds) - round(n * (step - 1) / args.rounds)
+        out = args.work_dir / f"review-{n}-{seed}-step{step}"
+        exclude = ["--exclude", *map(str, picked_files)] if picked_files else []
+        check(pcc(["review", "--predictions", str(folder / "candidates.jsonl"), "--select", str(wanted),
+                   "--by", args.by, "--out", str(out), *exclude]), "pcc review")
+        picked = [answers[normalise_text(row["text"])] for row in read_sheet(out.with_name(out.name + ".csv"))]
+        picked_files.append(write_human_labels(picked, out.with_name(out.name + ".human.jsonl")))
+        run_dir = train_run(args, overrides, seed, picked_files, f"review-{n}-{seed}-step{step}")
+        if step < args.rounds:
+            check(pcc(["export", "--model", str(run_dir), "--no-store"]), "pcc export")
+            folder = args.work_dir / f"review-{n}-{seed}-step{step + 1}-predictions"
+            candidate_rows(run_dir / "onnx", folder)
+    return run_dir
+
+
+def read_sheet(path: Path) -> list[dict]:
+    """The rows of a `pcc review` sheet."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_human_labels(picked: list[dict], path: Path) -> Path:
+    """The picked sentences with their gold label as the person's answer: a human-label file."""
+    write_jsonl(path, [{"text": row["text"], "label": row["gold_label"], "paper": row["paper"],
+                        "heading": row["heading_path"]} for row in picked])
+    return path
+
+
+def train_run(args, overrides: dict, seed: int, human_labels: list[Path], name: str) -> Path:
+    from training.trainer import TrainConfig, train
+
+    config = TrainConfig.load(args.config, {**overrides, "seed": seed, "run_name": name,
+                                            "human_labels": [str(path) for path in human_labels] or None})
+    return train(config)
+
+
+def wild_macro_f1(model_dir: Path, wild_sentences: Path) -> float:
+    """Macro-F1 of the model (with its context) on the wild gold, every sentence in its paper's context: the
+    figure `pcc evaluate --gold data/gold/wild.jsonl` reports for a model that never saw those papers."""
+    import numpy as np
+
+    from pcc.model_input import HEADINGS_AND_LEAD, paper_leads, sentence_context
+    from pcc.records import read_sentences
+    from training.gold import gold_papers, locate_gold, read_gold
+    from training.metrics import macro_f1
+    from training.model_card import read_model_card
+    from training.modeling import load_model, predict_proba
+
+    card = read_model_card(model_dir, required=True)
+    sentences = read_sentences(wild_sentences)
+    rows = read_gold(WILD_GOLD)
+    sentences += gold_papers(rows, sentences)
+    gold = locate_gold(rows, sentences)
+    leads = dict(zip((s.id for s in sentences), paper_leads(sentences))) if card.context == HEADINGS_AND_LEAD else {}
+    contexts = [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None for g in gold]
+    tokenizer, model = load_model(str(model_dir))
+    probs = predict_proba(model, tokenizer, [g.sentence.text for g in gold], contexts, card.max_length)
+    return macro_f1(np.array([LABELS.index(g.label) for g in gold]), probs.argmax(1))
+
+
+def curve(results: list[dict], method: str, labels: list[int]) -> list[list[float]]:
+    """Per number of labels, the scores of every seed (N = 0 is shared by both methods)."""
+    return [[r["macro_f1"] for r in results if r["labels"] == n and r["method"] == (method if n else "none")]
+            for n in labels]
+
+
+def write_report(args, results: list[dict], candidates: int, settings: dict, seconds: float) -> None:
+    labels = sorted(args.labels)
+    figure = args.out.with_suffix(".png")
+    curves = {method: curve(results, method, labels) for method in METHODS}
+
+    def cell(scores: list[float]) -> str:
+        if not scores:
+            return "–"
+        spread = f" ± {statistics.stdev(scores):.3f}" if len(scores) > 1 else ""
+        return f"{statistics.mean(scores):.3f}{spread} ({', '.join(f'{s:.3f}' for s in scores)})"
+
+    lines = [
+        "# Human labels: chosen by `pcc review` or at random",
+        "",
+        f"Macro-F1 of the fine-tuned model (with its context) on the wild check set (`data/gold/wild.jsonl`, "
+        f"papers in `data/wild/`) after adding N human labels from the wild development papers (`data/wild_dev/`; "
+        f"their gold labels stand for the person's answers), picked by `pcc review --by {args.by}` "
+        f"({args.rounds} step(s)) or at random from the same {candidates} candidates (classified sentences with a "
+        f"gold row, headings left out). Mean ± standard deviation over seeds {', '.join(map(str, args.seeds))}, "
+        "each seed's figure in brackets; N = 0 is the same model for both.",
+        "",
+        "| human labels | `pcc review` | random |",
+        "|---|---|---|",
+        *(f"| {n} | {cell(curves['review'][i])} | {cell(curves['random'][i])} |" for i, n in enumerate(labels)),
+        "",
+        f"![macro-F1 against human labels]({figure.name})",
+        "",
+    ]
+    if 50 in labels and curves["review"][labels.index(50)] and curves["random"][labels.index(50)]:
+        review, chance = (statistics.mean(curves[m][labels.index(50)]) for m in METHODS)
+        verdict = "at least as good as" if review >= chance else "worse than"
+        lines += [f"At 50 labels, `pcc review`'s choice is {verdict} random: {review:.3f} against {chance:.3f}.", ""]
+    lines += [
+        "## Settings",
+        "",
+        f"Training: `{args.config}` with {', '.join(f'{k}={v}' for k, v in settings.items())}. Human labels enter "
+        "as hard labels with `human_label_weight` ([docs/model.md](../docs/model.md#human-labels)). Written by "
+        f"`python benchmarks/review_curve.py` in {seconds / 60:.0f} min on "
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d')}; the runs are in `{args.work_dir}`.",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines), "utf-8")
+    plot(figure, labels, curves, args.by)
+
+
+def plot(path: Path, labels: list[int], curves: dict, by: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    for method, colour, name in (("review", "#2f5fb3", f"pcc review ({by})"), ("random", "#b26a00", "random")):
+        points = [(n, scores) for n, scores in zip(labels, curves[method]) if scores]
+        if not points:
+            continue
+        xs = [n for n, _ in points]
+        axes.errorbar(xs, [statistics.mean(s) for _, s in points],
+                      yerr=[statistics.stdev(s) if len(s) > 1 else 0 for _, s in points],
+                      color=colour, marker="o", capsize=3, label=name)
+        for n, scores in points:
+            axes.scatter([n] * len(scores), scores, color=colour, alpha=0.35, s=12)
+    axes.set_xlabel("human labels added")
+    axes.set_ylabel("macro-F1 on the wild check set")
+    axes.set_xticks(labels)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

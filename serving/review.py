@@ -1,0 +1,254 @@
+"""`pcc review`: the sentences most worth a person's label, first; and their labels read back.
+
+The model is least sure of a sentence where its two most probable labels are close (`margin`) or where its
+probability is spread over all four (`entropy`). `pcc review` ranks the classified sentences of a `pcc predict`
+output by one of the two and picks N, spread over the papers (round-robin: every paper's least certain
+sentence, then every paper's next one, ...), so that one hard paper does not take the whole batch. It writes
+- `<out>.csv`: one row per sentence, in reading order, with `label` left blank for a spreadsheet, and the
+  model's label, confidence and uncertainty beside it;
+- `<out>.labelstudio.json`: the same sentences as Label Studio tasks, the model's label pre-filled as a
+  prediction, and `<out>.labelstudio.xml`, the labeling config to paste into the Label Studio project.
+`pcc train --human-labels` reads the filled CSV (blank rows are skipped) and Label Studio's JSON export
+(`read_label_studio`) back as human labels. Headings are left out unless asked for; garbled sentences always
+are (they are not classified).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+from collections import deque
+from pathlib import Path
+
+from pcc.errors import UserError
+from pcc.model_input import HEADING_SEPARATOR
+from pcc.paths import PROCESSED
+from pcc.records import CHINESE_LABELS, LABELS, atomic_open, read_input_text, read_jsonl, without_space
+
+MEASURES = ("margin", "entropy")
+CSV_FIELDS = ["text", "label", "paper", "heading", "model_label", "confidence", "margin", "entropy", "rank",
+              "title", "source", "index"]
+FROM_NAME, TO_NAME = "label", "text"  # the names of the Choices and Text tags in LABEL_STUDIO_CONFIG
+LABEL_STUDIO_CONFIG = """<View>
+  <Header value="$paper · $heading"/>
+  <Text name="text" value="$text"/>
+  <Choices name="label" toName="text" choice="single-radio" showInline="true" required="true">
+    <Choice value="problem" hint="问题" hotkey="1"/>
+    <Choice value="cause" hint="原因" hotkey="2"/>
+    <Choice value="countermeasure" hint="对策" hotkey="3"/>
+    <Choice value="other" hint="其他" hotkey="4"/>
+  </Choices>
+</View>
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--predictions", type=Path, required=True, metavar="FILE",
+                        help="output of `pcc predict` (.jsonl or .csv) for the papers to label")
+    parser.add_argument("--select", type=int, required=True, metavar="N", help="how many sentences to pick")
+    parser.add_argument("--by", choices=MEASURES, default="margin",
+                        help="uncertainty: margin (closest top two labels first) or entropy (most spread "
+                             "probability first) (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=PROCESSED / "review",
+                        help="writes OUT.csv, OUT.labelstudio.json and OUT.labelstudio.xml (default: %(default)s)")
+    parser.add_argument("--include-headings", action="store_true", help="headings may be picked too")
+    parser.add_argument("--exclude", type=Path, nargs="+", default=[], metavar="FILE",
+                        help="sentences not to pick again: earlier review sheets, Label Studio files or gold / "
+                             "human-label files (.csv, .json, .jsonl with a text field)")
+    parser.add_argument("--model-version", help="model name shown with the predictions in Label Studio "
+                                                "(default: the predictions file name)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from serving.predict import read_rows
+
+    if args.select < 1:
+        raise UserError(f"--select {args.select}: give at least 1")
+    if not args.predictions.is_file():
+        raise UserError(f"--predictions {args.predictions}: no such file; write one with `pcc predict PAPERS --out FILE`")
+    rows = read_rows(args.predictions)
+    excluded = set().union(*(texts_in(path) for path in args.exclude)) if args.exclude else set()
+    candidates = review_candidates(rows, args.by, args.include_headings, excluded)
+    picked = spread_over_papers(candidates, args.select)
+    if not picked:
+        raise UserError(f"{args.predictions}: no classified sentence left to pick"
+                        + (" after --exclude" if excluded else "") + "; predict other papers")
+    paths = write_review(args.out, picked, args.model_version or args.predictions.name)
+    papers = len({(row["source"], row["paper"]) for row in picked})
+    short = f" (only {len(picked)} left)" if len(picked) < args.select else ""
+    print(f"picked {len(picked)}{short} of {len(candidates)} sentences by {args.by}, from {papers} paper(s): "
+          + ", ".join(str(path) for path in paths))
+    return 0
+
+
+def uncertainty(scores: dict[str, float]) -> dict[str, float]:
+    """`margin`: top probability minus the second (small = unsure); `entropy`: of the distribution, divided by its
+    maximum log(4) (large = unsure)."""
+    ranked = sorted(scores.values(), reverse=True)
+    entropy = -sum(p * math.log(p) for p in ranked if p > 0) / math.log(len(ranked))
+    return {"margin": ranked[0] - ranked[1], "entropy": entropy}
+
+
+def review_candidates(rows: list[dict], by: str = "margin", include_headings: bool = False,
+                      excluded: set[str] = frozenset()) -> list[dict]:
+    """The classified rows worth a label, least certain first (ties in reading order), each once by its text,
+    with its `margin` and `entropy`."""
+    candidates, seen = [], set(excluded)
+    for row in rows:
+        key = without_space(row["text"])
+        if row.get("scores") is None or (row.get("is_heading") and not include_headings) or key in seen:
+            continue
+        seen.add(key)
+        candidates.append({**row, **uncertainty(row["scores"])})
+    sign = 1 if by == "margin" else -1
+    return sorted(candidates, key=lambda row: sign * row[by])  # stable: reading order among ties
+
+
+def spread_over_papers(candidates: list[dict], n: int) -> list[dict]:
+    """The first `n` of round-robin over papers: every paper's first candidate (papers in the order of those
+    candidates), then every paper's second, ...; each picked row gets its `rank` (1 = picked first)."""
+    queues: dict[tuple, deque] = {}
+    for row in candidates:
+        queues.setdefault((row["source"], row["paper"]), deque()).append(row)
+    order = {id(row): position for position, row in enumerate(candidates)}
+    picked: list[dict] = []
+    while len(picked) < n and any(queues.values()):
+        this_round = sorted((queue.popleft() for queue in queues.values() if queue), key=lambda row: order[id(row)])
+        picked += this_round[:n - len(picked)]
+    return [{**row, "rank": rank} for rank, row in enumerate(picked, 1)]
+
+
+def write_review(out: Path, picked: list[dict], model_version: str) -> list[Path]:
+    """OUT.csv, OUT.labelstudio.json and OUT.labelstudio.xml; sentences in reading order, paper by paper."""
+    rows = sorted(picked, key=lambda row: (row["source"], row["paper"], row["index"]))
+    csv_path, tasks_path, config_path = (out.with_name(out.name + suffix)
+                                         for suffix in (".csv", ".labelstudio.json", ".labelstudio.xml"))
+    # With a byte-order mark, spreadsheet programs open the Chinese text as UTF-8.
+    with atomic_open(csv_path) as handle:
+        handle.write("\ufeff")
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({
+                "text": row["text"], "label": "", "paper": row["paper"],
+                "heading": HEADING_SEPARATOR.join(row["heading_path"]), "model_label": row["label"],
+                "confidence": round(row["confidence"], 4), "margin": round(row["margin"], 4),
+                "entropy": round(row["entropy"], 4), "rank": row["rank"], "title": row["title"],
+                "source": row["source"], "index": row["index"]})
+    tasks = [{
+        "data": {"text": row["text"], "heading": HEADING_SEPARATOR.join(row["heading_path"]),
+                 "heading_path": row["heading_path"], "paper": row["paper"], "title": row["title"],
+                 "index": row["index"], "rank": row["rank"]},
+        "predictions": [{"model_version": model_version, "score": round(row["confidence"], 4),
+                         "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
+                                     "value": {"choices": [row["label"]]}}]}],
+    } for row in rows]
+    with atomic_open(tasks_path) as handle:
+        handle.write(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+    with atomic_open(config_path) as handle:
+        handle.write(LABEL_STUDIO_CONFIG)
+    return [csv_path, tasks_path, config_path]
+
+
+def texts_in(path: Path) -> set[str]:
+    """The sentence texts (without whitespace) of a review sheet, Label Studio file or gold file."""
+    if not path.is_file():
+        raise UserError(f"--exclude {path}: no such file")
+    if path.suffix.lower() == ".json":
+        return {without_space(task["text"]) for task in _label_studio_tasks(path)}
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(read_input_text(path), newline=""))
+        if "text" not in (reader.fieldnames or []):
+            raise UserError(f"{path}:1: no 'text' column; give a review sheet or a gold CSV")
+        return {without_space(row["text"]) for row in reader if row.get("text")}
+    return {without_space(row["text"]) for row in read_jsonl(path) if isinstance(row.get("text"), str)}
+
+
+def read_label_studio(path: str | Path) -> list[dict]:
+    """The labelled tasks of a Label Studio export as gold rows (`text`, `label`, `paper`, `heading`, `line` =
+    the task's position from 1). JSON export: a task's label is the `choices` result of its last annotation that
+    was not cancelled; JSON-MIN export: its `label` field. Tasks nobody labelled are skipped; a label that is not
+    one of the four (English or the guidelines' Chinese) is an error naming the task."""
+    rows = []
+    for task in _label_studio_tasks(Path(path)):
+        choice = task["choice"]
+        if choice is None:
+            continue
+        label = _label(choice)
+        if label is None:
+            raise UserError(f"{path}: task {task['position']} (id {task['id']}): label {choice!r} is not one of "
+                            f"{', '.join(LABELS)} (or {', '.join(CHINESE_LABELS.values())}); fix it in Label Studio "
+                            "and export again")
+        row = {"text": task["text"], "label": label, "line": task["position"]}
+        if task["paper"]:
+            row["paper"] = str(task["paper"])
+        if task["heading"]:
+            row["heading"] = task["heading"]
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{path}: no labelled task; label some in Label Studio, then export again as JSON")
+    return rows
+
+
+def _label_studio_tasks(path: Path) -> list[dict]:
+    """Each task of a Label Studio file (tasks to import, or a JSON / JSON-MIN export): position, id, text,
+    paper, heading path and the chosen label (None where there is none)."""
+    try:
+        tasks = json.loads(read_input_text(path))
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}); export the project again "
+                        "from Label Studio as JSON") from None
+    if not isinstance(tasks, list):
+        raise UserError(f"{path}: expected a list of tasks, as Label Studio exports them (Export → JSON)")
+    found = []
+    for position, task in enumerate(tasks, 1):
+        where = f"{path}: task {position}"
+        if not isinstance(task, dict):
+            raise UserError(f"{where}: expected an object, got {type(task).__name__}")
+        data = task.get("data") if isinstance(task.get("data"), dict) else task  # JSON-MIN keeps data on top
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise UserError(f"{where}: no 'text'; the tasks must come from `pcc review` or carry a text field")
+        headings = data.get("heading_path")
+        if not isinstance(headings, list):
+            heading = data.get("heading")
+            headings = [part.strip() for part in heading.split(HEADING_SEPARATOR.strip())] if isinstance(heading, str) else []
+        choice = _annotated_choice(task, where) if "annotations" in task else _min_choice(task.get(FROM_NAME))
+        found.append({"position": position, "id": task.get("id"), "text": text.strip(), "paper": data.get("paper"),
+                      "heading": [h for h in headings if isinstance(h, str) and h.strip()], "choice": choice})
+    return found
+
+
+def _annotated_choice(task: dict, where: str):
+    annotations = task["annotations"]
+    if not isinstance(annotations, list):
+        raise UserError(f"{where}: 'annotations' must be a list")
+    choice = None
+    for annotation in annotations:
+        if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
+            continue
+        for result in annotation.get("result") or []:
+            if isinstance(result, dict) and result.get("type") == "choices":
+                choices = (result.get("value") or {}).get("choices") or []
+                choice = choices[0] if choices else choice
+    return choice
+
+
+def _min_choice(value):
+    """JSON-MIN writes a single choice as a string and several as {"choices": [...]}."""
+    if isinstance(value, dict):
+        value = value.get("choices")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value
+
+
+def _label(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    if name in LABELS:
+        return name
+    return {chinese: label for label, chinese in CHINESE_LABELS.items()}.get(name.replace("其它", "其他"))

@@ -1,0 +1,119 @@
+"""A paper file sent over HTTP (`POST /analyze_file`): received within a size limit and read by the readers of
+`pcc prepare`. Whatever is wrong with it is a `Refused` (status code and a message naming the file and what to
+do): 400 no file in the form, 413 too large, 415 a type that is not read, 422 a file that cannot be read
+(encrypted, scanned without a text layer, damaged, not text).
+
+BentoML's own file inputs read the whole upload into memory before the service sees it, and fetch a URL
+given in place of the file; hence a plain Starlette route (`serving.service.analyze_file`) with this module.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from pcc.documents import PreparedPaper, load_document
+from pcc.errors import UserError
+from pcc.readers import CONVERT_FIRST, SUPPORTED_SUFFIXES
+
+FILE_FIELD = "file"
+_MAX_NAME_CHARS = 120
+logger = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A request the service answers with `status` and `{"error": message}`."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.message}, status_code=self.status)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"
+
+
+def limited(request: Request, max_bytes: int) -> Request:
+    """The request, refused (413) as soon as its body is known to exceed `max_bytes`: from its Content-Length
+    before anything is read, or while it arrives."""
+    too_large = Refused(413, f"the request is larger than {_megabytes(max_bytes)}; send a smaller file "
+                             "(split a long document, or save a PDF without its images)")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large
+    received = 0
+
+    async def receive():
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > max_bytes:
+            raise too_large
+        return message
+
+    return Request(request.scope, receive)
+
+
+async def receive_paper(request: Request, max_bytes: int) -> tuple[str, bytes]:
+    """The name (without folders) and content of the paper file in the multipart field `file`."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise Refused(415, f"send the paper as multipart/form-data, the file in the field '{FILE_FIELD}' "
+                           f"(curl -F {FILE_FIELD}=@paper.pdf URL/analyze_file)")
+    try:
+        form = await limited(request, max_bytes).form(max_files=1, max_fields=8)
+    except (HTTPException, MultiPartException) as error:
+        raise Refused(400, f"not a readable multipart form ({getattr(error, 'detail', error)}); send one file in "
+                           f"the field '{FILE_FIELD}'") from None
+    try:
+        upload = form.get(FILE_FIELD)
+        if not isinstance(upload, UploadFile):
+            raise Refused(400, f"no file in the form field '{FILE_FIELD}'; send the paper as "
+                               f"-F {FILE_FIELD}=@paper.pdf (a .pdf, .docx or .txt file)")
+        name = _safe_name(upload.filename or "")
+        suffix = Path(name).suffix.lower()
+        if suffix in CONVERT_FIRST:
+            raise Refused(415, f"{name}: {suffix} files are not read; {CONVERT_FIRST[suffix]}")
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise Refused(415, f"{name}: unsupported file type '{suffix or '(none)'}'; give a .pdf, .docx or .txt file")
+        return name, await upload.read()
+    finally:
+        await form.close()
+
+
+def _safe_name(filename: str) -> str:
+    """The file's own name, without any folder a browser or client put before it, and not too long to write."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if name in ("", ".", ".."):
+        raise Refused(400, "the uploaded file has no name; send it with its file name (e.g. paper.pdf)")
+    path = Path(name)
+    return path.stem[:_MAX_NAME_CHARS] + path.suffix[:10] if len(name) > _MAX_NAME_CHARS else name
+
+
+def read_paper(name: str, content: bytes, max_chars: int) -> list[PreparedPaper]:
+    """The papers of an uploaded file, read as `pcc prepare` reads them (`pcc.documents.load_document`) from a
+    temporary copy under the file's own name, so that messages name it as its owner does."""
+    with tempfile.TemporaryDirectory(prefix="pcc-upload-") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        try:
+            papers = load_document(path)
+        except UserError as error:
+            raise Refused(422, str(error).replace(str(path), name)) from None
+        except Exception as error:  # the PDF and Word libraries raise many types on damaged files
+            logger.warning("reading the upload %s failed", name, exc_info=True)
+            raise Refused(422, f"{name}: not readable ({type(error).__name__}: {error}); check that the file is "
+                               "complete, or save it again") from None
+    chars = sum(len(s.text) for paper in papers for s in paper.sentences)
+    if chars > max_chars:
+        raise Refused(413, f"{name}: its text is {chars:,} characters, more than the {max_chars:,} one request "
+                           "may hold; split the document and send the parts")
+    return papers

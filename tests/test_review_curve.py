@@ -1,0 +1,25 @@
+"""benchmarks/review_curve.py end to end on its smoke setting: the tiny test model, a few training steps."""
+import importlib.util
+import json
+
+from tests.conftest import REPO
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("review_curve", REPO / "benchmarks" / "review_curve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
+    script = load_script()
+    assert script.main(["--smoke", "--base-model", str(tiny_checkpoint), "--bundle", str(tiny_bundle),
+                        "--work-dir", str(tmp_path)]) == 0
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["method"], r["labels"]) for r in results] == [("none", 0), ("review", 5), ("random", 5)]
+    assert all(0.0 <= r["macro_f1"] <= 1.0 for r in results)
+    picked = [json.loads(line) for line in (tmp_path / "review-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    assert len(picked) == 5 and {"text", "label", "paper", "heading"} == set(picked[0])
+    report = (tmp_path / "review_curve.md").read_text("utf-8")
+    assert "| 0 |" in report and "| 5 |" in report and (tmp_path / "review_curve.png").stat().st_size > 0

@@ -1,0 +1,75 @@
+"""Reading an uploaded paper file: the readers of `pcc prepare`, and a status code with a message for each refusal.
+(Over HTTP, through the real service: tests/test_service.py.)"""
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from serving.uploads import Refused, _safe_name, read_paper
+from tests.fixtures.papers import COLLECTED, COLLECTED_TITLES, TITLE, write_docx, write_pdf
+from tests.test_service import PAPER
+
+
+def scanned_pdf(path: Path) -> Path:
+    """A page with a drawing and no text layer, as a scanner makes it."""
+    from reportlab.pdfgen import canvas
+
+    page = canvas.Canvas(str(path))
+    page.rect(100, 100, 300, 400, fill=1)
+    page.save()
+    return path
+
+
+def encrypted_pdf(path: Path, tmp_path: Path) -> Path:
+    writer = PdfWriter(clone_from=PdfReader(write_pdf(tmp_path / "open.pdf")))
+    writer.encrypt("secret")
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def refusal(name: str, content: bytes, max_chars: int = 200_000) -> Refused:
+    with pytest.raises(Refused) as refused:
+        read_paper(name, content, max_chars)
+    return refused.value
+
+
+def test_pdf_docx_and_txt_are_read_as_pcc_prepare_reads_them(tmp_path):
+    for path in (write_pdf(tmp_path / "基层治理.pdf"), write_docx(tmp_path / "基层治理.docx")):
+        [paper] = read_paper(path.name, path.read_bytes(), 200_000)
+        assert paper.paper.paper_id == "基层治理" and paper.paper.title == TITLE
+        assert "（一）沟通不畅。" in [s.text for s in paper.sentences]
+    # A .txt may hold several papers (as collected from the web); site chrome is left out and listed.
+    papers = read_paper("collected.txt", COLLECTED.encode("gb18030"), 200_000)
+    assert [(p.paper.paper_id, p.paper.title) for p in papers] == [
+        ("collected#01", COLLECTED_TITLES[0]), ("collected#02", COLLECTED_TITLES[1])]
+    assert [line.text for p in papers for line in p.left_out] == ["首页 > 学术论文 > 正文", "分享到：微信 微博 QQ空间"]
+
+
+def test_unreadable_files_are_refused_naming_the_file(tmp_path):
+    cases = {
+        "empty.pdf": (b"", "empty.pdf: the file is empty"),
+        "broken.pdf": (b"%PDF-1.4\n" + bytes(range(256)) * 4, "broken.pdf: not a readable PDF"),
+        "locked.pdf": (encrypted_pdf(tmp_path / "locked.pdf", tmp_path).read_bytes(),
+                       "locked.pdf: the PDF is encrypted; save an unprotected copy"),
+        "scan.pdf": (scanned_pdf(tmp_path / "scan.pdf").read_bytes(), "scan.pdf: no text found; a scanned PDF needs OCR"),
+        "fake.docx": ("这不是一个文档".encode(), "fake.docx: not a valid .docx file"),
+        "binary.txt": (bytes(range(256)) * 8, "binary.txt: not a text file in UTF-8 or GBK/GB18030"),
+    }
+    for name, (content, message) in cases.items():
+        refused = refusal(name, content)
+        assert refused.status == 422 and refused.message.startswith(message), refused.message
+        assert "pcc-upload-" not in refused.message  # the temporary folder is never shown
+
+
+def test_a_paper_too_long_for_one_request_is_refused():
+    refused = refusal("long.txt", PAPER.encode(), max_chars=100)
+    assert refused.status == 413 and "long.txt: its text is" in refused.message and "split the document" in refused.message
+
+
+def test_file_names_lose_their_folders():
+    assert _safe_name("C:\\Users\\me\\论文.pdf") == "论文.pdf"
+    assert _safe_name("../../etc/paper.txt") == "paper.txt"
+    assert _safe_name("长" * 300 + ".docx") == "长" * 120 + ".docx"
+    with pytest.raises(Refused, match="has no name"):
+        _safe_name("..")
