@@ -153,3 +153,14 @@ def write_json(path: str | Path, data: dict) -> None:
 
 def read_sentences(path: str | Path) -> list[Sentence]:
     return [Sentence.from_json(row) for row in read_jsonl(path)]
+
+
+def label_named(value) -> str | None:
+    """The label a person wrote: an English name in any case, or the guidelines' Chinese one (其它 for 其他 too);
+    None for anything else."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    if name in LABELS:
+        return name
+    return {chinese: label for label, chinese in CHINESE_LABELS.items()}.get(name.replace("其它", "其他"))

@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
 BUNDLE_ENV = "PCC_BUNDLE"
 MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
-# The precision of `pcc predict`, `pcc serve`, the service and `SentenceClassifier` when none is asked for: the
-# one place it is set. fp32's labels never depend on batching; so do int8's in a bundle whose `int8_scheme` is
-# "calibrated" (`pcc export` since issue 19), which is several times faster on a CPU.
-DEFAULT_PRECISION = "fp32"
 # bundle.json `int8_scheme` values: fixed (calibrated) activation ranges, so a sentence's result is its own
 # whatever shares its batch; or ONNX Runtime's dynamic quantisation, whose ranges come from each batch.
 CALIBRATED, DYNAMIC = "calibrated", "dynamic"
@@ -81,11 +77,13 @@ def _physical_cores() -> int:
 class SentenceClassifier:
     """Classifies sentences (optionally with their heading path) as one of the bundle's labels."""
 
-    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str = DEFAULT_PRECISION,
+    def __init__(self, bundle_dir: str | Path, device: str = "auto", precision: str | None = None,
                  batch_size: int = 32, threads: int | None = None):
-        """`threads`: ONNX Runtime intra-op threads; default one per physical core this process may use (a Ray
-        worker passes the CPUs it was given)."""
+        """`precision`: fp32 or int8; None takes the bundle's default (`choose_precision`). `threads`: ONNX Runtime
+        intra-op threads; default one per physical core this process may use (a Ray worker passes the CPUs it was
+        given)."""
         self.bundle_dir = Path(bundle_dir)
+        precision = choose_precision(self.bundle_dir, precision)
         if device not in DEVICES:
             raise UserError(f"device {device!r}: choose one of {', '.join(DEVICES)}")
         if batch_size < 1:
@@ -197,6 +195,17 @@ def read_bundle(bundle_dir: str | Path, precision: str = "fp32") -> dict:
     if precision not in MODEL_FILES:
         raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")
     return _read_bundle(Path(bundle_dir), MODEL_FILES[precision])
+
+
+def choose_precision(bundle_dir: str | Path, precision: str | None) -> str:
+    """`precision` if given; else the default of `pcc predict`, `pcc serve` and the service: int8 where the bundle's
+    int8 model is calibrated (its labels never depend on batching) and passed the export checks, fp32 otherwise
+    (a bundle exported before issue 19, or one whose int8 model failed its checks)."""
+    if precision is not None:
+        return precision
+    bundle = read_bundle(bundle_dir)
+    passed = bundle.get("int8_scheme") == CALIBRATED and bundle.get("checks", {}).get("int8_passed")
+    return "int8" if passed and (Path(bundle_dir) / MODEL_FILES["int8"]).is_file() else "fp32"
 
 
 def batch_independent(precision: str, bundle: dict) -> bool:

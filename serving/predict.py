@@ -29,7 +29,7 @@ from pcc.paths import PREDICTIONS
 from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
                          write_jsonl)
 from pcc.readers import find_papers
-from serving.classifier import (DEFAULT_PRECISION, DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis,
+from serving.classifier import (DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis,
                                 SentenceClassifier, batch_independent, default_bundle_dir)
 from serving.tables import DONE, REPEAT, RowChecker, check_table, prepare_row, read_table
 
@@ -58,10 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
     parser.add_argument("--bundle", type=Path, help="ONNX bundle from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
-    parser.add_argument("--precision", choices=tuple(MODEL_FILES), default=DEFAULT_PRECISION,
-                        help="default: %(default)s. int8 is several times faster on a CPU; in a bundle exported with "
-                             "calibrated int8 (bundle.json int8_scheme), its labels, like fp32's, never depend on "
-                             "how sentences are batched")
+    parser.add_argument("--precision", choices=tuple(MODEL_FILES),
+                        help="default: int8 where the bundle's int8 model is calibrated (its labels, like fp32's, never "
+                             "depend on how sentences are batched) and passed the export checks, else fp32")
     parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in --out and skip their files and table papers")

@@ -41,7 +41,8 @@ from tqdm import tqdm
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.records import Paper, Sentence
-from serving.classifier import CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier, default_bundle_dir, read_bundle
+from serving.classifier import (CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier, choose_precision, default_bundle_dir,
+                                read_bundle)
 from serving.predict import CHECKPOINT_SECONDS, analysis_rows, describe_run, reason_of
 from serving.tables import REPEAT, RowChecker, paper_key, prepare_row, table_columns, table_format, text_digest
 
@@ -87,11 +88,12 @@ class RayEngine:
             raise UserError("--device cuda with --engine ray needs GPUs for the workers: add --gpus-per-worker 1")
         self.device = "cuda" if self.gpus else "cpu"
         given = args.bundle or default_bundle_dir()
-        bundle = read_bundle(given, args.precision)
+        precision = choose_precision(given, args.precision)
+        bundle = read_bundle(given, precision)
         self.classifier_options = {"bundle_dir": str(Path(given).resolve()), "device": self.device,
-                                   "precision": args.precision, "batch_size": args.batch_size,
+                                   "precision": precision, "batch_size": args.batch_size,
                                    "threads": max(1, int(self.cpus)), "fail_marker": os.environ.get(FAIL_ONCE_ENV)}
-        self._describe = lambda provider: describe_run(Path(given), args.precision, provider, bundle)
+        self._describe = lambda provider: describe_run(Path(given), precision, provider, bundle)
         outputs.classified_by = self._describe(CUDA_PROVIDER if self.gpus else CPU_PROVIDER)
         self._context_before: tuple | None = None
         self.started_ray = _connect(args.address, self.workers * self.cpus + 1)

@@ -25,7 +25,7 @@ from pathlib import Path
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR
 from pcc.paths import PROCESSED
-from pcc.records import CHINESE_LABELS, LABELS, atomic_open, read_input_text, read_jsonl, without_space
+from pcc.records import CHINESE_LABELS, LABELS, atomic_open, label_named, read_input_text, read_jsonl, without_space
 
 MEASURES = ("margin", "entropy")
 CSV_FIELDS = ["text", "label", "paper", "heading", "model_label", "confidence", "margin", "entropy", "rank",
@@ -176,7 +176,7 @@ def read_label_studio(path: str | Path) -> list[dict]:
         choice = task["choice"]
         if choice is None:
             continue
-        label = _label(choice)
+        label = label_named(choice)
         if label is None:
             raise UserError(f"{path}: task {task['position']} (id {task['id']}): label {choice!r} is not one of "
                             f"{', '.join(LABELS)} (or {', '.join(CHINESE_LABELS.values())}); fix it in Label Studio "
@@ -244,11 +244,3 @@ def _min_choice(value):
         value = value[0] if value else None
     return value
 
-
-def _label(value) -> str | None:
-    if not isinstance(value, str):
-        return None
-    name = value.strip().lower()
-    if name in LABELS:
-        return name
-    return {chinese: label for label, chinese in CHINESE_LABELS.items()}.get(name.replace("其它", "其他"))

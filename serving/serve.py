@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the model runs; cuda needs `pip install onnxruntime-gpu` (default: %(default)s)")
     parser.add_argument("--precision", choices=("fp32", "int8"), default=None,
                         help="fp32 or int8: several times faster on a CPU and, in a bundle with calibrated int8, "
-                             "as independent of batching as fp32 (default: serving.classifier.DEFAULT_PRECISION)")
+                             "as independent of batching as fp32 (default: int8 where the bundle's int8 model is "
+                             "calibrated and passed the export checks, else fp32)")
     parser.add_argument("--bundle", type=Path,
                         help="ONNX bundle directory from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
     parser.add_argument("--no-batching", action="store_true",
@@ -59,9 +60,8 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.classifier import DEFAULT_PRECISION, SentenceClassifier, default_bundle_dir
+    from serving.classifier import SentenceClassifier, default_bundle_dir
 
-    args.precision = args.precision or DEFAULT_PRECISION
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: give at least 1")
     if not 0 < args.port < 65536:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = (args.bundle or default_bundle_dir()).resolve()
     # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
     # not as a traceback from every worker.
-    SentenceClassifier(bundle, device=args.device, precision=args.precision)
+    args.precision = SentenceClassifier(bundle, device=args.device, precision=args.precision).precision
     corrections = args.corrections_dir or os.environ.get(CORRECTIONS_ENV)
     if corrections:
         corrections = _writable_folder(Path(corrections))

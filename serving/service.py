@@ -6,8 +6,9 @@ newest `pcc-classifier` of the model store (bentofile.yaml names it). Settings c
 all of them and inside a container:
   PCC_BUNDLE     ONNX bundle directory (default: in a Bento, the model it packs; else models/latest/onnx)
   PCC_DEVICE     auto | cpu | cuda (cuda needs `pip install onnxruntime-gpu` and reserves one GPU per worker)
-  PCC_PRECISION  fp32 or int8 (default: serving.classifier.DEFAULT_PRECISION); int8 is several times faster on a
-                 CPU, and in a bundle with calibrated int8 its labels, like fp32's, never depend on the batch
+  PCC_PRECISION  fp32 or int8 (default: int8 where the bundle's int8 model is calibrated and passed the export
+                 checks, else fp32); calibrated int8 is several times faster on a CPU and, like fp32, its labels
+                 never depend on the batch
   PCC_WORKERS    worker processes, each loads its own copy of the model (default 1)
   PCC_BATCHING   1 (default): BentoML merges concurrent /classify requests into one model call; 0: it does not
   PCC_CORRECTIONS_DIR  folder where POST /corrections appends corrections.jsonl (unset: the route answers 404)
@@ -167,10 +168,10 @@ async def save_corrections(request: Request) -> JSONResponse:
 )
 class PCC:
     def __init__(self) -> None:
-        from serving.classifier import DEFAULT_PRECISION, SentenceClassifier
+        from serving.classifier import SentenceClassifier
 
         self.classifier = SentenceClassifier(
-            _bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION", DEFAULT_PRECISION),
+            _bundle_dir(), device=DEVICE, precision=os.environ.get("PCC_PRECISION") or None,
             batch_size=ONNX_BATCH_SIZE)
         # The first run sizes ONNX Runtime's buffers; pay for it before /readyz answers, not in a request.
         self.classifier.classify(["预热模型。"])

@@ -10,7 +10,7 @@ from pcc.documents import prepare_text
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS
-from serving.classifier import DEFAULT_PRECISION, PaperAnalysis, SentenceClassifier, default_bundle_dir
+from serving.classifier import PaperAnalysis, SentenceClassifier, choose_precision, default_bundle_dir
 from tests.conftest import REPO
 
 SENTENCES = ["警民关系紧张是当前面临的突出问题。", "原因在于部分民警执法不规范", "要加强队伍建设，提高执法公信力。", "一"]
@@ -70,8 +70,22 @@ def test_a_papers_title_is_classified_with_the_title_marker(classifier):
     assert [item.prediction for item in analysis.sentences] == expected
 
 
+@pytest.mark.parametrize("scheme, passed, expected", [("calibrated", True, "int8"), ("calibrated", False, "fp32"),
+                                                      ("dynamic", True, "fp32"), (None, True, "fp32")])
+def test_default_precision_is_int8_only_when_calibrated_and_checked(tiny_bundle, tmp_path, scheme, passed, expected):
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle_dir)
+    bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
+    bundle.pop("int8_scheme", None)
+    bundle.update({"int8_scheme": scheme} if scheme else {})
+    bundle["checks"]["int8_passed"] = passed
+    (bundle_dir / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
+    assert choose_precision(bundle_dir, None) == expected
+    assert SentenceClassifier(bundle_dir, device="cpu").precision == expected
+    assert choose_precision(bundle_dir, "fp32") == "fp32"
+
+
 def test_int8_model_runs_and_mostly_agrees_with_fp32(tiny_bundle, classifier):
-    assert SentenceClassifier(tiny_bundle, device="cpu").precision == DEFAULT_PRECISION
     int8 = SentenceClassifier(tiny_bundle, device="cpu", precision="int8")
     texts = [json.loads(line)["text"] for line in (REPO / "data" / "gold" / "dev.jsonl").open(encoding="utf-8")]
     agree = [a.label == b.label for a, b in zip(int8.classify(texts), classifier.classify(texts))]

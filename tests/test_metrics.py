@@ -44,7 +44,7 @@ def test_confusion_plots_are_one_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_metrics.classification_scores():
+def test_class_scores_from_label_indices():
     scores = metrics.classification_scores([0, 0, 1, 2, 3, 3], [0, 1, 1, 2, 3, 0])
     assert scores["accuracy"] == pytest.approx(4 / 6)
     assert scores["per_class"]["problem"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})

@@ -12,7 +12,7 @@ import pytest
 from pcc.cli import main
 from pcc.model_input import HEADINGS_AND_LEAD, heading_context
 from pcc.records import LABELS, read_jsonl
-from serving.classifier import SentenceClassifier
+from serving.classifier import SentenceClassifier, choose_precision
 from serving.predict import read_rows, write_rows
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import PARAGRAPHS, TITLE, write_docx, write_pdf
@@ -53,7 +53,8 @@ def test_folder_of_txt_pdf_docx_and_a_corrupt_file(tiny_bundle, papers, tmp_path
     assert "broken.pdf" in errors[0]["reason"] and "save it as .docx" in errors[1]["reason"]
     summary = (tmp_path / "out" / "predictions.md").read_text(encoding="utf-8")
     assert TITLE in summary and "社区警务的对策研究" in summary and "Countermeasures (对策)" in summary
-    assert f"This run used `{tiny_bundle}` (fp32, CPUExecutionProvider" in summary  # fp32 unless asked
+    # the bundle's default precision unless asked: its int8 model is calibrated and passed the export checks
+    assert f"This run used `{tiny_bundle}` ({choose_precision(tiny_bundle, None)}, CPUExecutionProvider" in summary
 
 
 def test_csv_output_holds_the_same_predictions(tiny_bundle, papers, tmp_path):

@@ -15,7 +15,7 @@ from typing import Iterator
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR, given_heading_path
-from pcc.records import CHINESE_LABELS, LABELS, Sentence, read_input_text, read_numbered_jsonl
+from pcc.records import CHINESE_LABELS, LABELS, Sentence, label_named, read_input_text, read_numbered_jsonl
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
 REBUILT_PAPER = "rebuilt:"  # paper id prefix of a paper rebuilt from gold rows
@@ -51,7 +51,7 @@ def read_gold(path: str | Path, skip_unlabelled: bool = False) -> list[dict]:
         text = row.get("text")
         if not isinstance(text, str) or not normalise_text(text):
             raise UserError(f"{where}: field 'text' must be a non-empty string")
-        label = _gold_label(row.get("label"))
+        label = label_named(row.get("label"))
         if label is None:
             raise UserError(f"{where}: field 'label' is {row.get('label')!r}; expected one of {', '.join(LABELS)} "
                             f"(or {', '.join(CHINESE_LABELS.values())})")
@@ -84,15 +84,6 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
         if fields:
             yield reader.line_num, fields
 
-
-def _gold_label(value) -> str | None:
-    """The label a gold row names: an English name in any case, or the guidelines' Chinese one (其它 for 其他 too)."""
-    if not isinstance(value, str):
-        return None
-    name = value.strip().lower()
-    if name in LABELS:
-        return name
-    return {chinese: label for label, chinese in CHINESE_LABELS.items()}.get(name.replace("其它", "其他"))
 
 
 def paper_for_code(code: str | None, paper_ids: list[str]) -> str | None:
