@@ -179,7 +179,9 @@ def test_a_real_interruption_leaves_only_complete_files(tiny_bundle, tmp_path):
     out = tmp_path / "run.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "pcc.cli", "predict", str(folder), "--bundle", str(tiny_bundle), "--out", str(out)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a terminal: a test run started in the background (nohup, `&`) ignores SIGINT, and so would the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not out.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)  # the first checkpoint: some files are done
