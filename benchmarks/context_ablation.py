@@ -191,10 +191,13 @@ def write_report() -> None:
         described = SETTINGS.get(setting, (None, None, runs[0].get("note", "")))[2]
         lines.append(f"| **{setting}**: {described} | {len(runs)} | " + " | ".join(cells)
                      + f" | {speed[0] if speed else '–'} | {round(statistics.mean(seconds)) if seconds else '–'} |")
-    weak = [row[check]["weak"]["macro_f1"] for row in results for check in ("wild check set",)
-            if check in row and "weak" in row[check]]
-    if weak:
-        lines += ["", f"Weak labels (rules + label model) on the wild check set: {weak[-1]:.3f} with the current rules."]
+    # The weak labels do not depend on the seed: one row for the rules of each era.
+    for era, runs in (("before", [row for row in results if row["setting"] == "before"]),
+                      ("current rules", [row for row in results if row["setting"] != "before"])):
+        if runs:
+            cells = [" / ".join(f"{runs[-1][check]['weak'][metric]:.3f}" if check in runs[-1] else "–"
+                                for metric in ("macro_f1", "cause_f1")) for check in CHECK_SETS]
+            lines.append(f"| weak labels (rules + label model), {era}: macro / cause | – | " + " | ".join(cells) + " | – | – |")
     with atomic_open(REPORT) as handle:
         handle.write("\n".join(lines) + "\n")
 
