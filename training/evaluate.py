@@ -230,8 +230,9 @@ def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card
     if counts[SEEN]:
         lines.append(f"- **Warning**: {counts[SEEN]} sentences come from papers the shipped model trained on (weak "
                      "labels, no held-out prediction saved): their fine-tuned figures are optimistic.")
-    lines.append("- *With heading* = the sentence plus its heading path (or, for a paper's title, the title marker) as "
-                 "second segment; *bare* = the sentence alone.")
+    lines.append("- *With heading* = the sentence plus its context as second segment: its heading path (or, for a "
+                 "paper's title, the title marker) and, for a model that reads leads (`context: heading+lead`), its "
+                 "lead, the sentence announcing its list or opening its paragraph; *bare* = the sentence alone.")
     fine = scores["fine-tuned, with heading"]
     lines += ["", "## Fine-tuned model (with heading), per class", "",
               "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
