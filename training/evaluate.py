@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
 def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels_path: Path, report_path: Path,
              appended: Path | None = None) -> Path:
+    if appended is not None and not appended.is_file():  # before the model runs, not after
+        raise UserError(f"--append {appended}: no such file")
     card = read_model_card(model_dir, required=True)
     sentences = read_sentences(sentences_path)
     weak_rows = read_weak_labels(weak_labels_path)
@@ -76,8 +78,6 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     report = _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card, read_metrics(model_dir))
     report += _misclassified(gold, weak, model_probs[WITH_CONTEXT])
     if appended is not None:
-        if not appended.is_file():
-            raise UserError(f"--append {appended}: no such file")
         # Its sections become sections of this report: every heading one level deeper.
         report += "\n" + "\n".join("#" + line if line.startswith("#") else line
                                     for line in appended.read_text("utf-8").splitlines()) + "\n"
