@@ -31,12 +31,16 @@ from pcc.records import LABELS, atomic_open, read_jsonl  # noqa: E402
 
 PCC = [sys.executable, "-m", "pcc.cli"]
 CORPORA = {"seed": ["data/raw"], "seed+extra": ["data/raw", "data/extra"]}
+# The schedule the first three settings were measured with, spelled out so that they do not follow configs/train.yaml.
+EARLIER_SCHEDULE = ["--heading-variants", "2", "--made-up-titles", "3", "--epochs", "8", "--frozen-layers", "4"]
 # name -> (training corpus, pcc train options, what it is)
 SETTINGS = {
-    "heading": ("seed", ["--context", "heading"], "heading path only (the model before this issue, with the new reading)"),
-    "lead": ("seed", ["--context", "heading+lead"], "heading path + lead (list announcement or the sentence before)"),
+    "heading": ("seed", ["--context", "heading", *EARLIER_SCHEDULE],
+                "heading path only (the model before this issue, with the new reading)"),
+    "lead": ("seed", ["--context", "heading+lead", *EARLIER_SCHEDULE],
+             "heading path + lead (list announcement or the sentence before)"),
     # Three times the rows: fewer made-up headings and a fixed epoch count keep its training time near the others'.
-    "lead+extra": ("seed+extra", ["--context", "heading+lead", "--heading-variants", "1", "--epochs", "6"],
+    "lead+extra": ("seed+extra", ["--context", "heading+lead", *EARLIER_SCHEDULE, "--heading-variants", "1", "--epochs", "6"],
                    "+ 16 papers written for training, weakly labelled"),
     # As many example-passes as the lead setting: no made-up headings, one made-up title, at most four epochs,
     # two more frozen layers — so that `make run` keeps its 20 minutes with the extra papers.
