@@ -5,7 +5,8 @@ The wild development papers (`data/wild_dev/`) stand for the papers a person cor
 (`data/gold/wild_dev.jsonl`) for the person's answers. For every seed and number N:
 1. the current model (the ONNX bundle, `pcc predict`) labels the development papers; the candidates are the
    classified sentences that have a gold row (headings left out, as `pcc review` does by default);
-2. `pcc review --select N` picks N of them by uncertainty, and random picking takes N of the same candidates;
+2. `pcc review --select N` picks N of them by uncertainty (with its `--by` and `--spread`), and random picking
+   takes N of the same candidates;
    each picked sentence gets its gold label as the person's answer (a human-label JSONL file);
 3. `pcc train --human-labels FILE --seed SEED` trains a model (N = 0: without human labels);
 4. the model is scored on the wild check set (`data/gold/wild.jsonl`, papers in `data/wild/` read by
@@ -14,11 +15,13 @@ With --rounds R > 1, `pcc review` picks in R steps, each from the predictions of
 picks so far (exported with `pcc export --no-store`); random picking is the same in one step.
 
     python benchmarks/review_curve.py                         # labels 0,25,50,100; seeds 13,14,15
-    python benchmarks/review_curve.py --labels 0,50 --seeds 13 --rounds 2 --by entropy
+    python benchmarks/review_curve.py --labels 0,50 --seeds 13 --rounds 2 --by entropy --spread papers
     python benchmarks/review_curve.py --smoke                 # the tiny test model, a few steps: does it run?
 
 Writes reports/review_curve.md and review_curve.png (with --smoke: under the work folder). Each finished run is
-kept in <work>/results.jsonl, and a rerun with the same settings skips it (--fresh starts over). Trains
+kept in <work>/results.jsonl, and a rerun with the same training settings skips it (--fresh starts over); runs
+without human labels and with random ones are shared by every way of `pcc review`'s picking, and the report shows
+each way measured with these training settings. Trains
 3 + 6 x seeds models by default; on 2 CPU cores that is about two hours.
 """
 from __future__ import annotations
@@ -39,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from pcc.cli import main as pcc  # noqa: E402
 from pcc.paths import LATEST_BUNDLE, LATEST_MODEL, PROCESSED, REPORTS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS  # noqa: E402
 from pcc.records import LABELS, read_jsonl, write_jsonl  # noqa: E402
+from serving.review import SPREADS  # noqa: E402
 
 WILD_DEV, WILD_DEV_GOLD = REPO / "data" / "wild_dev", REPO / "data" / "gold" / "wild_dev.jsonl"
 WILD, WILD_GOLD = REPO / "data" / "wild", REPO / "data" / "gold" / "wild.jsonl"
@@ -51,6 +55,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="13,14,15", help="training (and random picking) seeds (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=1, help="steps in which `pcc review` picks (default: %(default)s)")
     parser.add_argument("--by", choices=("margin", "entropy"), default="margin", help="`pcc review --by` (default: %(default)s)")
+    parser.add_argument("--spread", choices=SPREADS, default="labels",
+                        help="`pcc review --spread` (default: %(default)s)")
     parser.add_argument("--bundle", type=Path, default=LATEST_BUNDLE, help="model that picks (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=TRAIN_CONFIG, help="training settings (default: %(default)s)")
     parser.add_argument("--sentences", type=Path, default=SENTENCES, help="training corpus (default: %(default)s)")
@@ -97,17 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(candidates)} candidate sentences with a gold label in {WILD_DEV}", flush=True)
 
     settings = {key: str(value) for key, value in sorted(train_overrides.items())} | {
-        "bundle": str(args.bundle), "config": str(args.config), "rounds": args.rounds, "by": args.by}
+        "bundle": str(args.bundle), "config": str(args.config)}
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    picks = picking(args)
     results_path = work / "results.jsonl"
     results = [] if args.fresh or not results_path.is_file() else [
         row for row in read_jsonl(results_path) if row["settings"] == fingerprint]
-    done = {(row["method"], row["labels"], row["seed"]) for row in results}
+    done = {(row["method"], row["labels"], row["seed"], row.get("picks", "")) for row in results}
 
     for seed in args.seeds:
         for n in args.labels:
             for method in (("none",) if n == 0 else METHODS):
-                if (method, n, seed) in done:
+                if (method, n, seed, picks if method == "review" else "") in done:
                     continue
                 run_started = time.monotonic()
                 if method == "random":
@@ -121,14 +128,22 @@ def main(argv: list[str] | None = None) -> int:
                 score = wild_macro_f1(run_dir, wild_sentences)
                 row = {"method": method, "labels": n, "seed": seed, "macro_f1": round(score, 4), "run": str(run_dir),
                        "seconds": round(time.monotonic() - run_started), "settings": fingerprint}
+                if method == "review":
+                    row["picks"] = picks
                 results.append(row)
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
-                print(f"{method} {n} labels, seed {seed}: wild macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
+                name = f"review ({picks})" if method == "review" else method
+                print(f"{name} {n} labels, seed {seed}: wild macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
 
     write_report(args, results, len(candidates), settings, time.monotonic() - started)
     print(f"report written to {args.out}")
     return 0
+
+
+def picking(args: argparse.Namespace) -> str:
+    """How `pcc review` picks, as the results and the report name it."""
+    return f"{args.by}, spread over {args.spread}, {args.rounds} step(s)"
 
 
 def check(code: int, what: str) -> None:
@@ -193,16 +208,16 @@ def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: i
     run_dir = None
     for step in range(1, args.rounds + 1):
         wanted = round(n * step / args.rounds) - round(n * (step - 1) / args.rounds)
-        out = args.work_dir / f"review-{n}-{seed}-step{step}"
+        out = args.work_dir / f"review-{args.by}-{args.spread}-{n}-{seed}-step{step}"
         exclude = ["--exclude", *map(str, picked_files)] if picked_files else []
         check(pcc(["review", "--predictions", str(folder / "candidates.jsonl"), "--select", str(wanted),
-                   "--by", args.by, "--out", str(out), *exclude]), "pcc review")
+                   "--by", args.by, "--spread", args.spread, "--out", str(out), *exclude]), "pcc review")
         picked = [answers[normalise_text(row["text"])] for row in read_sheet(out.with_name(out.name + ".csv"))]
         picked_files.append(write_human_labels(picked, out.with_name(out.name + ".human.jsonl")))
-        run_dir = train_run(args, overrides, seed, picked_files, f"review-{n}-{seed}-step{step}")
+        run_dir = train_run(args, overrides, seed, picked_files, out.name)
         if step < args.rounds:
             check(pcc(["export", "--model", str(run_dir), "--no-store"]), "pcc export")
-            folder = args.work_dir / f"review-{n}-{seed}-step{step + 1}-predictions"
+            folder = args.work_dir / f"{out.name}-predictions"
             candidate_rows(run_dir / "onnx", folder)
     return run_dir
 
@@ -254,16 +269,23 @@ def wild_macro_f1(model_dir: Path, wild_sentences: Path) -> float:
     return macro_f1(np.array([LABELS.index(g.label) for g in gold]), probs.argmax(1))
 
 
-def curve(results: list[dict], method: str, labels: list[int]) -> list[list[float]]:
-    """Per number of labels, the scores of every seed (N = 0 is shared by both methods)."""
-    return [[r["macro_f1"] for r in results if r["labels"] == n and r["method"] == (method if n else "none")]
-            for n in labels]
+def curves_of(results: list[dict], labels: list[int]) -> dict[str, list[list[float]]]:
+    """Per way of picking (each `pcc review` setting measured, then random), per number of labels, the scores of
+    every seed; N = 0 is the model without human labels, shared by all."""
+    ways = [f"review ({picks})" for picks in dict.fromkeys(r["picks"] for r in results if r["method"] == "review")]
+    ways.append("random")
+
+    def matches(row: dict, way: str) -> bool:
+        return way == "random" and row["method"] == "random" or way == f"review ({row.get('picks')})"
+
+    return {way: [[r["macro_f1"] for r in results if r["labels"] == n and (matches(r, way) if n else r["method"] == "none")]
+                  for n in labels] for way in ways}
 
 
 def write_report(args, results: list[dict], candidates: int, settings: dict, seconds: float) -> None:
     labels = sorted(args.labels)
     figure = args.out.with_suffix(".png")
-    curves = {method: curve(results, method, labels) for method in METHODS}
+    curves = curves_of(results, labels)
 
     def cell(scores: list[float]) -> str:
         if not scores:
@@ -276,22 +298,26 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
         "",
         f"Macro-F1 of the fine-tuned model (with its context) on the wild check set (`data/gold/wild.jsonl`, "
         f"papers in `data/wild/`) after adding N human labels from the wild development papers (`data/wild_dev/`; "
-        f"their gold labels stand for the person's answers), picked by `pcc review --by {args.by}` "
-        f"({args.rounds} step(s)) or at random from the same {candidates} candidates (classified sentences with a "
+        f"their gold labels stand for the person's answers), picked by `pcc review` (each way of picking measured: "
+        f"`--by`, `--spread`, steps) or at random from the same {candidates} candidates (classified sentences with a "
         f"gold row, headings left out). Mean ± standard deviation over seeds {', '.join(map(str, args.seeds))}, "
-        "each seed's figure in brackets; N = 0 is the same model for both.",
+        "each seed's figure in brackets; N = 0 is the same model for all.",
         "",
-        "| human labels | `pcc review` | random |",
-        "|---|---|---|",
-        *(f"| {n} | {cell(curves['review'][i])} | {cell(curves['random'][i])} |" for i, n in enumerate(labels)),
+        "| human labels | " + " | ".join(f"`pcc {way}`" if way != "random" else way for way in curves) + " |",
+        "|---|" + "---|" * len(curves),
+        *(f"| {n} | " + " | ".join(cell(scores[i]) for scores in curves.values()) + " |" for i, n in enumerate(labels)),
         "",
         f"![macro-F1 against human labels]({figure.name})",
         "",
     ]
-    if 50 in labels and curves["review"][labels.index(50)] and curves["random"][labels.index(50)]:
-        review, chance = (statistics.mean(curves[m][labels.index(50)]) for m in METHODS)
-        verdict = "at least as good as" if review >= chance else "worse than"
-        lines += [f"At 50 labels, `pcc review`'s choice is {verdict} random: {review:.3f} against {chance:.3f}.", ""]
+    if 50 in labels:
+        at_50 = {way: scores[labels.index(50)] for way, scores in curves.items() if scores[labels.index(50)]}
+        for way in at_50:
+            if way != "random" and "random" in at_50:
+                review, chance = statistics.mean(at_50[way]), statistics.mean(at_50["random"])
+                verdict = "at least as good as" if review >= chance else "worse than"
+                lines.append(f"At 50 labels, `pcc {way}` is {verdict} random: {review:.3f} against {chance:.3f}.")
+        lines.append("")
     lines += [
         "## Settings",
         "",
@@ -303,24 +329,26 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines), "utf-8")
-    plot(figure, labels, curves, args.by)
+    plot(figure, labels, curves)
 
 
-def plot(path: Path, labels: list[int], curves: dict, by: str) -> None:
+def plot(path: Path, labels: list[int], curves: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6.4, 4.2))
-    for method, colour, name in (("review", "#2f5fb3", f"pcc review ({by})"), ("random", "#b26a00", "random")):
-        points = [(n, scores) for n, scores in zip(labels, curves[method]) if scores]
+    review_colours = iter(["#2f5fb3", "#2a9d8f", "#7b4fb3", "#c0392b", "#555555"])
+    for way, scores_per_n in curves.items():
+        colour = "#b26a00" if way == "random" else next(review_colours, "#555555")
+        points = [(n, scores) for n, scores in zip(labels, scores_per_n) if scores]
         if not points:
             continue
         xs = [n for n, _ in points]
         axes.errorbar(xs, [statistics.mean(s) for _, s in points],
                       yerr=[statistics.stdev(s) if len(s) > 1 else 0 for _, s in points],
-                      color=colour, marker="o", capsize=3, label=name)
+                      color=colour, marker="o", capsize=3, label=f"pcc {way}" if way != "random" else way)
         for n, scores in points:
             axes.scatter([n] * len(scores), scores, color=colour, alpha=0.35, s=12)
     axes.set_xlabel("human labels added")

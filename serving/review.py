@@ -2,8 +2,10 @@
 
 The model is least sure of a sentence where its two most probable labels are close (`margin`) or where its
 probability is spread over all four (`entropy`). `pcc review` ranks the classified sentences of a `pcc predict`
-output by one of the two and picks N, spread over the papers (round-robin: every paper's least certain
-sentence, then every paper's next one, ...), so that one hard paper does not take the whole batch. It writes
+output by one of the two and picks N, spread over the labels the model gave and over the papers (the labels
+take turns, each giving its least certain sentence, and within a label the papers take turns), so that neither
+one hard paper nor the label the model hesitates over most (often `other`) takes the whole batch; `--spread
+papers` lets only the papers take turns. It writes
 - `<out>.csv`: one row per sentence, in reading order, with `label` left blank for a spreadsheet, and the
   model's label, confidence and uncertainty beside it;
 - `<out>.labelstudio.json`: the same sentences as Label Studio tasks, the model's label pre-filled as a
@@ -19,7 +21,6 @@ import csv
 import io
 import json
 import math
-from collections import deque
 from pathlib import Path
 
 from pcc.errors import UserError
@@ -28,6 +29,7 @@ from pcc.paths import PROCESSED
 from pcc.records import CHINESE_LABELS, LABELS, atomic_open, label_named, read_input_text, read_jsonl, without_space
 
 MEASURES = ("margin", "entropy")
+SPREADS = ("labels", "papers")
 CSV_FIELDS = ["text", "label", "paper", "heading", "model_label", "confidence", "margin", "entropy", "rank",
               "title", "source", "index"]
 FROM_NAME, TO_NAME = "label", "text"  # the names of the Choices and Text tags in LABEL_STUDIO_CONFIG
@@ -51,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", choices=MEASURES, default="margin",
                         help="uncertainty: margin (closest top two labels first) or entropy (most spread "
                              "probability first) (default: %(default)s)")
+    parser.add_argument("--spread", choices=SPREADS, default="labels",
+                        help="labels: the model's labels take turns, and within each the papers; papers: only the "
+                             "papers take turns (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=PROCESSED / "review",
                         help="writes OUT.csv, OUT.labelstudio.json and OUT.labelstudio.xml (default: %(default)s)")
     parser.add_argument("--include-headings", action="store_true", help="headings may be picked too")
@@ -71,14 +76,14 @@ def run(args: argparse.Namespace) -> int:
     rows = read_rows(args.predictions)
     excluded = set().union(*(texts_in(path) for path in args.exclude)) if args.exclude else set()
     candidates = review_candidates(rows, args.by, args.include_headings, excluded)
-    picked = spread_over_papers(candidates, args.select)
+    picked = spread_picks(candidates, args.select, args.spread)
     if not picked:
         raise UserError(f"{args.predictions}: no classified sentence left to pick"
                         + (" after --exclude" if excluded else "") + "; predict other papers")
     paths = write_review(args.out, picked, args.model_version or args.predictions.name)
     papers = len({(row["source"], row["paper"]) for row in picked})
     short = f" (only {len(picked)} left)" if len(picked) < args.select else ""
-    print(f"picked {len(picked)}{short} of {len(candidates)} sentences by {args.by}, from {papers} paper(s): "
+    print(f"picked {len(picked)}{short} of {len(candidates)} sentences by {args.by}, spread over {args.spread}, from {papers} paper(s): "
           + ", ".join(str(path) for path in paths))
     return 0
 
@@ -106,18 +111,33 @@ def review_candidates(rows: list[dict], by: str = "margin", include_headings: bo
     return sorted(candidates, key=lambda row: sign * row[by])  # stable: reading order among ties
 
 
-def spread_over_papers(candidates: list[dict], n: int) -> list[dict]:
-    """The first `n` of round-robin over papers: every paper's first candidate (papers in the order of those
-    candidates), then every paper's second, ...; each picked row gets its `rank` (1 = picked first)."""
-    queues: dict[tuple, deque] = {}
-    for row in candidates:
-        queues.setdefault((row["source"], row["paper"]), deque()).append(row)
-    order = {id(row): position for position, row in enumerate(candidates)}
-    picked: list[dict] = []
-    while len(picked) < n and any(queues.values()):
-        this_round = sorted((queue.popleft() for queue in queues.values() if queue), key=lambda row: order[id(row)])
-        picked += this_round[:n - len(picked)]
-    return [{**row, "rank": rank} for rank, row in enumerate(picked, 1)]
+def spread_picks(candidates: list[dict], n: int, spread: str = "labels") -> list[dict]:
+    """The first `n` candidates (least certain first) once they take turns: by paper (every paper's first, in the
+    order of those, then every paper's second, ...), or by the model's label and, within a label, by paper. Each
+    picked row gets its `rank` (1 = picked first)."""
+    def paper(row):
+        return row["source"], row["paper"]
+
+    if spread == "papers":
+        ordered = _take_turns(candidates, paper)
+    else:
+        by_label: dict[str, list[dict]] = {}
+        for row in candidates:
+            by_label.setdefault(row["label"], []).append(row)
+        turns = {id(row): turn for rows in by_label.values() for turn, row in enumerate(_take_turns(rows, paper))}
+        ordered = sorted(candidates, key=lambda row: turns[id(row)])  # stable: least certain first within a turn
+    return [{**row, "rank": rank} for rank, row in enumerate(ordered[:n], 1)]
+
+
+def _take_turns(rows: list[dict], group) -> list[dict]:
+    """`rows` reordered so that their groups take turns: each group's first row, then each group's second, ...; the
+    rows of one turn keep their order in `rows`."""
+    seen: dict = {}
+    turns = []
+    for row in rows:
+        turns.append(seen.get(group(row), 0))
+        seen[group(row)] = turns[-1] + 1
+    return [row for _, row in sorted(zip(turns, rows), key=lambda pair: pair[0])]
 
 
 def write_review(out: Path, picked: list[dict], model_version: str) -> list[Path]:

@@ -7,7 +7,7 @@ import pytest
 from pcc.cli import main
 from pcc.errors import UserError
 from serving.predict import write_rows
-from serving.review import read_label_studio, review_candidates, spread_over_papers, uncertainty
+from serving.review import read_label_studio, review_candidates, spread_picks, uncertainty
 
 
 def row(paper: str, index: int, scores: list[float] | None, heading: bool = False, text: str | None = None) -> dict:
@@ -51,11 +51,27 @@ def test_candidates_least_sure_first_without_headings_garbled_or_repeats():
     assert ("A", 2) not in [(r["paper"], r["index"]) for r in excluded]
 
 
-def test_picks_are_spread_over_papers():
-    picked = spread_over_papers(review_candidates(predictions(), "margin"), 3)
+def test_papers_take_turns():
+    picked = spread_picks(review_candidates(predictions(), "margin"), 3, "papers")
     # round 1: each paper's least sure sentence (A2, then B1); round 2: A's next one
     assert [(r["paper"], r["index"], r["rank"]) for r in picked] == [("A", 2, 1), ("B", 1, 2), ("A", 5, 3)]
-    assert len(spread_over_papers(review_candidates(predictions(), "margin"), 50)) == 10
+    assert len(spread_picks(review_candidates(predictions(), "margin"), 50, "papers")) == 10
+    # every sentence here is labelled problem: spreading over labels too changes nothing
+    assert spread_picks(review_candidates(predictions(), "margin"), 3, "labels") == picked
+
+
+def test_labels_take_turns_then_papers_within_a_label():
+    scores = {("A", 0): [0.41, 0.39, 0.1, 0.1], ("A", 1): [0.45, 0.40, 0.1, 0.05], ("A", 2): [0.05, 0.05, 0.4, 0.5],
+              ("B", 0): [0.2, 0.5, 0.1, 0.2], ("B", 1): [0.3, 0.1, 0.26, 0.34]}
+    candidates = review_candidates([row(paper, i, s) for (paper, i), s in scores.items()], "margin")
+    assert [(r["paper"], r["index"]) for r in candidates] == [("A", 0), ("B", 1), ("A", 1), ("A", 2), ("B", 0)]
+    by_labels = spread_picks(candidates, 3, "labels")
+    assert [(r["paper"], r["index"], r["label"]) for r in by_labels] == [
+        ("A", 0, "problem"), ("B", 1, "other"), ("B", 0, "cause")]  # one of each label before a second problem
+    assert [(r["paper"], r["index"]) for r in spread_picks(candidates, 5, "labels")][3:] == [("A", 1), ("A", 2)]
+    by_papers = spread_picks(candidates, 3, "papers")
+    assert [(r["paper"], r["index"], r["label"]) for r in by_papers] == [
+        ("A", 0, "problem"), ("B", 1, "other"), ("A", 1, "problem")]
 
 
 def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_labels(tmp_path, capsys):
@@ -65,7 +81,7 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
     write_rows(predicted, predictions())
     out = tmp_path / "review" / "batch1"
     assert main(["review", "--predictions", str(predicted), "--select", "4", "--out", str(out)]) == 0
-    assert "picked 4 of 10 sentences by margin, from 2 paper(s)" in capsys.readouterr().out
+    assert "picked 4 of 10 sentences by margin, spread over labels, from 2 paper(s)" in capsys.readouterr().out
 
     sheet = out.with_name("batch1.csv")
     assert sheet.read_bytes().startswith(b"\xef\xbb\xbf")  # a spreadsheet opens it as UTF-8

@@ -18,8 +18,18 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
                         "--work-dir", str(tmp_path)]) == 0
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text("utf-8").splitlines()]
     assert [(r["method"], r["labels"]) for r in results] == [("none", 0), ("review", 5), ("random", 5)]
+    assert results[1]["picks"] == "margin, spread over labels, 1 step(s)"
     assert all(0.0 <= r["macro_f1"] <= 1.0 for r in results)
-    picked = [json.loads(line) for line in (tmp_path / "review-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {"text", "label", "paper", "heading"} == set(picked[0])
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "| 0 |" in report and "| 5 |" in report and (tmp_path / "review_curve.png").stat().st_size > 0
+    assert "`pcc review (margin, spread over labels, 1 step(s))`" in report
+
+    # another way of picking reuses the runs without human labels and with random ones
+    assert script.main(["--smoke", "--base-model", str(tiny_checkpoint), "--bundle", str(tiny_bundle),
+                        "--work-dir", str(tmp_path), "--spread", "papers"]) == 0
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["method"], r.get("picks")) for r in results][3:] == [("review", "margin, spread over papers, 1 step(s)")]
+    report = (tmp_path / "review_curve.md").read_text("utf-8")
+    assert "spread over labels" in report and "spread over papers" in report
