@@ -28,8 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.throughput import cpu_count, pytorch_classifier  # noqa: E402
 from pcc.paths import BUNDLE_DIR, LATEST_MODEL, REPORTS, SENTENCES  # noqa: E402
-from pcc.records import read_jsonl  # noqa: E402
+from pcc.records import LABELS, read_jsonl  # noqa: E402
 from serving.classifier import choose_precision  # noqa: E402
 
 BATCH = 32
@@ -66,7 +67,7 @@ def main() -> None:
         "# `pcc predict` against a PyTorch eager loop (issue 19's check)", "",
         f"{len(texts)} bare sentences (the prepared sentences of {', '.join(f'`{p}`' for p in args.sentences)}, in file "
         f"order, cycled); model `{args.model.resolve().name}`, batch {BATCH}, best of {args.repeats}. "
-        f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}; "
+        f"{platform.machine()}, {cpu_count()} CPUs, Python {platform.python_version()}; "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Written by `python benchmarks/predict_vs_eager.py`.", "",
         "| run | seconds | sentences/s | PyTorch file order ÷ this | PyTorch sorted ÷ this |", "|---|---:|---:|---:|---:|",
     ]
@@ -97,31 +98,14 @@ def _time_pcc(lines: Path, work: Path, bundle: Path, batch_size: int, repeats: i
     return best, labels, choose_precision(bundle, None)
 
 
-def _time_eager(model_dir: Path, texts: list[str], sort: bool, repeats: int) -> tuple[float, list[str]]:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if sort else list(range(len(texts)))
-    best, labels = float("inf"), [""] * len(texts)
+def _time_eager(model_dir: Path, texts: list[str], sort_by_length: bool, repeats: int) -> tuple[float, list[str]]:
+    classify = pytorch_classifier(model_dir, BATCH, sort_by_length)
+    best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        with torch.inference_mode():
-            for start in range(0, len(order), BATCH):
-                batch = order[start:start + BATCH]
-                encoded = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=128,
-                                    return_tensors="pt")
-                for i, index in zip(batch, model(**encoded).logits.argmax(-1).tolist()):
-                    labels[i] = names[index]
+        probabilities = classify(texts)
         best = min(best, time.perf_counter() - started)
-    return best, labels
-
-
-def _cpus() -> int:
-    import os
-    return len(os.sched_getaffinity(0))
+    return best, [LABELS[max(range(len(LABELS)), key=row.__getitem__)] for row in probabilities]
 
 
 if __name__ == "__main__":

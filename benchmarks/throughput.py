@@ -115,7 +115,7 @@ def measure(args: argparse.Namespace, engine: str, batch_size: int) -> dict:
     started = time.perf_counter()
     source, precision = ENGINES[engine]
     if source is None:
-        classify = _pytorch(args.model, batch_size)
+        classify = pytorch_classifier(args.model, batch_size)
     else:
         classify = _onnx(getattr(args, source), precision, batch_size)
     load_seconds = time.perf_counter() - started
@@ -146,7 +146,9 @@ def _onnx(bundle: Path, precision: str, batch_size: int):
     return lambda texts: [list(p.scores.values()) for p in classifier.classify(texts)]
 
 
-def _pytorch(model_dir: Path, batch_size: int):
+def pytorch_classifier(model_dir: Path, batch_size: int, sort_by_length: bool = True):
+    """A PyTorch eager fp32 loop over the fine-tuned model: texts -> class probabilities (LABELS order), in batches
+    padded to their longest text; sorted by token count first (as ONNX Runtime is fed here) or in the given order."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -157,7 +159,9 @@ def _pytorch(model_dir: Path, batch_size: int):
     max_length = read_model_card(model_dir).max_length
 
     def classify(texts: list[str]) -> list[list[float]]:
-        order = sorted(range(len(texts)), key=lambda i: len(tokenizer(texts[i])["input_ids"]))
+        order = list(range(len(texts)))
+        if sort_by_length:
+            order.sort(key=lambda i: len(tokenizer(texts[i])["input_ids"]))
         probabilities: list[list[float]] = [[] for _ in texts]
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
@@ -190,7 +194,7 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         lines.append(f"Student `{student['source_model']}`, bundle `{args.student_bundle}` "
                      f"(`{student.get('int8_scheme', 'dynamic')}` int8).")
     lines += [
-        f"Machine: {platform.processor() or platform.machine()}, {_cpu_count()} CPUs available, "
+        f"Machine: {platform.processor() or platform.machine()}, {cpu_count()} CPUs available, "
         f"Python {platform.python_version()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
         "| engine | batch | sentences/s | × PyTorch | peak RSS (MB) | load (s) | macro-F1 | batch dependence "
         "| slowest round |",
@@ -214,7 +218,7 @@ def _peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
     import os
 
     return len(os.sched_getaffinity(0))
