@@ -83,6 +83,9 @@ class TrainConfig:
     freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) frozen: halves "
                                             "CPU step time")
     frozen_layers: int = _option(4, "lowest encoder layers kept frozen: less backward work on a CPU")
+    mixed_precision: bool = _option(False, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
+                                           "supports it (else fp16) and on a CPU with AVX-512 BF16 or AMX; "
+                                           "false = fp32 throughout")
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict) -> "TrainConfig":
@@ -336,6 +339,16 @@ class HeldOutRecorder(TrainerCallback):
             control.should_training_stop = True
 
 
+def half_precision(wanted: bool, cuda: bool) -> tuple[bool, bool]:
+    """(bf16, fp16) for the Trainer: bf16 where the device computes it natively, fp16 on an older GPU, neither
+    on a CPU without bf16 instructions (emulated bf16 is slower than fp32 there) or when `wanted` is false."""
+    if not wanted:
+        return False, False
+    if cuda:
+        return torch.cuda.is_bf16_supported(), not torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported(), False
+
+
 def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timings: dict,
          stop_after: int | None = None):
     """Train one model on `rows`; record its predictions on `gold_rows` after every epoch.
@@ -343,7 +356,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
     set_seed(config.seed)
     tokenizer, model = load_model(base_model, config.freeze_embeddings, config.frozen_layers)
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    bf16, fp16 = half_precision(config.mixed_precision, cuda)
     rows = rows.map(lambda r: {"length": len(r["text"]) + len(r["context"] or "")})
     batch_size = config.cuda_batch_size if cuda else config.batch_size
     args = TrainingArguments(
@@ -353,7 +366,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay, lr_scheduler_type="linear",
         train_sampling_strategy="group_by_length", length_column_name="length", remove_unused_columns=False,
         eval_strategy="no", save_strategy="no", logging_steps=10, report_to="none", disable_tqdm=False,
-        seed=config.seed, data_seed=config.seed, use_cpu=not cuda, bf16=bf16, fp16=cuda and not bf16,
+        seed=config.seed, data_seed=config.seed, use_cpu=not cuda, bf16=bf16, fp16=fp16,
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
@@ -365,7 +378,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         class_weights=class_weights(np.array(list(rows["soft_labels"])), config.class_weight_power))
     processes = f" x {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     say(f"{name}: {len(rows)} sentences, batch {batch_size}{processes}, {'cuda' if cuda else 'cpu'}"
-          f"{' bf16' if bf16 else ' fp16' if cuda else ''}")
+          f"{' bf16' if bf16 else ' fp16' if fp16 else ' fp32'}")
     result = trainer.train()
     timings[name] = {"seconds": round(result.metrics["train_runtime"], 1),
                      "samples_per_second": round(result.metrics["train_samples_per_second"], 2),
