@@ -104,3 +104,17 @@ def test_short_fine_tune_of_the_converted_base_model(tmp_path, converted_base_mo
     assert info["base_model"] == str(base)
     metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
     assert metrics["fits"]["refit on all papers"]["steps"] == 3
+
+
+def test_mixed_precision_trains_in_bf16_where_the_cpu_has_it_and_saves_fp32_weights(tmp_path, converted_base_model):
+    import torch
+    from safetensors import safe_open
+
+    run_dir = train(tiny_config(tmp_path, converted_base_model, folds=0, epochs=1, max_steps=3, batch_size=4,
+                                max_length=64, freeze_embeddings=True, learning_rate=5e-5, mixed_precision=True))
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    fit = json.loads((run_dir / "metrics.json").read_text("utf-8"))["fits"]["refit on all papers"]
+    assert fit["precision"] == ("bf16" if native_bf16 else "fp32") and fit["steps"] == 3
+    assert yaml.safe_load((run_dir / "config.yaml").read_text("utf-8"))["mixed_precision"] is True
+    with safe_open(run_dir / "model.safetensors", "pt") as weights:
+        assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}

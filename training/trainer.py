@@ -357,6 +357,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
     tokenizer, model = load_model(base_model, config.freeze_embeddings, config.frozen_layers)
     cuda = torch.cuda.is_available()
     bf16, fp16 = half_precision(config.mixed_precision, cuda)
+    precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
     rows = rows.map(lambda r: {"length": len(r["text"]) + len(r["context"] or "")})
     batch_size = config.cuda_batch_size if cuda else config.batch_size
     args = TrainingArguments(
@@ -378,11 +379,11 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         class_weights=class_weights(np.array(list(rows["soft_labels"])), config.class_weight_power))
     processes = f" x {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     say(f"{name}: {len(rows)} sentences, batch {batch_size}{processes}, {'cuda' if cuda else 'cpu'}"
-          f"{' bf16' if bf16 else ' fp16' if fp16 else ' fp32'}")
+          f" {precision}")
     result = trainer.train()
     timings[name] = {"seconds": round(result.metrics["train_runtime"], 1),
                      "samples_per_second": round(result.metrics["train_samples_per_second"], 2),
-                     "steps": result.global_step}
+                     "steps": result.global_step, "precision": precision}
     say(f"{name}: {timings[name]['seconds']} s, {timings[name]['samples_per_second']} samples/s, "
           f"{result.global_step} steps")
     if distributed.is_main():
