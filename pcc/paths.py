@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-RAW_PAPERS = Path("data/raw")
+RAW_PAPERS = Path("data/raw")  # the seed corpus
+EXTRA_PAPERS = Path("data/extra")  # papers written for training, on other topics
+TRAINING_PAPERS = (RAW_PAPERS, EXTRA_PAPERS)  # what `pcc prepare` reads by default: the training corpus
 PROCESSED = Path("data/processed")
 SENTENCES = PROCESSED / "sentences.jsonl"
 WEAK_LABELS = PROCESSED / "weak_labels.jsonl"

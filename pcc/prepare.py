@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
-from pcc.paths import PROCESSED, RAW_PAPERS
+from pcc.paths import PROCESSED, TRAINING_PAPERS
 from pcc.readers import find_papers
 from pcc.records import write_json, write_jsonl
 
@@ -24,8 +24,9 @@ RUN_RECORD = "prepare_run.json"  # what this run read and produced, beside its o
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "paths", nargs="*", default=[str(RAW_PAPERS)], metavar="PATH",
-        help=f"paper files (.txt, .pdf, .docx), folders or glob patterns (default: {RAW_PAPERS}/)",
+        "paths", nargs="*", default=[str(path) for path in TRAINING_PAPERS], metavar="PATH",
+        help=f"paper files (.txt, .pdf, .docx), folders or glob patterns (default: the training corpus, "
+             f"{' and '.join(f'{path}/' for path in TRAINING_PAPERS)})",
     )
     parser.add_argument("--out-dir", default=str(PROCESSED), help=f"output folder (default: {PROCESSED})")
 

@@ -64,14 +64,14 @@ class TrainConfig:
                                               "announcement of the sentence's list, or the sentence before it)")
     heading_drop: float = _option(0.3, "share of training sentences shown bare, so a bare sentence works too")
     lead_drop: float = _option(0.2, "share of the others shown with their headings but without their lead")
-    heading_variants: int = _option(2, "copies of each sentence a section rule labelled, under a made-up heading "
+    heading_variants: int = _option(1, "copies of each sentence a section rule labelled, under a made-up heading "
                                        "of its class")
     made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
     section_swaps: int = _option(1, "versions of each problems/causes section re-headed as the other kind, "
                                     "relabelled by the rules")
     drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
     folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
-    epochs: int = _option(8, "maximum epochs; the best count on the held-out gold is used for the refit")
+    epochs: int = _option(6, "maximum epochs; the best count on the held-out gold is used for the refit")
     max_steps: int = _option(0, "> 0 stops every fit after this many steps (smoke runs)")
     learning_rate: float = _option(1e-4, "learning rate of the encoder")
     head_learning_rate: float = _option(1e-3, "learning rate of the pooler and classifier, which start untrained")
@@ -83,7 +83,7 @@ class TrainConfig:
     freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) frozen: halves "
                                             "CPU step time")
     frozen_layers: int = _option(4, "lowest encoder layers kept frozen: less backward work on a CPU")
-    mixed_precision: bool = _option(False, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
+    mixed_precision: bool = _option(True, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
                                            "supports it (else fp16) and on a CPU with AVX-512 BF16 or AMX; "
                                            "false = fp32 throughout")
 
