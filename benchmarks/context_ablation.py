@@ -40,7 +40,7 @@ SETTINGS = {
     "heading": ("seed", ["--context", "heading", *EARLIER_SCHEDULE],
                 "heading path only (the model before this issue, with the new reading)"),
     "lead": ("seed", ["--context", "heading+lead", *EARLIER_SCHEDULE],
-             "heading path + lead (list announcement or the sentence before)"),
+             "heading path + lead (list announcement or the sentence before; shipped before the extra papers)"),
     "lead+extra": ("seed+extra", LEAD_EXTRA, "+ 16 papers written for training, weakly labelled"),
     # As many example-passes as the lead setting: no made-up headings, one made-up title, at most four epochs,
     # two more frozen layers — so that `make run` keeps its 20 minutes with the extra papers.
@@ -51,7 +51,7 @@ SETTINGS = {
     "lead bf16": ("seed", ["--context", "heading+lead", *EARLIER_SCHEDULE, "--mixed-precision"],
                   "the lead setting, trained in bf16 mixed precision"),
     "lead+extra bf16": ("seed+extra", [*LEAD_EXTRA, "--mixed-precision"],
-                        "the lead+extra setting, trained in bf16 mixed precision"),
+                        "the lead+extra setting, trained in bf16 mixed precision (shipped: configs/train.yaml)"),
 }
 # The wild development set is where settings were chosen; the other three only check them.
 CHECK_SETS = {"dev gold (held out)": ("data/gold/dev.jsonl", None), "wild development set": ("data/gold/wild_dev.jsonl", "data/wild_dev"),
