@@ -47,7 +47,7 @@ SETTINGS = {
     "lead+extra short": ("seed+extra", ["--context", "heading+lead", "--heading-variants", "0", "--made-up-titles", "1",
                                         "--epochs", "4", "--frozen-layers", "6"],
                          "+ the extra papers on a schedule as long as the lead setting's"),
-    # The shipped schedule in bf16 mixed precision: about 1.5x the CPU's training speed where it has AVX-512 BF16.
+    # The lead setting's schedule in bf16 mixed precision: about twice the training speed per core on AVX-512 BF16.
     "lead bf16": ("seed", ["--context", "heading+lead", *EARLIER_SCHEDULE, "--mixed-precision"],
                   "the lead setting, trained in bf16 mixed precision"),
     "lead+extra bf16": ("seed+extra", [*LEAD_EXTRA, "--mixed-precision"],

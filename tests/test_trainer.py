@@ -8,7 +8,7 @@ from pcc.errors import UserError
 from pcc.records import LABELS
 from tests.conftest import DEV_GOLD, REPO
 from tests.weak_corpus import write_weak_corpus
-from training.trainer import TrainConfig, train
+from training.trainer import TrainConfig, cpu_computes_bf16, train
 
 
 def tiny_config(tmp_path, checkpoint, **overrides) -> TrainConfig:
@@ -112,9 +112,8 @@ def test_mixed_precision_trains_in_bf16_where_the_cpu_has_it_and_saves_fp32_weig
 
     run_dir = train(tiny_config(tmp_path, converted_base_model, folds=0, epochs=1, max_steps=3, batch_size=4,
                                 max_length=64, freeze_embeddings=True, learning_rate=5e-5, mixed_precision=True))
-    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     fit = json.loads((run_dir / "metrics.json").read_text("utf-8"))["fits"]["refit on all papers"]
-    assert fit["precision"] == ("bf16" if native_bf16 else "fp32") and fit["steps"] == 3
+    assert fit["precision"] == ("bf16" if cpu_computes_bf16() else "fp32") and fit["steps"] == 3
     assert yaml.safe_load((run_dir / "config.yaml").read_text("utf-8"))["mixed_precision"] is True
     with safe_open(run_dir / "model.safetensors", "pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}

@@ -339,14 +339,19 @@ class HeldOutRecorder(TrainerCallback):
             control.should_training_stop = True
 
 
-def half_precision(wanted: bool, cuda: bool) -> tuple[bool, bool]:
-    """(bf16, fp16) for the Trainer: bf16 where the device computes it natively, fp16 on an older GPU, neither
-    on a CPU without bf16 instructions (emulated bf16 is slower than fp32 there) or when `wanted` is false."""
-    if not wanted:
-        return False, False
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AVX-512 BF16 or AMX); without them bf16 is emulated, slower than fp32."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def training_precision(mixed_precision: bool, cuda: bool) -> str:
+    """The precision to train in: bf16 where the device computes it natively, fp16 on a GPU without bf16, else
+    (or when mixed precision is off) fp32."""
+    if not mixed_precision:
+        return "fp32"
     if cuda:
-        return torch.cuda.is_bf16_supported(), not torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported(), False
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_computes_bf16() else "fp32"
 
 
 def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timings: dict,
@@ -356,8 +361,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
     set_seed(config.seed)
     tokenizer, model = load_model(base_model, config.freeze_embeddings, config.frozen_layers)
     cuda = torch.cuda.is_available()
-    bf16, fp16 = half_precision(config.mixed_precision, cuda)
-    precision = "bf16" if bf16 else "fp16" if fp16 else "fp32"
+    precision = training_precision(config.mixed_precision, cuda)
     rows = rows.map(lambda r: {"length": len(r["text"]) + len(r["context"] or "")})
     batch_size = config.cuda_batch_size if cuda else config.batch_size
     args = TrainingArguments(
@@ -367,7 +371,8 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay, lr_scheduler_type="linear",
         train_sampling_strategy="group_by_length", length_column_name="length", remove_unused_columns=False,
         eval_strategy="no", save_strategy="no", logging_steps=10, report_to="none", disable_tqdm=False,
-        seed=config.seed, data_seed=config.seed, use_cpu=not cuda, bf16=bf16, fp16=fp16,
+        seed=config.seed, data_seed=config.seed, use_cpu=not cuda,
+        bf16=precision == "bf16", fp16=precision == "fp16",
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
