@@ -18,7 +18,7 @@ INTERFACE_WORDS = (
     "APP", "App", "客户端", "小程序", "扫码", "二维码", "阅读全文", "展开全文", "展开剩余", "查看全文", "查看更多",
     "全文阅读", "相关推荐", "相关文档", "相关阅读", "相关文章", "猜你喜欢", "上一页", "下一页", "上一篇", "下一篇",
     "当前第", "温馨提示", "免责声明", "仅代表", "返回顶部", "文档页数", "阅读模式", "字号", "积分", "VIP", "登录",
-    "注册", "侵权", "部分内容",
+    "注册", "侵权", "部分内容", "仅显示", "试读", "往期推荐", "往期回顾", "责任编辑", "版权归", "仅供学习",
 )
 SITE_WORDS = ("下载", "点击", "预览", "收藏", "分享", "举报", "点赞", "评论", "关注", "上传", "浏览", "阅读", "打开",
               "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员")
@@ -26,9 +26,15 @@ _INTERFACE_WORD = re.compile("|".join(sorted(map(re.escape, INTERFACE_WORDS), ke
 _SITE_WORD = re.compile("|".join(sorted(map(re.escape, SITE_WORDS + INTERFACE_WORDS), key=len, reverse=True)))
 # Separators of breadcrumbs and of rows of page fields (`上传时间：… | 浏览：…`).
 _SEPARATOR = re.compile(r"\s*(?:>|›|»|＞|\||｜|/|／|\s-\s|\s—\s|_)\s*")
+# Wide gaps between the fields of a byline (`2022-11-08 10:15　来源：…　作者：…`); a thesis's own front matter
+# is laid out the same way (`作者：…　　指导教师：…`), so a byline also needs a date or a site word.
+_WIDE_GAP = re.compile(r"\u3000+|\s{2,}")
 _HASHTAG = re.compile(r"#[^#\s]{1,20}#")
 _DATE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?")
 _COUNT = re.compile(r"\d+(?:\.\d+)?\s*[万千kKwW]?")
+# A table of contents row: a heading, dot leaders (or a wide gap) and its page number.
+_CONTENTS_ROW = re.compile(r"(?:\.{4,}|…{2,}|·{4,}|-{4,}|\s{4,})\s*\d{1,3}\s*$")
+_FILE_NAME = re.compile(r"\.(?:pdf|docx?|txt|caj|kdh|nh|wps)\s*$", re.IGNORECASE)
 _END_MARK = re.compile(r"^[（(【\[]?\s*(?:完|全文完|本文完|未完待续|待续|END|end)\s*[）)】\]]?$")
 _SITE_NAME = re.compile(r"(?:网|网站|文库|论坛|平台|公众号|百科|贴吧|头条|号)$")
 _SENTENCE_END = re.compile(r"[。！？!?]\s*$")
@@ -48,6 +54,10 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
     compact = re.sub(r"\s+", "", text)
     if _END_MARK.match(compact):
         return "end mark"
+    if _CONTENTS_ROW.search(text) or compact in ("目录", "目次"):
+        return "table of contents"
+    if _FILE_NAME.search(text) and not _SENTENCE_END.search(text[:-4]):
+        return "file name"
     hashtags = _HASHTAG.findall(compact)
     if hashtags and len("".join(hashtags)) >= 0.7 * len(compact):
         return "hashtag line"
@@ -62,6 +72,10 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
     if len(parts) >= 2 and (site_words or any(_FIELD.match(p) for p in parts) or _SITE_NAME.search(parts[-1])):
         if all(len(part) <= 24 for part in parts):
             return "page title or page fields"
+    gapped = [part for part in _WIDE_GAP.split(text) if part.strip()]
+    if (len(gapped) >= 2 and all(len(part) <= 24 for part in gapped) and (site_words or _DATE.search(text))
+            and not _SENTENCE_END.search(text)):
+        return "page fields"
     if _INTERFACE_WORD.search(text):
         return "site notice"
     date = _DATE.search(text)

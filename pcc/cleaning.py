@@ -46,6 +46,10 @@ _BACK_MATTER_LABEL = re.compile(r"^((?:主要)?参考文献|注释|References)\s
 # Mojibake of site watermarks (UTF-8 Chinese decoded as Cyrillic) and other runs of Cyrillic.
 _CYRILLIC_RUN = re.compile(r"[\u0400-\u04ff]+(?:\s+[\u0400-\u04ff]+)*")
 
+# Emoji (WeChat articles open sentences with 💡 ✅ 👇): pictures, not words, so they are taken out before the
+# text is read; left in, the several code points of one emoji count as OCR noise against a short sentence.
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0E\uFE0F\u200D\u20E3]+")
+
 # Full-width digits and Latin letters (２０１５, ＡＢＣ) → ASCII; full-width punctuation stays.
 _FULL_WIDTH_ALNUM = {code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
 # Page labels: `第 3 页`, `第3页 共10页`, `3 / 10`, `- 3 -`.
@@ -58,6 +62,9 @@ _REFERENCE_NUMBER = re.compile(r"^\s*[\[［【]\d{1,3}[\]］】]|^\s*\d{1,3}[.�
 _REFERENCE_TYPE = re.compile(r"[\[［](?:J|M|C|D|N|R|S|P|Z|EB/OL|J/OL|M/OL|A|G)[\]］]")
 
 CHINESE_NUMERALS = "一二三四五六七八九十百零〇"
+# What a chapter heading holds that no name does: `第一章`, `第2节`, `绪论`.
+_CHAPTER = re.compile(rf"^第[\d{CHINESE_NUMERALS}]+[章节篇部]")
+_SECTION_WORDS = {"绪论", "引言", "前言", "导论", "结语", "结论", "小结", "总结", "摘要", "附录", "致谢", "后记"}
 _ORPHAN_NUMERAL = re.compile(f"^[{CHINESE_NUMERALS}]{{1,3}}$")
 _ORPHAN_COMMA = re.compile(r"^[、,，]$")
 
@@ -216,6 +223,8 @@ def is_author_line(raw: str, next_raw: str = "") -> bool:
     name (`张三`) only when an affiliation or the abstract follows it, as a two-character
     heading (`引言`) would pass for a name."""
     names = [name for name in re.split(r"[\s,，、;；]+", raw.strip()) if name]
+    if _CHAPTER.match(names[0] if names else "") or any(name in _SECTION_WORDS for name in names):
+        return False  # `第一章 绪论`
     if not 1 <= len(names) <= 8 or not all(re.fullmatch(f"[{CJK}·]{{2,4}}[0-9*＊]*", name) for name in names):
         return False
     return len(names) > 1 or bool(_AFTER_LONE_AUTHOR.match(next_raw))
@@ -228,7 +237,7 @@ def is_reference_entry(text: str) -> bool:
 
 
 def clean_line(raw: str) -> str:
-    text = _CYRILLIC_RUN.sub(" ", raw).translate(_FULL_WIDTH_ALNUM)
+    text = _EMOJI.sub("", _CYRILLIC_RUN.sub(" ", raw)).translate(_FULL_WIDTH_ALNUM)
     text = despace(text)
     if is_reference_entry(text):
         return text

@@ -27,6 +27,15 @@ def paper_bigrams(*extra: str) -> Counter:
     ("热门评论（12）", "site notice"),
     ("2023年5月12日", "date or time line"),
     ("（完）", "end mark"),
+    ("2022-11-08 10:15\u3000来源：某某日报理论版\u3000作者：孙某", "page fields"),
+    ("目\u3000录", "table of contents"),
+    ("2.2 存在的问题 ......................... 11", "table of contents"),
+    ("第三章 村级集体经济发展困境的成因 ……………… 17", "table of contents"),
+    ("“双减”政策背景下课后服务的实施困境与改进策略.pdf", "file name"),
+    ("……（本文共58页，当前仅显示前3页）", "site notice"),
+    ("本文档版权归原作者所有，仅供学习交流使用。", "site notice"),
+    ("往期推荐", "site notice"),
+    ("（责任编辑：李某）", "site notice"),
 ])
 def test_site_chrome_is_recognised_with_its_reason(line, reason):
     assert chrome_reason(line, paper_bigrams(line)) == reason
@@ -42,6 +51,8 @@ def test_site_chrome_is_recognised_with_its_reason(line, reason):
     "[1]刘某.基层派出所警务保障问题探讨[J].公安研究,2018(6):33-38.",
     "[2]王某.网络舆情研究[EB/OL].http://www.example.cn/a/b.html,2020-05-01.",
     "截至2020年底，我国60岁及以上人口已超过2.6亿。",
+    "一、  加强队伍建设",  # a wide gap after the numbering, without a date or a site word
+    "根据《条例》第12条规定，应当在30日内办结。",
 ])
 def test_the_papers_own_lines_are_not_chrome(line):
     assert chrome_reason(line, paper_bigrams(line)) is None

@@ -142,3 +142,10 @@ def test_page_labels_and_running_headers_are_dropped():
     page = ["公安研究 2015年第3期", "第一段内容。", "第 1 页 共 3 页", "公安研究 2015年第3期", "第二段内容。", "- 2 -",
             "公安研究 2015年第3期", "第三段内容。", "3 / 3"]
     assert [line.text for line in clean_lines(page)] == ["第一段内容。", "第二段内容。", "第三段内容。"]
+
+
+def test_emoji_are_taken_out_so_a_short_sentence_is_not_read_as_noise():
+    assert clean_line("💡警力与辖区人口严重不匹配。") == "警力与辖区人口严重不匹配。"
+    assert clean_line("✅非警务活动占用大量时间。👨‍👩‍👧") == "非警务活动占用大量时间。"
+    assert not sentence_garbled(clean_line("👍但调研中我们也发现了一些问题。"))
+    assert clean_line("①执法不规范；②宣传不到位。") == "①执法不规范；②宣传不到位。"  # circled numbers are numbering

@@ -245,6 +245,24 @@ def test_a_short_heading_under_the_title_is_still_a_heading():
     assert units[1:] == [("引言", True, []), ("社区警务是构建和谐警民关系的重要抓手。", False, ["引言"])]
 
 
+def test_a_chapter_heading_under_the_title_is_no_author_line():
+    text = "\n".join(["村级集体经济发展困境研究", "第一章 绪论", "近年来，村级集体经济收入总体上有所增长。",
+                      "第二章 存在的问题", "一些村集体收入来源单一。"])
+    units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
+    assert units[1:3] == [("第一章绪论", True, []), ("近年来，村级集体经济收入总体上有所增长。", False, ["第一章绪论"])]
+
+
+def test_a_table_of_contents_and_a_file_name_are_left_out_with_their_reasons():
+    text = "\n".join(["“双减”政策背景下课后服务研究.pdf", "“双减”政策背景下课后服务研究", "目　录",
+                      "第一章 绪论 .................... 1", "2.2 存在的问题 ................ 11", "第一章 绪论",
+                      "课后服务是落实“双减”政策的重要抓手。"])
+    prepared = prepare_text(text)
+    assert [(s.text, s.is_heading) for s in prepared.sentences] == [
+        ("“双减”政策背景下课后服务研究", True), ("第一章绪论", True), ("课后服务是落实“双减”政策的重要抓手。", False)]
+    assert [(item.line, item.reason) for item in prepared.left_out] == [
+        (1, "file name"), (3, "table of contents"), (4, "table of contents"), (5, "table of contents")]
+
+
 @pytest.mark.parametrize("label", ["参考文献：", "参考文献:", "主要参考文献："])
 def test_a_bibliography_label_with_a_colon_heads_the_entries(label):
     text = "\n".join(["新时代社区警务与警民关系的重塑", "一、结语", "社区警务大有可为。", label,
