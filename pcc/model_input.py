@@ -7,6 +7,7 @@ of these is read bare.
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from pcc.records import Sentence
@@ -54,7 +55,11 @@ def sentence_context(sentence: Sentence, lead: str | None = None) -> str | None:
 def paper_leads(sentences: Sequence[Sentence]) -> list[str | None]:
     """Each sentence's lead (in the given order; papers apart, each in index order): the announcement of the list
     it is an item of, else the readable sentence just before it under the same headings. Headings and titles have
-    none."""
+    none.
+
+    An unnumbered list is a run of clauses ending in ；, announced where its first clause has a colon ("…存在的问题
+    主要是：A；B；C。", as abstracts write): its later clauses get that announcement as their lead, since the
+    clause before them, cut to `LEAD_CHARS`, no longer shows it."""
     leads: list[str | None] = [None] * len(sentences)
     by_paper: dict[str, list[int]] = {}
     for position, sentence in enumerate(sentences):
@@ -62,17 +67,39 @@ def paper_leads(sentences: Sequence[Sentence]) -> list[str | None]:
     for positions in by_paper.values():
         positions.sort(key=lambda p: sentences[p].index)
         ordered = [sentences[p] for p in positions]
+        run_announcement = None
         for position, sentence, announced, before in zip(positions, ordered, list_announcements(ordered),
                                                           [None, *ordered[:-1]]):
             if sentence.is_heading or sentence.is_title:
+                run_announcement = None
                 continue
+            neighbour = (before is not None and not before.is_heading and before.quality == "ok"
+                         and before.heading_path == sentence.heading_path
+                         and sentence.index - before.index <= NEIGHBOUR_MAX_GAP)
+            in_run = neighbour and before.paragraph == sentence.paragraph and before.text.rstrip().endswith(_RUN_END)
+            if not in_run:
+                run_announcement = None
             if announced is not None and not sentence.text.startswith(announced):
                 leads[position] = announced
-            elif (before is not None and not before.is_heading and before.quality == "ok"
-                  and before.heading_path == sentence.heading_path
-                  and sentence.index - before.index <= NEIGHBOUR_MAX_GAP):
+            elif in_run and run_announcement:
+                leads[position] = run_announcement
+            elif neighbour:
                 leads[position] = before.text
+            if sentence.text.rstrip().endswith(_RUN_END) and not in_run:
+                run_announcement = _colon_announcement(sentence.text)
     return leads
+
+
+_RUN_END = ("；", ";")
+_COLON = re.compile(r"[:：]")
+
+
+def _colon_announcement(text: str) -> str | None:
+    """The part of a clause up to its first colon ("其原因在于："), if some text comes before and after it."""
+    colon = _COLON.search(text)
+    if colon is None or colon.start() < 2 or not text[colon.end():].strip("；; "):
+        return None
+    return text[:colon.end()]
 
 
 def paper_contexts(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:

@@ -63,3 +63,22 @@ def test_each_sentence_is_led_by_its_lists_announcement_or_the_sentence_before_i
     assert contexts[0] == TITLE_CONTEXT and contexts[4] == "二、原因分析 ‖ 究其原因，主要有以下几点："
     assert contexts[7] == "三、对策"
     assert paper_contexts(paper, HEADINGS)[4] == "二、原因分析"
+
+
+def test_clauses_of_an_unnumbered_list_are_led_by_the_announcement_in_its_first_clause():
+    def clause(index, text, paragraph=1, path=("摘要",)):
+        return Sentence("p", TITLE, index, text, list(path), False, "ok", paragraph)
+
+    first = "本文以某县为例，通过问卷调查和访谈发现，当前基层警务中存在的问题主要是：警力配置不足，一人身兼数职；"
+    paper = [sentence(0, TITLE, is_heading=True),
+             clause(1, first), clause(2, "非警务活动繁多；"), clause(3, "信息化水平不高。"),
+             clause(4, "其原因在于：编制长期未调整；"), clause(5, "经费保障不到位。"),
+             clause(6, "下一段的第一句话。", paragraph=2), clause(7, "下一段的第二句话；", paragraph=2),
+             clause(8, "没有冒号的清单继续；", paragraph=2), clause(9, "到此结束。", paragraph=2)]
+    leads = paper_leads(paper)
+    assert leads[2] == leads[3] == first[:first.index("：") + 1]  # the whole announcement, cut to LEAD_CHARS later
+    assert leads[4] == "信息化水平不高。"  # a clause that announces a new list is led by the sentence before it
+    assert leads[5] == "其原因在于："
+    assert leads[6] == "经费保障不到位。"  # the list ended: the sentence before, as everywhere
+    assert leads[8:] == ["下一段的第二句话；", "没有冒号的清单继续；"]  # a run without an announcement: the clause before
+    assert paper_contexts(paper, HEADINGS_AND_LEAD)[3] == "摘要 ‖ " + first[:first.index("：") + 1][-LEAD_CHARS:]
