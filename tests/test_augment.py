@@ -92,3 +92,31 @@ def test_swapped_sections_relabel_a_problems_section_as_causes_and_back():
         "部分民警宗旨意识淡薄。", "群众对公安机关的信任度有所降低。", "警力严重不足。"}
     assert augment.with_swapped_sections(rows, sentences, copies=0, seed=13, label_config=settings) == rows
     assert augment.with_swapped_sections(rows, sentences, copies=2, seed=13, label_config=settings) == out  # seeded
+
+
+def test_made_up_abstracts_list_a_papers_classes_after_announcements_each_item_labelled_as_its_source():
+    def row(index, text, label, confidence=0.8, heading=("二、存在的问题",)):
+        probs = [confidence if name == label else (1 - confidence) / 3 for name in LABELS]
+        return WeakRow(Sentence("p", "基层派出所警务工作的困境与出路", index, text, list(heading)), probs, label, {})
+
+    rows = [row(1, "基层派出所是公安机关的最基层单位。", "other", heading=()),
+            row(2, "一是警力配置不足，一人身兼数职。", "problem"), row(3, "（二）非警务活动繁多。", "problem"),
+            row(4, "首先，编制长期没有调整。", "cause"), row(5, "经费保障不到位。", "cause"),
+            row(6, "要建立警力动态调整机制。", "countermeasure"),  # one countermeasure: no list of them
+            row(7, "警力分布不均。", "problem", confidence=0.4),  # unsure: never an item
+            row(8, "究其原因，主要有以下几点：", "cause")]  # announces by itself: never an item
+    abstract = augment.made_up_abstracts(rows, copies=1, seed=13)
+    texts = [r.sentence.text for r in abstract]
+    assert [r.label for r in abstract] == ["other", "problem", "problem", "cause", "cause"]
+    assert texts[0].endswith("基层派出所是公安机关的最基层单位。")
+    assert texts[1].endswith("：警力配置不足，一人身兼数职；") or texts[1].endswith("：非警务活动繁多；")
+    assert texts[2] in ("警力配置不足，一人身兼数职。", "非警务活动繁多。")
+    assert any(texts[3].startswith(a) for a in augment._ABSTRACT_ANNOUNCEMENTS["cause"]) and texts[3].endswith("；")
+    assert all(r.probs == rows[{"other": 0}.get(r.label, 1)].probs for r in abstract[:3])
+    assert {r.sentence.paper_id for r in abstract} == {"p"} and len({r.sentence.id for r in abstract}) == 5
+    assert all(r.sentence.index >= augment.ABSTRACT_INDEX and not r.sentence.is_title for r in abstract)
+    paths = {tuple(r.sentence.heading_path) for r in abstract}
+    assert len(paths) == 1 and (paths.pop() != () or texts[0][:1] in "摘【[内")  # under a heading or run in
+    assert augment.made_up_abstracts(rows, copies=1, seed=13) == abstract  # seeded
+    assert augment.made_up_abstracts(rows, copies=0, seed=13) == []
+    assert len(augment.made_up_abstracts(rows, copies=2, seed=13)) == 10

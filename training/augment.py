@@ -6,6 +6,7 @@ cross-fitting leaves it out together with that paper.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 
 from pcc.records import Sentence
@@ -124,3 +125,95 @@ def _swap_heading(paper_title: str, label: str, generator: random.Random) -> str
             return heading
     return None
 
+
+
+# A paper's abstract (or a heading-less essay) announces its lists in a clause ("…存在的问题主要是：A；B；C。");
+# the templates are the announcements, `{topic}` the opening of the paper's title.
+_ABSTRACT_ANNOUNCEMENTS = {
+    "problem": ("本文认为，当前{topic}中存在的问题主要是：", "研究发现，{topic}面临的困境主要表现为：",
+                "调查显示，{topic}工作存在以下突出问题：", "当前{topic}中的不足主要有："),
+    "cause": ("其原因在于：", "究其原因，主要是：", "造成上述问题的原因主要有：", "这些问题的根源在于：",
+              "分析表明，问题的成因主要是："),
+    "countermeasure": ("据此，本文提出：", "为此，应当：", "针对上述问题，本文建议：", "对此，可以从以下方面着手：",
+                       "基于此，提出以下对策："),
+}
+# Where an abstract stands: under its own heading, or run in after a label at the start of its first sentence.
+_ABSTRACT_HEADINGS = ("摘要", "内容摘要", "内容提要")
+_ABSTRACT_LABELS = ("摘要：", "【摘要】", "[摘要]", "内容提要：")
+_ITEM_CHARS = (6, 80)  # a list item of an abstract: a clause, not a paragraph
+# What opens a list item in its paper ("一是", "（二）", "首先，", "③") and has no place in an abstract's list.
+_ITEM_MARKER = re.compile(rf"^\s*(?:[{CHINESE_NUMERAL}]+是|(?:首先|其次|再次|最后|其一|其二|其三)是?[，,]?"
+                          rf"|第[{CHINESE_NUMERAL}]+[，,、]?|[（(]?[{CHINESE_NUMERAL}\d]+[）)、.．]|[①-⑳])\s*")
+# An item that announces its own class ("究其原因，…", "…有以下几点") would announce twice.
+_OWN_ANNOUNCEMENT = re.compile(r"原因|根源|以下|如下|几点|对策|措施|建议|问题主要")
+ABSTRACT_INDEX = 10_000  # made-up abstracts follow their paper's sentences, far enough to be no one's neighbours
+
+
+def made_up_abstracts(rows: list[WeakRow], copies: int, seed: int) -> list[WeakRow]:
+    """`copies` made-up abstracts per paper: a background sentence of the paper (if it has one), then those of its
+    problems, causes and countermeasures that it states in at least two short sentences, as lists of clauses
+    announced in their first clause ("其原因在于：A；B。"), each
+    clause labelled as the sentence it was cut from.
+
+    Real abstracts and heading-less essays carry the argument in such announcements, and under a "摘要" heading
+    the seed papers show background only: without these the model reads an abstract's lists as `other`. Items
+    come from confidently labelled sentences (their enumerator and end punctuation stripped), so each keeps its
+    label; a made-up abstract keeps its paper (cross-fitting leaves it out with it), and its sentences follow the
+    paper's (`ABSTRACT_INDEX`), so `pcc.model_input.paper_leads` reads each as its own paragraph; their leads
+    come from there, which is why they are returned apart from `rows`.
+    """
+    generator = random.Random(seed)
+    papers: dict[str, list[WeakRow]] = {}
+    for row in rows:
+        papers.setdefault(row.sentence.paper_id, []).append(row)
+    made_up = []
+    for paper_rows in papers.values():
+        by_label: dict[str, list[WeakRow]] = {}
+        for row in paper_rows:
+            item = _abstract_item(row)
+            if item is not None:
+                by_label.setdefault(row.label, []).append(row)
+        listed = [label for label in _ABSTRACT_ANNOUNCEMENTS if len(by_label.get(label, ())) >= 2]
+        if not listed:
+            continue
+        for copy in range(copies):
+            made_up += _made_up_abstract(by_label, listed, copy, generator)
+    return made_up
+
+
+def _abstract_item(row: WeakRow) -> str | None:
+    """The clause a confidently labelled sentence gives an abstract, or None if it gives none."""
+    sentence = row.sentence
+    if (sentence.is_heading or sentence.quality != "ok" or row.label is None or max(row.probs) < 0.5
+            or sentence.index >= ABSTRACT_INDEX):
+        return None
+    text = _ITEM_MARKER.sub("", sentence.text).strip().rstrip("。；;！!")
+    if (not _ITEM_CHARS[0] <= len(text) <= _ITEM_CHARS[1] or any(mark in text for mark in "。：:；;【】[]")
+            or _OWN_ANNOUNCEMENT.search(text)):
+        return None
+    return text
+
+
+def _made_up_abstract(by_label: dict[str, list[WeakRow]], listed: list[str], copy: int,
+                      generator: random.Random) -> list[WeakRow]:
+    source = by_label[listed[0]][0].sentence
+    topic = _made_up_topic(source.paper_title, generator)
+    in_heading = generator.random() < 0.5
+    heading_path = [generator.choice(_ABSTRACT_HEADINGS)] if in_heading else []
+    texts_and_rows = []
+    if by_label.get("other"):
+        background = generator.choice(by_label["other"])
+        texts_and_rows.append((_abstract_item(background) + "。", background))
+    for label in listed:
+        items = generator.sample(by_label[label], min(len(by_label[label]), generator.randint(2, 3)))
+        announcement = generator.choice(_ABSTRACT_ANNOUNCEMENTS[label]).format(topic=topic)
+        for number, row in enumerate(items):
+            end = "。" if number == len(items) - 1 else "；"
+            texts_and_rows.append(((announcement if number == 0 else "") + _abstract_item(row) + end, row))
+    if not in_heading:
+        text, row = texts_and_rows[0]
+        texts_and_rows[0] = (generator.choice(_ABSTRACT_LABELS) + text, row)
+    first = ABSTRACT_INDEX * (copy + 1)
+    return [WeakRow(replace(source, index=first + position, text=text, heading_path=heading_path, is_heading=False,
+                            paragraph=first), row.probs, row.label, {})
+            for position, (text, row) in enumerate(texts_and_rows)]

@@ -69,6 +69,8 @@ class TrainConfig:
     made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
     section_swaps: int = _option(1, "versions of each problems/causes section re-headed as the other kind, "
                                     "relabelled by the rules")
+    made_up_abstracts: int = _option(0, "made-up abstracts per paper listing its problems, causes and countermeasures "
+                                        "after announcements (\"其原因在于：A；B。\"), each item labelled as its source")
     drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
     folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
     epochs: int = _option(6, "maximum epochs; the best count on the held-out gold is used for the refit")
@@ -191,16 +193,18 @@ def _training_data(config: TrainConfig):
     if config.human_labels:
         human = merge_human_labels(weak_rows, sentences, config.human_labels, config.human_label_weight, config.gold)
         weak_rows = human.weak_rows
+    abstracts = augment.made_up_abstracts(weak_rows, config.made_up_abstracts, config.seed)
     weak_rows = augment.with_heading_variants(weak_rows, config.heading_variants, config.seed)
     weak_rows = augment.with_made_up_titles(weak_rows, config.made_up_titles, config.seed)
     if config.section_swaps:
         weak_rows = augment.with_swapped_sections(weak_rows, sentences, config.section_swaps, config.seed,
                                                   _label_settings(config.weak_labels))
+    weak_rows = weak_rows + abstracts
     gold = locate_gold(read_gold(config.gold), sentences)
     folds = data.assign_folds(gold, {s.paper_id for s in sentences}, config.folds) if config.folds else {}
     # A sentence a person labelled was readable to them, even where extraction had garbled it.
     garbled = {s.id for s in sentences if s.quality != "ok"} - (human.ids if human else set())
-    in_papers = sentences + (human.rebuilt if human else [])
+    in_papers = sentences + (human.rebuilt if human else []) + [row.sentence for row in abstracts]
     leads = dict(zip((s.id for s in in_papers), paper_leads(in_papers))) if config.context == HEADINGS_AND_LEAD else {}
     dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained, leads)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
