@@ -114,6 +114,19 @@ def is_junk(line: str) -> bool:
     return noise_count(line) / len(compact) > _MAX_NOISE_IN_TEXT_LINE
 
 
+# A table or figure caption (`表1 某市基层派出所警力情况`, `图 2-1 …`): it names a table, it says nothing itself.
+_CAPTION = re.compile(r"^\s*[表图]\s*\d+(?:[-.．]\d+)*[\s:：.．]*[^。！？!?]{2,40}$")
+
+
+def table_reason(line: str) -> str | None:
+    """Why a line is part of a table rather than of the text: a row of cells (separated by tabs, as the .docx
+    reader gives a table's rows, or as a spreadsheet pastes them) none of which is a sentence, or a caption."""
+    cells = [cell.strip() for cell in line.strip().split("\t") if cell.strip()]
+    if len(cells) >= 2 and not any(re.search(r"[。！？!?]$", cell) for cell in cells):
+        return "table row"
+    return "table or figure caption" if _CAPTION.match(line) else None
+
+
 def noise_count(text: str) -> int:
     """Characters of OCR noise: symbols that are neither Chinese, digits, punctuation nor common signs, and
     Latin letters standing alone or in runs of mixed-up case (`J O cR卜 oNl`). Words and
@@ -219,15 +232,26 @@ def strip_metadata_fields(text: str) -> str:
 
 
 def is_author_line(raw: str, next_raw: str = "") -> bool:
-    """`张三 李四` / `张三1，李四2`: two to eight names of two to four characters, nothing else. A lone
-    name (`张三`) only when an affiliation or the abstract follows it, as a two-character
-    heading (`引言`) would pass for a name."""
-    names = [name for name in re.split(r"[\s,，、;；]+", raw.strip()) if name]
+    """`张三 李四` / `张三1，李四2` / `张三 1　李四 2`: two to eight names of two to four characters (each with its
+    affiliation's number), nothing else. A lone name (`张三`) only when an affiliation or the abstract follows it,
+    or when it is two or three characters opening with a common surname and holds no word of a section heading:
+    a two-character heading (`引言`) would pass for a name."""
+    names = [name for name in re.split(r"[\s,，、;；]+", raw.strip()) if name and not re.fullmatch(r"[0-9*＊]+", name)]
     if _CHAPTER.match(names[0] if names else "") or any(name in _SECTION_WORDS for name in names):
         return False  # `第一章 绪论`
     if not 1 <= len(names) <= 8 or not all(re.fullmatch(f"[{CJK}·]{{2,4}}[0-9*＊]*", name) for name in names):
         return False
-    return len(names) > 1 or bool(_AFTER_LONE_AUTHOR.match(next_raw))
+    return len(names) > 1 or bool(_AFTER_LONE_AUTHOR.match(next_raw)) or _looks_like_a_name(names[0])
+
+
+# The commonest surnames, which between them cover most of the population; a heading rarely opens with one.
+_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡杜叶程苏魏吕丁任"
+                "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付白邹孟熊秦邱尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵钱严覃武戴莫孔汤")
+_HEADING_WORDS = re.compile(r"问题|对策|原因|建议|措施|现状|分析|结论|方法|思考|启示|路径|意义|背景|概述|展望|困境|成因")
+
+
+def _looks_like_a_name(text: str) -> bool:
+    return 2 <= len(text) <= 3 and text[0] in _SURNAMES and not _HEADING_WORDS.search(text)
 
 
 def is_reference_entry(text: str) -> bool:

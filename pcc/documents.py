@@ -25,6 +25,7 @@ from pcc.cleaning import (
     paragraph_garbled,
     sentence_garbled,
     spaced_share,
+    table_reason,
 )
 from pcc.errors import UserError
 from pcc.readers import read_text
@@ -66,8 +67,8 @@ class PreparedPaper:
 
 def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], list[LeftOut]]:
     """The lines (numbered from 1) that may belong to a paper, and those that do not, with the reason: blank
-    lines go silently; download-site notices, page furniture (page numbers, mastheads, symbol lines) and site
-    chrome (`pcc.chrome`) are left out and listed."""
+    lines go silently; download-site notices, page furniture (page numbers, mastheads, symbol lines), table
+    rows and captions, and site chrome (`pcc.chrome`) are left out and listed."""
     counts = Counter(pair for line in raw_lines for pair in bigrams(line))
     kept: list[tuple[int, str]] = []
     left_out: list[LeftOut] = []
@@ -75,7 +76,7 @@ def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], li
         if not line.strip():
             continue
         reason = ("download-site notice" if is_disclaimer(line) else "page furniture" if is_junk(line)
-                  else chrome_reason(line, counts))
+                  else table_reason(line) or chrome_reason(line, counts))
         if reason:
             left_out.append(LeftOut(number, line.strip(), reason))
         else:
@@ -197,7 +198,7 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
     """The paper's title and its front units — title, subtitle, the title repeated glued to the
     first sentence, author names — and the remaining lines."""
     rest = list(lines)
-    if not rest or not looks_like_title(rest[0].text):
+    if not rest or not (looks_like_title(rest[0].text) or _is_question_title(rest[0].text)):
         return "", [], rest
     units = [Unit(rest.pop(0).text, True, None)]
     # a second title-sized line right under the title is a subtitle (not a section heading)
@@ -215,6 +216,12 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
         name = line.text if _FIELD_LINE.match(line.text) else " ".join(re.split(r"[\s,，、;；]+", line.raw.strip()))
         units.append(Unit(name, False, None))
     return units[0].text, units, rest
+
+
+def _is_question_title(text: str) -> bool:
+    """A first line that asks its question (`驻村第一书记如何真正“驻”下来？`), as news and WeChat articles are titled:
+    a title but for its one question or exclamation mark at the end."""
+    return text[-1:] in ("？", "?", "！", "!") and looks_like_title(text[:-1]) and cjk_count(text) >= _MIN_TITLE_CJK
 
 
 def _smooth_garbled(flags: list[bool], paragraphs: list[Line]) -> list[bool]:

@@ -128,6 +128,7 @@ def read_pdf(path: Path) -> str:
 
     # pypdf logs its repair attempts on damaged files; the error below already says what is wrong.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    _check_not_other_kind(path, ".pdf")
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -141,7 +142,39 @@ def read_pdf(path: Path) -> str:
         if "encrypt" in str(error).lower() or "crypt" in type(error).__name__.lower():
             raise UserError(f"{path}: the PDF is encrypted; save an unprotected copy and try again") from None
         raise UserError(f"{path}: not a readable PDF ({type(error).__name__}: {error})") from None
-    return "\n".join(pages)
+    return "\n".join(_without_running_lines(pages))
+
+
+_PAGE_EDGE_LINES = 2  # lines at the top and at the bottom of a page where running headers and footers sit
+_RUNNING_LINE_MAX = 40
+
+
+def _without_running_lines(pages: list[str]) -> list[str]:
+    """The pages without their running headers and footers: lines at the top or bottom of two or more pages that
+    are the same but for their numbers (`警察学研究 2023年第5期`, `第 2 页`). Left in, a header becomes the
+    paper's title and splits the paragraph that runs on over the page break. On the first page such a line is
+    kept unless it holds a number: a paper's title often runs at the top of the pages after it, a journal's
+    name and issue on every page."""
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
+
+    def edges(lines: list[str]) -> list[int]:
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        return sorted(set(filled[:_PAGE_EDGE_LINES] + filled[-_PAGE_EDGE_LINES:]))
+
+    split = [page.splitlines() for page in pages]
+    seen: dict[str, int] = {}
+    for lines in split:
+        for found in {key(lines[i]) for i in edges(lines) if len(key(lines[i])) <= _RUNNING_LINE_MAX}:
+            seen[found] = seen.get(found, 0) + 1
+    running = {found for found, pages_with_it in seen.items() if pages_with_it >= 2}
+    if not running:
+        return pages
+    cleaned = []
+    for number, lines in enumerate(split):
+        dropped = {i for i in edges(lines) if key(lines[i]) in running and (number > 0 or "#" in key(lines[i]))}
+        cleaned.append("\n".join(line for i, line in enumerate(lines) if i not in dropped))
+    return cleaned
 
 
 def read_docx(path: Path) -> str:
@@ -149,6 +182,7 @@ def read_docx(path: Path) -> str:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    _check_not_other_kind(path, ".docx")
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path}: not a valid .docx file (it is not a zip package); re-save it from Word")
     try:
@@ -159,8 +193,40 @@ def read_docx(path: Path) -> str:
     for block in document.iter_inner_content():
         if hasattr(block, "rows"):
             for row in block.rows:
-                for cell in row.cells:
-                    lines.extend(paragraph.text for paragraph in cell.paragraphs)
+                lines.extend(_table_row_lines(row))
         else:
             lines.append(block.text)
     return "\n".join(lines)
+
+
+def _table_row_lines(row) -> list[str]:
+    """A table row as text: a cell that holds sentences gives its paragraphs, as the text around the table does;
+    a row of data (labels, figures) gives one line, its cells separated by tabs, which `pcc prepare` leaves out as
+    a table row (`pcc.cleaning.table_reason`) instead of reading each short cell as a heading."""
+    cells = []
+    for cell in row.cells:  # a merged cell comes once for each column it spans
+        if not cells or cell._tc is not cells[-1]._tc:
+            cells.append(cell)
+    texts = ["\n".join(paragraph.text for paragraph in cell.paragraphs).strip() for cell in cells]
+    if any(re.search(r"[。！？；]", text) for text in texts):
+        return [paragraph.text for cell in cells for paragraph in cell.paragraphs]
+    return ["\t".join(text.replace("\n", " ") for text in texts)]
+
+
+# What a file's first bytes say it is, whatever its name says: (signature, the suffix it belongs to, what it is,
+# what to do).
+_SIGNATURES = (
+    (b"%PDF", ".pdf", "a PDF", "rename it to .pdf"),
+    (b"PK\x03\x04", ".docx", "a zip package such as a .docx", "rename it to .docx if Word made it"),
+    (b"\xd0\xcf\x11\xe0", ".doc", "an old-style Office file (a .doc, or a password-protected .docx)",
+     "open it in Word and save it as an unprotected .docx"),
+)
+
+
+def _check_not_other_kind(path: Path, expected: str) -> None:
+    """Refuse a file whose content is another kind of document than its name says, saying which and what to do."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    for signature, suffix, kind, advice in _SIGNATURES:
+        if head.startswith(signature) and suffix != expected:
+            raise UserError(f"{path}: named {expected} but it is {kind}; {advice}")

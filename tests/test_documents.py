@@ -245,6 +245,37 @@ def test_a_short_heading_under_the_title_is_still_a_heading():
     assert units[1:] == [("引言", True, []), ("社区警务是构建和谐警民关系的重要抓手。", False, ["引言"])]
 
 
+def test_a_data_table_and_its_caption_are_left_out_and_the_section_goes_on(tmp_path):
+    import docx
+
+    document = docx.Document()
+    for text in ("基层派出所警力配置问题研究", "一、存在的问题", "（一）警力不足", "基层派出所警力长期不足，社区民警负责户数过多。"):
+        document.add_paragraph(text)
+    grid = document.add_table(rows=3, cols=2)
+    for row, cells in zip(grid.rows, [["指标", "数值"], ["社区民警人均负责户数", "3200户"], ["非警务警情占比", "61%"]]):
+        for cell, text in zip(row.cells, cells):
+            cell.text = text
+    for text in ("表1 某市基层派出所警力情况", "由上表可见，民警大量时间被非警务活动占用。", "二、原因分析", "编制多年未调整。"):
+        document.add_paragraph(text)
+    document.save(str(tmp_path / "table.docx"))
+    (prepared,) = load_document(tmp_path / "table.docx")
+    units = [(s.text, s.heading_path) for s in prepared.sentences if not s.is_heading]
+    assert units[:2] == [("基层派出所警力长期不足，社区民警负责户数过多。", ["一、存在的问题", "（一）警力不足"]),
+                         ("由上表可见，民警大量时间被非警务活动占用。", ["一、存在的问题", "（一）警力不足"])]
+    assert [(item.reason, item.text) for item in prepared.left_out] == [
+        ("table row", "指标\t数值"), ("table row", "社区民警人均负责户数\t3200户"), ("table row", "非警务警情占比\t61%"),
+        ("table or figure caption", "表1 某市基层派出所警力情况")]
+
+
+def test_a_first_line_that_asks_a_question_is_the_title():
+    text = "\n".join(["驻村第一书记如何真正“驻”下来？", "近年来，各地普遍选派第一书记驻村帮扶。", "一、存在的问题",
+                      "一些第一书记在村里说话不管用。"])
+    units = [(s.text, s.is_heading, s.heading_path, s.is_title) for s in prepare_text(text).sentences]
+    assert units[0] == ("驻村第一书记如何真正“驻”下来？", True, [], True)
+    assert units[-1] == ("一些第一书记在村里说话不管用。", False, ["一、存在的问题"], False)
+    assert not prepare_text("为什么？\n考核偏重台账。").sentences[0].is_title  # too short to name a paper
+
+
 def test_a_chapter_heading_under_the_title_is_no_author_line():
     text = "\n".join(["村级集体经济发展困境研究", "第一章 绪论", "近年来，村级集体经济收入总体上有所增长。",
                       "第二章 存在的问题", "一些村集体收入来源单一。"])

@@ -17,7 +17,7 @@ def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):
     papers = tmp_path / "papers"
     papers.mkdir()
     write_pdf(papers / "report.pdf")
-    write_docx(papers / "notes.docx", table=[["问题", "对策"], ["沟通不畅", "加强沟通"]])
+    write_docx(papers / "notes.docx", table=[["问题", "对策"], ["沟通不畅。", "要加强沟通。"]])
     (papers / "random.pdf").write_bytes(bytes(range(256)) * 16)
     (papers / "not_zip.docx").write_text("只是文本", encoding="utf-8")
     (papers / "empty.txt").write_bytes(b"")
@@ -43,7 +43,7 @@ def test_pdf_and_docx_go_through_and_bad_files_are_reported(tmp_path, capsys):
     report = [s for s in sentences if s.paper_id == "report"]
     (under,) = [s for s in report if s.text == "部分民警与群众沟通不畅，群众对公安工作缺乏了解。"]
     assert under.heading_path == ["一、存在的问题", "（一）沟通不畅"] and under.quality == "ok"
-    assert any(s.text == "加强沟通" for s in sentences if s.paper_id == "notes")
+    assert any(s.text == "要加强沟通。" for s in sentences if s.paper_id == "notes")  # a table cell's sentence
     run = json.loads((out / "prepare_run.json").read_text("utf-8"))
     assert run["papers"] == 2 and len(run["inputs"]) == 6 and len(run["failed"]) == 4
 

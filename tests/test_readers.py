@@ -80,10 +80,12 @@ def test_corrupt_and_encrypted_pdfs_are_clear_errors(tmp_path):
 
 
 def test_docx_paragraphs_and_tables_in_order(tmp_path):
-    path = write_docx(tmp_path / "paper.docx", table=[["问题", "对策"], ["沟通不畅", "加强沟通"]])
-    lines = read_text(path).splitlines()
+    table = [["问题", "对策"], ["沟通不畅", "加强沟通"], ["民警与群众沟通不畅。", "要建立定期走访制度。"]]
+    lines = read_text(write_docx(tmp_path / "paper.docx", table=table)).splitlines()
     assert lines[0] == TITLE
-    assert lines.index("（一）沟通不畅。") < lines.index("加强沟通")
+    # a row of data is one line of tab-separated cells; cells that hold sentences are paragraphs of their own
+    assert lines[-4:] == ["问题\t对策", "沟通不畅\t加强沟通", "民警与群众沟通不畅。", "要建立定期走访制度。"]
+    assert lines.index("（一）沟通不畅。") < lines.index("沟通不畅\t加强沟通")
 
 
 def test_docx_that_is_not_a_zip_package(tmp_path):
@@ -91,6 +93,18 @@ def test_docx_that_is_not_a_zip_package(tmp_path):
     path.write_text("这不是一个文档", encoding="utf-8")
     with pytest.raises(UserError, match="fake.docx.*zip"):
         read_text(path)
+
+
+def test_a_document_named_as_another_kind_says_what_it_is(tmp_path):
+    pdf_named_docx, docx_named_pdf, doc_named_docx = tmp_path / "a.docx", tmp_path / "b.pdf", tmp_path / "c.docx"
+    pdf_named_docx.write_bytes(write_pdf(tmp_path / "paper.pdf").read_bytes())
+    docx_named_pdf.write_bytes(write_docx(tmp_path / "paper.docx").read_bytes())
+    doc_named_docx.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    for path, message in ((pdf_named_docx, "a.docx: named .docx but it is a PDF; rename it to .pdf"),
+                          (docx_named_pdf, "b.pdf: named .pdf but it is a zip package such as a .docx; rename it"),
+                          (doc_named_docx, "c.docx: named .docx but it is an old-style Office file")):
+        with pytest.raises(UserError, match=re.escape(message)):
+            read_text(path)
 
 
 def test_formats_to_convert_first_say_how(tmp_path):
@@ -107,3 +121,38 @@ def test_papers_in_folder_finds_readable_and_convertible_files_only(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     found = [path.relative_to(tmp_path).as_posix() for path in papers_in_folder(tmp_path)]
     assert found == ["a.txt", "cnki.caj", "old.doc", "sub/b.PDF", "sub/c.docx"]
+
+
+def test_running_headers_and_footers_of_a_two_page_pdf_are_left_out(tmp_path):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    from pcc.documents import load_document
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    pages = [[TITLE, "一、存在的问题", "基层派出所警力长期不足，一名社区民警往往要负责数千户居民。繁重的"],
+             ["非警务活动挤占了大量时间，民警难以深入群众。", "二、对策", "要科学核定基层警力编制。"]]
+    pdf = canvas.Canvas(str(tmp_path / "two.pdf"), pagesize=A4)
+    for number, lines in enumerate(pages, 1):
+        pdf.setFont("STSong-Light", 9)
+        pdf.drawString(60, A4[1] - 40, "警察学研究 2023年第5期")
+        pdf.drawCentredString(A4[0] / 2, 30, f"第 {number} 页")
+        pdf.setFont("STSong-Light", 11)
+        for row, line in enumerate(lines):
+            pdf.drawString(60, A4[1] - 80 - 20 * row, line)
+        pdf.showPage()
+    pdf.save()
+    text = read_text(tmp_path / "two.pdf")
+    assert "警察学研究" not in text and "第 2 页" not in text
+    (paper,) = load_document(tmp_path / "two.pdf")
+    assert paper.paper.title == TITLE
+    assert "繁重的非警务活动挤占了大量时间，民警难以深入群众。" in [s.text for s in paper.sentences]
+
+
+def test_a_title_running_at_the_top_of_later_pages_stays_on_the_first(tmp_path):
+    from pcc.readers import _without_running_lines
+
+    pages = [f"{TITLE}\n第一段。\n第二段。", f"{TITLE}\n第三段。\n第四段。", f"{TITLE}\n第五段。\n第六段。"]
+    assert _without_running_lines(pages) == [f"{TITLE}\n第一段。\n第二段。", "第三段。\n第四段。", "第五段。\n第六段。"]
