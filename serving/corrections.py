@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 CORRECTIONS_FILE = "corrections.jsonl"
 MAX_CORRECTIONS = 5_000  # per request: more than the sentences of a long paper
-MAX_TEXT_CHARS = 2_000
+# A sentence `/analyze` returns may be as long as the paper it read (a text without sentence ends): it can be
+# corrected too.
+MAX_TEXT_CHARS = 200_000
 MAX_HEADING_CHARS = 500
 MAX_HEADING_DEPTH = 8
 

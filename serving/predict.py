@@ -126,11 +126,17 @@ def run(args: argparse.Namespace) -> int:
 
     if skipped:
         print(f"resuming: {skipped} table paper(s) already in {args.out} were skipped", file=sys.stderr)
+    for error in outputs.errors:
+        reason = error["reason"]
+        print(f"pcc predict: skipped: {reason if reason.startswith(error['path']) else error['path'] + ': ' + reason}",
+              file=sys.stderr)
     elapsed = time.monotonic() - started
     print(f"{processed} file(s) and table paper(s), {outputs.sentence_count} sentences in {args.out} "
           f"({elapsed:.1f} s); summary {outputs.summary_path}"
           + (f"; {len(outputs.errors)} error(s) in {outputs.errors_path}" if outputs.errors else ""))
     nothing_done = processed == 0 and skipped == 0 and len(todo) == len(jobs)
+    if nothing_done and todo:
+        print(f"pcc predict: no file could be read; {args.out} was left as it was", file=sys.stderr)
     return 1 if nothing_done else 0
 
 
@@ -277,6 +283,7 @@ class Outputs:
         self._save_seconds = 0.0  # how long the last save took
         self._parquet = out.suffix.lower() == ".parquet"
         self._in_parts: int | None = None  # rows already in Parquet parts; None until the folder is set up
+        self._added = False  # whether this run classified anything: until then, earlier outputs stay as they are
 
     @property
     def done_sources(self) -> set[str]:
@@ -302,6 +309,7 @@ class Outputs:
     def add_rows(self, rows: list[dict]) -> None:
         """Add finished rows (`_row`), all or none."""
         self.rows.extend(rows)  # one step: a KeyboardInterrupt cannot land halfway through
+        self._added = True
 
     def save_every(self, seconds: float) -> None:
         # A whole-file rewrite takes longer as the output grows: waiting ten times as long as the last save took
@@ -310,13 +318,16 @@ class Outputs:
             self.save()
 
     def save(self) -> None:
+        """Write the rows and summary (once this run has classified something: a run whose every file failed
+        leaves the outputs of an earlier run alone) and the errors."""
         started = time.monotonic()
-        if self._parquet:
-            self._add_part()
-        else:
-            write_rows(self.out, self.rows)
-        with atomic_open(self.summary_path) as handle:
-            handle.write(summary_markdown(self.rows, self.out, self.classified_by))
+        if self._added:
+            if self._parquet:
+                self._add_part()
+            else:
+                write_rows(self.out, self.rows)
+            with atomic_open(self.summary_path) as handle:
+                handle.write(summary_markdown(self.rows, self.out, self.classified_by))
         if self.errors:
             write_jsonl(self.errors_path, self.errors)
         else:
@@ -364,6 +375,7 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         _write_part(path, rows)
         return
     with atomic_open(path) as handle:
+        handle.write("\ufeff")  # with a byte-order mark, spreadsheet programs open the Chinese text as UTF-8
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for row in rows:
@@ -386,7 +398,7 @@ def read_rows(path: Path) -> list[dict]:
 
         rows = [row for part in _parquet_folder(path) for row in pyarrow.parquet.read_table(part).to_pylist()]
     else:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             rows = [_from_csv(row) for row in csv.DictReader(handle)]
     for number, row in enumerate(rows, 1):
         if "source" not in row:

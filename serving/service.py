@@ -148,7 +148,8 @@ async def save_corrections(request: Request) -> JSONResponse:
         return Refused(404, f"this server does not store corrections: start it with `pcc serve --corrections-dir "
                             f"DIR` (or set {CORRECTIONS_ENV}), or export them from the page").response()
     try:
-        corrections = CorrectionsIn.model_validate_json(await limited(request, MAX_CORRECTIONS_BYTES).body())
+        corrections = CorrectionsIn.model_validate_json(await limited(request, MAX_CORRECTIONS_BYTES,
+                                                                     "send the corrections in several requests").body())
     except Refused as refused:
         return refused.response()
     except ValidationError as error:  # the same shape as BentoML's answer to bad input

@@ -23,7 +23,7 @@ from pcc.errors import UserError
 from pcc.readers import CONVERT_FIRST, SUPPORTED_SUFFIXES
 
 FILE_FIELD = "file"
-_MAX_NAME_CHARS = 120
+_MAX_NAME_BYTES = 200  # of UTF-8: file systems allow 255 bytes for a name, and a Chinese character takes 3
 logger = logging.getLogger(__name__)
 
 
@@ -42,11 +42,11 @@ def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:g} MB"
 
 
-def limited(request: Request, max_bytes: int) -> Request:
+def limited(request: Request, max_bytes: int, advice: str = "send a smaller file (split a long document, or save "
+                                                             "a PDF without its images)") -> Request:
     """The request, refused (413) as soon as its body is known to exceed `max_bytes`: from its Content-Length
     before anything is read, or while it arrives."""
-    too_large = Refused(413, f"the request is larger than {_megabytes(max_bytes)}; send a smaller file "
-                             "(split a long document, or save a PDF without its images)")
+    too_large = Refused(413, f"the request is larger than {_megabytes(max_bytes)}; {advice}")
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise too_large
@@ -94,8 +94,12 @@ def _safe_name(filename: str) -> str:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
     if name in ("", ".", ".."):
         raise Refused(400, "the uploaded file has no name; send it with its file name (e.g. paper.pdf)")
+    if len(name.encode()) <= _MAX_NAME_BYTES:
+        return name
     path = Path(name)
-    return path.stem[:_MAX_NAME_CHARS] + path.suffix[:10] if len(name) > _MAX_NAME_CHARS else name
+    suffix = path.suffix[:10]
+    stem = path.stem.encode()[:_MAX_NAME_BYTES - len(suffix.encode())].decode(errors="ignore")
+    return stem + suffix
 
 
 def read_paper(name: str, content: bytes, max_chars: int) -> list[PreparedPaper]:

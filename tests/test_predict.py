@@ -60,7 +60,8 @@ def test_folder_of_txt_pdf_docx_and_a_corrupt_file(tiny_bundle, papers, tmp_path
 def test_csv_output_holds_the_same_predictions(tiny_bundle, papers, tmp_path):
     assert predict(tiny_bundle, f"{papers}/**/*.docx", "--out", tmp_path / "p.jsonl") == 0
     assert predict(tiny_bundle, f"{papers}/**/*.docx", "--out", tmp_path / "p.csv", "--summary", tmp_path / "s.md") == 0
-    with (tmp_path / "p.csv").open(encoding="utf-8", newline="") as handle:
+    assert (tmp_path / "p.csv").read_bytes().startswith("\ufeff".encode())  # spreadsheets read it as UTF-8
+    with (tmp_path / "p.csv").open(encoding="utf-8-sig", newline="") as handle:
         table = list(csv.DictReader(handle))
     rows = list(read_jsonl(tmp_path / "p.jsonl"))
     assert {row["source"] for row in rows} == {str(papers / "sub" / "c.docx")}
@@ -161,10 +162,16 @@ def test_resume_after_an_interruption_skips_finished_files(tiny_bundle, papers, 
 
 def test_exit_status_when_nothing_can_be_processed(tiny_bundle, papers, tmp_path, capsys):
     out = tmp_path / "bad.jsonl"
+    assert predict(tiny_bundle, papers / "a.txt", "--out", out) == 0
+    earlier, earlier_summary = out.read_bytes(), out.with_suffix(".md").read_bytes()
+    capsys.readouterr()
     assert predict(tiny_bundle, papers / "broken.pdf", papers / "missing.txt", "--out", out) == 1
     assert [e["path"] for e in read_jsonl(tmp_path / "bad.errors.jsonl")] == [
         str(papers / "missing.txt"), str(papers / "broken.pdf")]
-    assert list(read_jsonl(out)) == []
+    assert out.read_bytes() == earlier and out.with_suffix(".md").read_bytes() == earlier_summary  # nothing lost
+    err = capsys.readouterr().err
+    assert f"skipped: {papers / 'broken.pdf'}: not a readable PDF" in err and "missing.txt: no such file" in err
+    assert "was left as it was" in err
     assert main(["predict", str(papers), "--bundle", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert "pcc export" in capsys.readouterr().err
     assert predict(tiny_bundle, papers, "--out", tmp_path / "x.txt") == 2

@@ -273,6 +273,18 @@ def test_concurrent_corrections_are_each_stored_once(server, corrections_dir):
     assert rows[0]["heading"] == ["一、问题"] and rows[0]["label"] == "cause"
 
 
+def test_any_sentence_analyze_returns_can_be_corrected(server, corrections_dir):
+    run_on = "，".join(["基层派出所警力长期不足而非警务活动又占用了民警大量的工作时间"] * 80) + "。"  # no sentence end
+    analysed = httpx.post(f"{server}/analyze", json={"text": "警力问题研究\n" + run_on}, timeout=60)
+    longest = max((s for s in analysed.json()["sentences"]), key=lambda s: len(s["text"]))
+    assert analysed.status_code == 200 and len(longest["text"]) > 2_000
+    response = httpx.post(f"{server}/corrections", timeout=30, json={"paper": "long", "corrections": [
+        {"text": longest["text"], "heading_path": longest["heading_path"], "label": "problem"}]})
+    assert response.status_code == 200, response.text
+    rows = [json.loads(line) for line in (corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()]
+    assert rows[-1]["text"] == longest["text"]
+
+
 BAD_CORRECTIONS = {
     "malformed JSON": (b'{"paper": "p", ', "Invalid JSON"),
     "no paper": ({"corrections": [{"text": "句子。", "label": "cause"}]}, "paper: Field required"),

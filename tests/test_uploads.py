@@ -70,6 +70,12 @@ def test_a_paper_too_long_for_one_request_is_refused():
 def test_file_names_lose_their_folders():
     assert _safe_name("C:\\Users\\me\\论文.pdf") == "论文.pdf"
     assert _safe_name("../../etc/paper.txt") == "paper.txt"
-    assert _safe_name("长" * 300 + ".docx") == "长" * 120 + ".docx"
+    assert _safe_name("长" * 300 + ".docx") == "长" * 65 + ".docx"  # 200 bytes of UTF-8 in all
+
+
+def test_a_long_chinese_file_name_is_cut_so_that_it_can_be_written():
+    name = _safe_name("新时代基层警民关系存在的问题原因及对策研究" * 5 + ".txt")  # 100 characters, 304 bytes
+    papers = read_paper(name, PAPER.encode(), max_chars=200_000)
+    assert papers and len(name.encode()) <= 200 and name.endswith(".txt")
     with pytest.raises(Refused, match="has no name"):
         _safe_name("..")

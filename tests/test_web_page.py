@@ -143,7 +143,7 @@ def test_page_shows_every_sentence_coloured_by_category(browser, server, tmp_pat
     assert find(browser, "#status")[0].text == f"{len(spans)} sentences, {garbled} garbled."
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "utf-16"])  # Python's utf-16 writes a byte-order mark
 def test_uploaded_txt_file_fills_the_text_box(browser, server, tmp_path, encoding):
     paper = tmp_path / "paper.txt"
     paper.write_bytes(PAPER.encode(encoding))
@@ -277,6 +277,16 @@ def test_upload_correct_reload_and_export(browser, server, corrections_dir, tmp_
     assert [(r["paper"], r["text"], r["label"], r["previous_label"]) for r in stored] == [
         ("基层治理", first, new_label, by_text[first]["label"]), ("基层治理", second, second_label, by_text[second]["label"])]
     browser.execute_script("localStorage.clear()")
+
+
+def test_a_binary_file_named_txt_is_reported_not_loaded(browser, server, tmp_path):
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(bytes(range(256)) * 8)
+    open_page(browser, server)
+    find(browser, "#file")[0].send_keys(str(junk))
+    status = find(browser, "#status")[0]
+    wait_for(browser, lambda d: "error" in status.get_attribute("class"))
+    assert status.text.startswith("junk.txt: not a text file") and find(browser, "#text")[0].get_attribute("value") == ""
 
 
 def test_an_unreadable_file_is_reported(browser, server, tmp_path):

@@ -56,12 +56,21 @@ function updateCharCount() {
 }
 
 // Chinese papers saved on Windows are often GB18030, not UTF-8: try UTF-8 strictly, then fall back.
+// The encodings `pcc prepare` reads: UTF-16 by its byte-order mark, else UTF-8, else GB18030 (GBK); null when the
+// bytes are none of these (a binary file named .txt).
 function decodeText(buffer) {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(buffer);
-  } catch (_) {
-    return new TextDecoder("gb18030").decode(buffer);
+  const bytes = new Uint8Array(buffer);
+  const encodings = bytes[0] === 0xff && bytes[1] === 0xfe ? ["utf-16le"]
+    : bytes[0] === 0xfe && bytes[1] === 0xff ? ["utf-16be"] : ["utf-8", "gb18030"];
+  for (const encoding of encodings) {
+    try {
+      const text = new TextDecoder(encoding, { fatal: true }).decode(buffer);
+      if (!text.includes("\u0000")) return text;
+    } catch (_) {
+      // not this encoding: try the next
+    }
   }
+  return null;
 }
 
 // BentoML answers bad input with {"error", "detail": [{loc, msg}]}; show each problem on its own line.
@@ -123,7 +132,12 @@ fileInput.addEventListener("change", async () => {
   if (!file) return;
   const suffix = file.name.includes(".") ? file.name.slice(file.name.lastIndexOf(".")).toLowerCase() : "";
   if (!READ_ON_SERVER.includes(suffix)) {
-    textInput.value = decodeText(await file.arrayBuffer());
+    const text = decodeText(await file.arrayBuffer());
+    if (text === null) {
+      showStatus(`${file.name}: not a text file in UTF-8, UTF-16 or GBK; give a .txt, .pdf or .docx paper. 无法读取该文件。`, true);
+      return;
+    }
+    textInput.value = text;
     updateCharCount();
     showStatus(`Loaded ${file.name}.`);
     return;

@@ -23,7 +23,8 @@ REQUIRED_SETTINGS = ("model", "majority_vote", "label_model", "fitted_label_mode
 
 def load_config(path: str | Path = LABEL_CONFIG) -> dict:
     """Read and check the label settings; a missing or bad field is a UserError naming it."""
-    config = read_settings(path, f"pass --config or restore {LABEL_CONFIG}")
+    config = read_settings(path, f"run pcc from the project folder (the one holding configs/), restore "
+                                 f"{LABEL_CONFIG}, or give `pcc label` another with --config")
     missing = [key for key in REQUIRED_SETTINGS if key not in config]
     if missing:
         raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
