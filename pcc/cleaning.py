@@ -329,7 +329,9 @@ def paragraph_garbled(paragraph: Line, is_heading: bool = False) -> bool:
 
 
 def sentence_garbled(text: str) -> bool:
-    """Stray OCR letters and symbols inside a sentence (`…公安机关l常交流…`)."""
+    """Stray OCR letters and symbols inside a sentence (`…公安机关l常交流…`); emoji are no evidence (a sentence
+    given as it is, to `pcc predict --sentences`, keeps them)."""
+    text = _EMOJI.sub("", text)
     compact = re.sub(r"\s+", "", text)
     if not compact or _STRAY_LETTER.search(compact):
         return True

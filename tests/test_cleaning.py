@@ -148,4 +148,5 @@ def test_emoji_are_taken_out_so_a_short_sentence_is_not_read_as_noise():
     assert clean_line("💡警力与辖区人口严重不匹配。") == "警力与辖区人口严重不匹配。"
     assert clean_line("✅非警务活动占用大量时间。👨‍👩‍👧") == "非警务活动占用大量时间。"
     assert not sentence_garbled(clean_line("👍但调研中我们也发现了一些问题。"))
+    assert not sentence_garbled("✅非警务活动占用大量时间。👨‍👩‍👧")  # a listed sentence keeps its emoji
     assert clean_line("①执法不规范；②宣传不到位。") == "①执法不规范；②宣传不到位。"  # circled numbers are numbering
