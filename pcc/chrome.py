@@ -99,3 +99,31 @@ def _shares_little(text: str, text_bigrams: Counter | None) -> bool:
     own = Counter(bigrams(text))
     elsewhere = sum(1 for pair, count in own.items() if (text_bigrams or {}).get(pair, 0) > count)
     return not own or elsewhere < 0.5 * len(own)
+
+
+# A page's lists of other articles and its comments: their heading is site chrome, and so are the lines under it
+# for as long as they read as list items (titles without a sentence end, bulleted lines) or comments
+# (`网友“老李”：…`, `张三 回复 李四：…`).
+_RELATED_LIST = re.compile(r"相关文档|相关推荐|相关阅读|相关文章|猜你喜欢|往期推荐|往期回顾|热门文章|推荐阅读|延伸阅读")
+_COMMENTS = re.compile(r"全部评论|热门评论|网友评论|精彩评论|最新评论|评论区|\d+\s*条评论")
+_LIST_ITEM = re.compile(r"^\s*(?:[丨|▶►•·●○■□◆\-—>]|\d{1,2}[.、．)）]\s*\S)")
+_COMMENT = re.compile(r"^\s*[^，。；！？\s]{1,16}?(?:\s*回复\s*[^，。；！？\s]{1,16})?\s*[：:]")
+
+
+def list_heading(line: str) -> str | None:
+    """"related list" or "comments" when a line heads a page's list of other articles or its comments."""
+    compact = re.sub(r"\s+", "", line)
+    if len(compact) > SHORT_LINE:
+        return None
+    return "related list" if _RELATED_LIST.search(compact) else "comments" if _COMMENTS.search(compact) else None
+
+
+def in_list(kind: str, line: str) -> bool:
+    """Whether a line under a `list_heading` of this kind is still one of its items."""
+    text = line.strip()
+    if kind == "comments":
+        return bool(_COMMENT.match(text)) or (len(text) <= SHORT_LINE and bool(_SITE_WORD.search(text)))
+    # An unmarked title must show a count or date (`…调查报告 12页`): the paper's own title may follow a list
+    # heading that a page's sidebar put above it.
+    return bool(_LIST_ITEM.match(text)) or (len(text) <= 40 and not _SENTENCE_END.search(text)
+                                            and bool(re.search(r"\d", text)))

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pcc.chrome import bigrams, chrome_reason
+from pcc.chrome import bigrams, chrome_reason, in_list, list_heading
 from pcc.cleaning import (
     SPACED_PDF,
     Line,
@@ -72,11 +72,15 @@ def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], li
     counts = Counter(pair for line in raw_lines for pair in bigrams(line))
     kept: list[tuple[int, str]] = []
     left_out: list[LeftOut] = []
+    open_list = None  # "related list" or "comments" while the lines under such a heading are its items
     for number, line in enumerate(raw_lines, 1):
         if not line.strip():
             continue
+        if open_list and (list_heading(line) or not in_list(open_list, line)):
+            open_list = None
         reason = ("download-site notice" if is_disclaimer(line) else "page furniture" if is_junk(line)
-                  else table_reason(line) or chrome_reason(line, counts))
+                  else table_reason(line) or (f"{open_list} item" if open_list else chrome_reason(line, counts)))
+        open_list = list_heading(line) if reason and list_heading(line) else open_list
         if reason:
             left_out.append(LeftOut(number, line.strip(), reason))
         else:

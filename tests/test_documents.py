@@ -267,6 +267,18 @@ def test_a_data_table_and_its_caption_are_left_out_and_the_section_goes_on(tmp_p
         ("table or figure caption", "表1 某市基层派出所警力情况")]
 
 
+def test_a_pages_related_list_and_comments_are_left_out_item_by_item():
+    text = "\n".join(["相关文档", "基层警务工作存在的问题及对策", "要推动警力下沉，把更多年轻民警充实到一线所队。",
+                      "全部评论（2）", "网友“老李”：关键还是要讲真话。", "张三 回复 李四：同意。",
+                      "往期推荐", "▶ 夏季治安防范，这些知识要知道！", "社区警务工作现状调查报告 12页"])
+    prepared = prepare_text(text)
+    # the title under a sidebar's list heading shows no count: it stays the paper's
+    assert [s.text for s in prepared.sentences] == ["基层警务工作存在的问题及对策", "要推动警力下沉，把更多年轻民警充实到一线所队。"]
+    assert [item.reason for item in prepared.left_out] == [
+        "site notice", "site notice", "comments item", "comments item", "site notice", "related list item",
+        "related list item"]
+
+
 def test_a_first_line_that_asks_a_question_is_the_title():
     text = "\n".join(["驻村第一书记如何真正“驻”下来？", "近年来，各地普遍选派第一书记驻村帮扶。", "一、存在的问题",
                       "一些第一书记在村里说话不管用。"])
