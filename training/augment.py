@@ -1,7 +1,7 @@
 """Training-set augmentations: made-up versions of corpus sentences that teach the model what the seed papers
-show too rarely: every heading word of a class, that a title is `other` whatever it names, and that the
-section decides between problem and cause (guideline rules 2 and 3). Every made-up row keeps its paper, so
-cross-fitting leaves it out together with that paper.
+show too rarely: every heading word of a class, that a title is `other` whatever it names, that the
+section decides between problem and cause (guideline rules 2 and 3), and that in an abstract the announcing
+clause decides. Every made-up row keeps its paper, so cross-fitting leaves it out together with that paper.
 """
 from __future__ import annotations
 
@@ -126,7 +126,6 @@ def _swap_heading(paper_title: str, label: str, generator: random.Random) -> str
     return None
 
 
-
 # A paper's abstract (or a heading-less essay) announces its lists in a clause ("…存在的问题主要是：A；B；C。");
 # the templates are the announcements, `{topic}` the opening of the paper's title.
 _ABSTRACT_ANNOUNCEMENTS = {
@@ -141,6 +140,7 @@ _ABSTRACT_ANNOUNCEMENTS = {
 _ABSTRACT_HEADINGS = ("摘要", "内容摘要", "内容提要")
 _ABSTRACT_LABELS = ("摘要：", "【摘要】", "[摘要]", "内容提要：")
 _ITEM_CHARS = (6, 80)  # a list item of an abstract: a clause, not a paragraph
+_ITEM_CONFIDENCE = 0.5  # the weak label's probability a sentence needs to give an item its label
 # What opens a list item in its paper ("一是", "（二）", "首先，", "③") and has no place in an abstract's list.
 _ITEM_MARKER = re.compile(rf"^\s*(?:[{CHINESE_NUMERAL}]+是|(?:首先|其次|再次|最后|其一|其二|其三)是?[，,]?"
                           rf"|第[{CHINESE_NUMERAL}]+[，,、]?|[（(]?[{CHINESE_NUMERAL}\d]+[）)、.．]|[①-⑳])\s*")
@@ -152,8 +152,7 @@ ABSTRACT_INDEX = 10_000  # made-up abstracts follow their paper's sentences, far
 def made_up_abstracts(rows: list[WeakRow], copies: int, seed: int) -> list[WeakRow]:
     """`copies` made-up abstracts per paper: a background sentence of the paper (if it has one), then those of its
     problems, causes and countermeasures that it states in at least two short sentences, as lists of clauses
-    announced in their first clause ("其原因在于：A；B。"), each
-    clause labelled as the sentence it was cut from.
+    announced in their first clause ("其原因在于：A；B。"), each clause labelled as the sentence it was cut from.
 
     Real abstracts and heading-less essays carry the argument in such announcements, and under a "摘要" heading
     the seed papers show background only: without these the model reads an abstract's lists as `other`. Items
@@ -184,7 +183,7 @@ def made_up_abstracts(rows: list[WeakRow], copies: int, seed: int) -> list[WeakR
 def _abstract_item(row: WeakRow) -> str | None:
     """The clause a confidently labelled sentence gives an abstract, or None if it gives none."""
     sentence = row.sentence
-    if (sentence.is_heading or sentence.quality != "ok" or row.label is None or max(row.probs) < 0.5
+    if (sentence.is_heading or sentence.quality != "ok" or row.label is None or max(row.probs) < _ITEM_CONFIDENCE
             or sentence.index >= ABSTRACT_INDEX):
         return None
     text = _ITEM_MARKER.sub("", sentence.text).strip().rstrip("。；;！!")
