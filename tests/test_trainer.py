@@ -117,3 +117,19 @@ def test_mixed_precision_trains_in_bf16_where_the_cpu_has_it_and_saves_fp32_weig
     assert yaml.safe_load((run_dir / "config.yaml").read_text("utf-8"))["mixed_precision"] is True
     with safe_open(run_dir / "model.safetensors", "pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float32}
+
+
+def test_made_up_abstracts_enter_the_training_data_led_by_their_announcements(tmp_path):
+    from pcc.model_input import LEAD_SEPARATOR
+    from training.trainer import _training_data
+
+    without = _training_data(tiny_config(tmp_path, tmp_path / "no-model", made_up_abstracts=0, folds=2))[0]
+    dataset = _training_data(tiny_config(tmp_path, tmp_path / "no-model", made_up_abstracts=1, folds=2))[0]
+    rows = [*dataset["train"], *dataset["dev"]]
+    made_up = [row for row in rows if int(row["id"].rsplit("/", 1)[1]) >= 10_000]
+    assert len(rows) == len(without["train"]) + len(without["dev"]) + len(made_up) and made_up
+    # a list's later clauses are led by its announcement, in the same fold as their paper
+    led = [row for row in made_up if row["context"] and row["context"].split(LEAD_SEPARATOR)[-1].endswith("：")]
+    assert led and all(row["paper_id"] in {r["paper_id"] for r in rows if r not in made_up} for row in made_up)
+    folds = {row["paper_id"]: row["fold"] for row in dataset["dev"] if row not in made_up}
+    assert all(row["fold"] == folds[row["paper_id"]] for row in dataset["dev"] if row in made_up)

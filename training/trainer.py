@@ -69,7 +69,7 @@ class TrainConfig:
     made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
     section_swaps: int = _option(1, "versions of each problems/causes section re-headed as the other kind, "
                                     "relabelled by the rules")
-    made_up_abstracts: int = _option(0, "made-up abstracts per paper listing its problems, causes and countermeasures "
+    made_up_abstracts: int = _option(1, "made-up abstracts per paper listing its problems, causes and countermeasures "
                                         "after announcements (\"其原因在于：A；B。\"), each item labelled as its source")
     drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
     folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
