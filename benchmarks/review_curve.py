@@ -316,15 +316,19 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
             if way != "random" and "random" in at_50:
                 review, chance = statistics.mean(at_50[way]), statistics.mean(at_50["random"])
                 verdict = "at least as good as" if review >= chance else "worse than"
-                lines.append(f"At 50 labels, `pcc {way}` is {verdict} random: {review:.3f} against {chance:.3f}.")
+                spread = ", ".join(f"{statistics.stdev(at_50[w]):.3f}" for w in (way, "random") if len(at_50[w]) > 1)
+                lines.append(f"At 50 labels, `pcc {way}` is {verdict} random: {review:.4f} against {chance:.4f} "
+                             f"(difference {review - chance:+.4f}" + (f"; seed-to-seed standard deviations {spread}"
+                                                                     if spread else "") + ").")
         lines.append("")
     lines += [
         "## Settings",
         "",
         f"Training: `{args.config}` with {', '.join(f'{k}={v}' for k, v in settings.items())}. Human labels enter "
         "as hard labels with `human_label_weight` ([docs/model.md](../docs/model.md#human-labels)). Written by "
-        f"`python benchmarks/review_curve.py` in {seconds / 60:.0f} min on "
-        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d')}; the runs are in `{args.work_dir}`.",
+        f"`python benchmarks/review_curve.py` on {datetime.now(timezone.utc).strftime('%Y-%m-%d')} (this call "
+        f"{seconds / 60:.0f} min; the {len(results)} runs took {sum(row['seconds'] for row in results) / 60:.0f} min "
+        f"of training and scoring); the runs are in `{args.work_dir}`.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
