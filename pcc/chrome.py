@@ -56,7 +56,8 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
         return "end mark"
     if _CONTENTS_ROW.search(text) or compact in ("目录", "目次"):
         return "table of contents"
-    if _FILE_NAME.search(text) and not _SENTENCE_END.search(text[:-4]):
+    file_name = _FILE_NAME.search(text)
+    if file_name and not _SENTENCE_END.search(text[:file_name.start()]):
         return "file name"
     hashtags = _HASHTAG.findall(compact)
     if hashtags and len("".join(hashtags)) >= 0.7 * len(compact):

@@ -76,11 +76,13 @@ def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], li
     for number, line in enumerate(raw_lines, 1):
         if not line.strip():
             continue
-        if open_list and (list_heading(line) or not in_list(open_list, line)):
+        heads_list = list_heading(line)
+        if open_list and (heads_list or not in_list(open_list, line)):
             open_list = None
         reason = ("download-site notice" if is_disclaimer(line) else "page furniture" if is_junk(line)
                   else table_reason(line) or (f"{open_list} item" if open_list else chrome_reason(line, counts)))
-        open_list = list_heading(line) if reason and list_heading(line) else open_list
+        if reason and heads_list:
+            open_list = heads_list
         if reason:
             left_out.append(LeftOut(number, line.strip(), reason))
         else:

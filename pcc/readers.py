@@ -5,6 +5,7 @@ import glob
 import logging
 import re
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 from pcc.errors import UserError
@@ -158,21 +159,20 @@ def _without_running_lines(pages: list[str]) -> list[str]:
     def key(line: str) -> str:
         return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
 
-    def edges(lines: list[str]) -> list[int]:
+    def edge_keys(lines: list[str]) -> dict[int, str]:
         filled = [i for i, line in enumerate(lines) if line.strip()]
-        return sorted(set(filled[:_PAGE_EDGE_LINES] + filled[-_PAGE_EDGE_LINES:]))
+        return {i: key(lines[i]) for i in filled[:_PAGE_EDGE_LINES] + filled[-_PAGE_EDGE_LINES:]}
 
     split = [page.splitlines() for page in pages]
-    seen: dict[str, int] = {}
-    for lines in split:
-        for found in {key(lines[i]) for i in edges(lines) if len(key(lines[i])) <= _RUNNING_LINE_MAX}:
-            seen[found] = seen.get(found, 0) + 1
+    edges = [edge_keys(lines) for lines in split]
+    seen = Counter(found for page_edges in edges for found in set(page_edges.values())
+                   if len(found) <= _RUNNING_LINE_MAX)
     running = {found for found, pages_with_it in seen.items() if pages_with_it >= 2}
     if not running:
         return pages
     cleaned = []
-    for number, lines in enumerate(split):
-        dropped = {i for i in edges(lines) if key(lines[i]) in running and (number > 0 or "#" in key(lines[i]))}
+    for number, (lines, page_edges) in enumerate(zip(split, edges)):
+        dropped = {i for i, found in page_edges.items() if found in running and (number > 0 or "#" in found)}
         cleaned.append("\n".join(line for i, line in enumerate(lines) if i not in dropped))
     return cleaned
 

@@ -167,11 +167,11 @@ def made_up_abstracts(rows: list[WeakRow], copies: int, seed: int) -> list[WeakR
         papers.setdefault(row.sentence.paper_id, []).append(row)
     made_up = []
     for paper_rows in papers.values():
-        by_label: dict[str, list[WeakRow]] = {}
+        by_label: dict[str, list[tuple[str, WeakRow]]] = {}  # label -> (the clause a row gives, the row)
         for row in paper_rows:
             item = _abstract_item(row)
             if item is not None:
-                by_label.setdefault(row.label, []).append(row)
+                by_label.setdefault(row.label, []).append((item, row))
         listed = [label for label in _ABSTRACT_ANNOUNCEMENTS if len(by_label.get(label, ())) >= 2]
         if not listed:
             continue
@@ -193,22 +193,22 @@ def _abstract_item(row: WeakRow) -> str | None:
     return text
 
 
-def _made_up_abstract(by_label: dict[str, list[WeakRow]], listed: list[str], copy: int,
+def _made_up_abstract(by_label: dict[str, list[tuple[str, WeakRow]]], listed: list[str], copy: int,
                       generator: random.Random) -> list[WeakRow]:
-    source = by_label[listed[0]][0].sentence
+    source = by_label[listed[0]][0][1].sentence
     topic = _made_up_topic(source.paper_title, generator)
     in_heading = generator.random() < 0.5
     heading_path = [generator.choice(_ABSTRACT_HEADINGS)] if in_heading else []
     texts_and_rows = []
     if by_label.get("other"):
-        background = generator.choice(by_label["other"])
-        texts_and_rows.append((_abstract_item(background) + "。", background))
+        background, row = generator.choice(by_label["other"])
+        texts_and_rows.append((background + "。", row))
     for label in listed:
         items = generator.sample(by_label[label], min(len(by_label[label]), generator.randint(2, 3)))
         announcement = generator.choice(_ABSTRACT_ANNOUNCEMENTS[label]).format(topic=topic)
-        for number, row in enumerate(items):
+        for number, (item, row) in enumerate(items):
             end = "。" if number == len(items) - 1 else "；"
-            texts_and_rows.append(((announcement if number == 0 else "") + _abstract_item(row) + end, row))
+            texts_and_rows.append(((announcement if number == 0 else "") + item + end, row))
     if not in_heading:
         text, row = texts_and_rows[0]
         texts_and_rows[0] = (generator.choice(_ABSTRACT_LABELS) + text, row)

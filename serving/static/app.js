@@ -55,9 +55,8 @@ function updateCharCount() {
   charCount.textContent = `${count.toLocaleString()} / ${MAX_DOCUMENT_CHARS.toLocaleString()} characters`;
 }
 
-// Chinese papers saved on Windows are often GB18030, not UTF-8: try UTF-8 strictly, then fall back.
-// The encodings `pcc prepare` reads: UTF-16 by its byte-order mark, else UTF-8, else GB18030 (GBK); null when the
-// bytes are none of these (a binary file named .txt).
+// The encodings `pcc prepare` reads: UTF-16 by its byte-order mark, else UTF-8 strictly, else GB18030 (Chinese
+// papers saved on Windows often are); null when the bytes are none of these (a binary file named .txt).
 function decodeText(buffer) {
   const bytes = new Uint8Array(buffer);
   const encodings = bytes[0] === 0xff && bytes[1] === 0xfe ? ["utf-16le"]
