@@ -65,8 +65,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=0,
                         help="cross-fitting folds of each training run (default: %(default)s: one fit per run; the "
                              "curve needs no held-out dev figure)")
-    parser.add_argument("--epochs", type=int,
-                        help=f"epochs of each run (default: the count {LATEST_MODEL} chose, else the settings')")
+    parser.add_argument("--stop-after-epochs", type=int,
+                        help=f"each run stops after this many epochs of the settings' schedule, as `pcc train` "
+                             f"refits (default: the count {LATEST_MODEL} chose, else all)")
     parser.add_argument("--max-steps", type=int, default=0, help="> 0 stops each fit early (default: %(default)s)")
     parser.add_argument("--weight", type=float, help="human_label_weight (default: the training settings')")
     parser.add_argument("--work-dir", type=Path, default=PROCESSED / "review_curve", help="default: %(default)s")
@@ -81,7 +82,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     if args.rounds < 1 or any(0 < n < args.rounds for n in args.labels):
         parser.error(f"--rounds {args.rounds}: give at least 1, and no more than the smallest number of labels")
     if args.smoke:
-        args.labels, args.seeds, args.max_steps, args.folds, args.epochs = [0, 5], args.seeds[:1], 2, 0, 1
+        args.labels, args.seeds, args.max_steps, args.folds, args.stop_after_epochs = [0, 5], args.seeds[:1], 2, 0, 1
         args.work_dir = args.work_dir if args.work_dir != PROCESSED / "review_curve" else PROCESSED / "review_curve_smoke"
     args.out = args.out or (args.work_dir / "review_curve.md" if args.smoke else REPORTS / "review_curve.md")
     return args
@@ -172,11 +173,13 @@ def smoke_setup(args: argparse.Namespace) -> None:
 
 
 def training_overrides(args: argparse.Namespace) -> dict:
-    epochs = args.epochs
-    if epochs is None and (LATEST_MODEL / "metrics.json").is_file():
-        epochs = json.loads((LATEST_MODEL / "metrics.json").read_text("utf-8")).get("chosen_epochs")
+    # The shipped model is refitted on the schedule of `epochs` and stopped at the count it chose; a run trained
+    # on a schedule of only that many epochs decays its learning rate sooner and is another, less stable model.
+    stop_after = args.stop_after_epochs
+    if stop_after is None and (LATEST_MODEL / "metrics.json").is_file():
+        stop_after = json.loads((LATEST_MODEL / "metrics.json").read_text("utf-8")).get("chosen_epochs")
     overrides = {"sentences": str(args.sentences), "weak_labels": str(args.weak_labels), "folds": args.folds,
-                 "epochs": epochs, "max_steps": args.max_steps or None, "base_model": args.base_model,
+                 "stop_after_epochs": stop_after, "max_steps": args.max_steps or None, "base_model": args.base_model,
                  "human_label_weight": args.weight, "output_dir": str(args.work_dir / "models")}
     return {key: value for key, value in overrides.items() if value is not None}
 

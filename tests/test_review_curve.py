@@ -2,6 +2,8 @@
 import importlib.util
 import json
 
+import yaml
+
 from tests.conftest import REPO
 
 
@@ -20,6 +22,9 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     assert [(r["method"], r["labels"]) for r in results] == [("none", 0), ("review", 5), ("random", 5)]
     assert results[1]["picks"] == "margin, spread over labels, 1 step(s)"
     assert all(0.0 <= r["macro_f1"] <= 1.0 for r in results)
+    # each run trains as a refit does: the settings' schedule, stopped after the chosen count (here 1)
+    settings = yaml.safe_load((REPO / results[0]["run"] / "config.yaml").read_text("utf-8"))
+    assert (settings["epochs"], settings["stop_after_epochs"], settings["folds"]) == (6, 1, 0)
     picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {"text", "label", "paper", "heading"} == set(picked[0])
     report = (tmp_path / "review_curve.md").read_text("utf-8")

@@ -85,7 +85,10 @@ def test_config_overrides_and_bad_settings(tmp_path):
                           ("use_heading: 1\n", "field 'use_heading' must be true or false, got 1"),
                           ("heading_drop: true\n", "field 'heading_drop' must be a number, got True"),
                           ("seed: 13\nepochs: [8\n", r"train.yaml:3: not valid YAML"),
-                          ("- epochs\n", "expected settings as `name: value` lines")]:
+                          ("- epochs\n", "expected settings as `name: value` lines"),
+                          ("folds: 0\nepochs: 3\nstop_after_epochs: 4\n",
+                           r"'stop_after_epochs' must be between 0 and epochs \(3\), got 4"),
+                          ("folds: 2\nstop_after_epochs: 1\n", "stop_after_epochs is for folds: 0")]:
         config_file.write_text(text, "utf-8")
         with pytest.raises(UserError, match=message):
             TrainConfig.load(config_file, {})
@@ -104,6 +107,20 @@ def test_short_fine_tune_of_the_converted_base_model(tmp_path, converted_base_mo
     assert info["base_model"] == str(base)
     metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
     assert metrics["fits"]["refit on all papers"]["steps"] == 3
+
+
+def test_stop_after_epochs_keeps_the_longer_schedule(tmp_path, tiny_checkpoint):
+    from safetensors.torch import load_file
+
+    stopped = train(tiny_config(tmp_path / "stopped", tiny_checkpoint, folds=0, epochs=3, stop_after_epochs=1))
+    short = train(tiny_config(tmp_path / "short", tiny_checkpoint, folds=0, epochs=1))
+    fits = [json.loads((run / "metrics.json").read_text("utf-8")) for run in (stopped, short)]
+    steps_per_epoch = -(-fits[0]["train_rows"] // 8)
+    assert [fit["fits"]["refit on all papers"]["steps"] for fit in fits] == [steps_per_epoch] * 2
+    assert json.loads((stopped / "pcc_model.json").read_text("utf-8"))["epochs"] == 1
+    # The same steps on the same data, but the 3-epoch schedule's learning rate was still high at the stop.
+    weights = [load_file(run / "model.safetensors") for run in (stopped, short)]
+    assert any(not weights[0][name].equal(weights[1][name]) for name in weights[0])
 
 
 def test_mixed_precision_trains_in_bf16_where_the_cpu_has_it_and_saves_fp32_weights(tmp_path, converted_base_model):

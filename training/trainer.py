@@ -74,6 +74,8 @@ class TrainConfig:
     drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
     folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
     epochs: int = _option(6, "maximum epochs; the best count on the held-out gold is used for the refit")
+    stop_after_epochs: int = _option(0, "with folds: 0, stop after this many epochs of the `epochs` schedule, as a "
+                                        "cross-fitted refit stops at the count it chose (0 = train all `epochs`)")
     max_steps: int = _option(0, "> 0 stops every fit after this many steps (smoke runs)")
     learning_rate: float = _option(1e-4, "learning rate of the encoder")
     head_learning_rate: float = _option(1e-3, "learning rate of the pooler and classifier, which start untrained")
@@ -106,6 +108,12 @@ class TrainConfig:
             raise UserError(f"{path}: field 'context' must be one of {', '.join(CONTEXT_SCHEMES)}, got {config.context!r}")
         if config.folds == 1 or config.folds < 0:
             raise UserError(f"{path}: field 'folds' must be 0 (no cross-fitting) or at least 2, got {config.folds}")
+        if not 0 <= config.stop_after_epochs <= config.epochs:
+            raise UserError(f"{path}: field 'stop_after_epochs' must be between 0 and epochs ({config.epochs}), got "
+                            f"{config.stop_after_epochs}")
+        if config.stop_after_epochs and config.folds:
+            raise UserError(f"{path}: stop_after_epochs is for folds: 0; with folds the held-out gold chooses when "
+                            "the refit stops")
         return config
 
 
@@ -170,7 +178,7 @@ def train(config: TrainConfig) -> Path:
     started = time.perf_counter()
     timings: dict[str, dict] = {}
     cross_fit = _cross_fit(config, base_model, dataset, timings) if folds else None
-    epochs = cross_fit.epochs if cross_fit else config.epochs
+    epochs = cross_fit.epochs if cross_fit else config.stop_after_epochs or config.epochs
     rows = data.concat(dataset["train"], dataset["dev"])
     model, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=epochs)[:2]
     if cross_fit is not None:
@@ -179,7 +187,7 @@ def train(config: TrainConfig) -> Path:
     say(f"training time: {seconds:.0f} s")
     run_dir = None
     if distributed.is_main():  # one run directory, written by one process
-        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, timings, seconds,
+        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, epochs, timings, seconds,
                              human.record if human else None)
     return distributed.broadcast(run_dir)  # the others wait until it is written
 
@@ -401,7 +409,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
 
 def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
-               cross_fit: CrossFit | None, timings: dict, seconds: float, human_labels: dict | None) -> Path:
+               cross_fit: CrossFit | None, epochs: int, timings: dict, seconds: float, human_labels: dict | None) -> Path:
     """The model directory (`training.model_card`): checkpoint, card, settings, metrics, held-out predictions."""
     run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)
@@ -409,7 +417,7 @@ def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, 
     card = ModelCard(
         labels=list(LABELS), max_length=config.max_length, use_heading=config.use_heading, context=config.context,
         base_model=base_model,
-        seed=config.seed, epochs=cross_fit.epochs if cross_fit else config.epochs,
+        seed=config.seed, epochs=epochs,
         temperature=cross_fit.calibration["temperature"] if cross_fit else 1.0, folds=folds,
         trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))
     metrics = {"chosen_epochs": card.epochs, "training_seconds": round(seconds, 1), "fits": timings,
