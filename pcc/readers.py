@@ -178,7 +178,9 @@ def _without_running_lines(pages: list[str]) -> list[str]:
 
 
 def read_docx(path: Path) -> str:
-    """Paragraphs and table cells in document order."""
+    """Paragraphs and table cells in document order, with what Word shows but python-docx's paragraph and table
+    lists leave out: content controls (journal and thesis templates put titles and abstracts in them), text boxes
+    (after the paragraph that anchors them) and tracked insertions (deletions are left out)."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -189,17 +191,59 @@ def read_docx(path: Path) -> str:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise UserError(f"{path}: not a readable .docx file ({error}); re-save it from Word") from None
+    return "\n".join(_block_lines(document.element.body, document._body))
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# Not the text a reader sees: deleted or moved-away text, properties, content-control settings, ruby (pinyin)
+# annotations, and the legacy copy of a drawing that Word writes beside the modern one.
+_UNSEEN = {_W + name for name in ("del", "moveFrom", "pPr", "rPr", "sectPr", "sdtPr", "tblPr", "tcPr", "trPr", "rt")}
+_UNSEEN.add(_MC_FALLBACK)
+
+
+def _block_lines(container, parent) -> list[str]:
+    """The lines of the paragraphs and tables in `container` (the body, a table cell, a text box), in order;
+    content controls, custom XML and tracked insertions around them are opened."""
+    from docx.table import Table
+
     lines: list[str] = []
-    for block in document.iter_inner_content():
-        if hasattr(block, "rows"):
-            for row in block.rows:
-                lines.extend(_table_row_lines(row))
-        else:
-            lines.append(block.text)
-    return "\n".join(lines)
+    for child in container:
+        if child.tag == _W + "p":
+            lines.extend(_paragraph_lines(child, parent))
+        elif child.tag == _W + "tbl":
+            for row in Table(child, parent).rows:
+                lines.extend(_table_row_lines(row, parent))
+        elif child.tag not in _UNSEEN:
+            lines.extend(_block_lines(child, parent))
+    return lines
 
 
-def _table_row_lines(row) -> list[str]:
+def _paragraph_lines(paragraph, parent) -> list[str]:
+    """A paragraph's text (line breaks and tabs kept), then the lines of the text boxes anchored in it."""
+    parts: list[str] = []
+    boxes: list = []
+
+    def walk(node):
+        for child in node:
+            if child.tag == _W + "t":
+                parts.append(child.text or "")
+            elif child.tag == _W + "tab":
+                parts.append("\t")
+            elif child.tag in (_W + "br", _W + "cr") and child.get(_W + "type") in (None, "textWrapping"):
+                parts.append("\n")
+            elif child.tag == _W + "noBreakHyphen":
+                parts.append("-")
+            elif child.tag == _W + "txbxContent":
+                boxes.append(child)
+            elif child.tag not in _UNSEEN:
+                walk(child)
+
+    walk(paragraph)
+    return ["".join(parts)] + [line for box in boxes for line in _block_lines(box, parent)]
+
+
+def _table_row_lines(row, parent) -> list[str]:
     """A table row as text: a cell that holds sentences gives its paragraphs, as the text around the table does;
     a row of data (labels, figures) gives one line, its cells separated by tabs, which `pcc prepare` leaves out as
     a table row (`pcc.cleaning.table_reason`) instead of reading each short cell as a heading."""
@@ -207,9 +251,10 @@ def _table_row_lines(row) -> list[str]:
     for cell in row.cells:  # a merged cell comes once for each column it spans
         if not cells or cell._tc is not cells[-1]._tc:
             cells.append(cell)
-    texts = ["\n".join(paragraph.text for paragraph in cell.paragraphs).strip() for cell in cells]
+    cell_lines = [_block_lines(cell._tc, parent) for cell in cells]
+    texts = ["\n".join(lines).strip() for lines in cell_lines]
     if any(re.search(r"[。！？；]", text) for text in texts):
-        return [paragraph.text for cell in cells for paragraph in cell.paragraphs]
+        return [line for lines in cell_lines for line in lines]
     return ["\t".join(text.replace("\n", " ") for text in texts)]
 
 

@@ -88,6 +88,37 @@ def test_docx_paragraphs_and_tables_in_order(tmp_path):
     assert lines.index("（一）沟通不畅。") < lines.index("沟通不畅\t加强沟通")
 
 
+def test_docx_content_controls_text_boxes_and_tracked_changes(tmp_path):
+    import docx
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    path = write_docx(tmp_path / "paper.docx", paragraphs=["正文第一段。"])
+    document = docx.Document(str(path))
+    body = document.element.body
+    blocks = [
+        # a template's abstract in a content control
+        f'<w:sdt {w}><w:sdtPr><w:alias w:val="摘要"/></w:sdtPr><w:sdtContent>'
+        '<w:p><w:r><w:t>摘要：警民沟通渠道不畅。</w:t></w:r></w:p></w:sdtContent></w:sdt>',
+        # tracked changes: the insertion is read, the deletion is not; a line break and a page break
+        f'<w:p {w}><w:r><w:t>群众</w:t></w:r><w:ins w:id="1" w:author="a"><w:r><w:t>对警方</w:t></w:r></w:ins>'
+        '<w:del w:id="2" w:author="a"><w:r><w:delText>不再</w:delText></w:r></w:del>'
+        '<w:r><w:t>信任度下降。</w:t><w:br/><w:t>第二行。</w:t><w:br w:type="page"/></w:r></w:p>',
+        # a text box, written by Word twice (drawing and its legacy fallback): read once, after its paragraph
+        f'<w:p {w} {mc}><w:r><w:t>锚定段落。</w:t></w:r><w:r><mc:AlternateContent>'
+        '<mc:Choice Requires="wps"><w:drawing><w:txbxContent><w:p><w:r><w:t>框内文字。</w:t></w:r></w:p>'
+        '</w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent><w:p><w:r>'
+        '<w:t>框内文字。</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>',
+    ]
+    for xml in blocks:
+        body.insert(len(body) - 1, parse_xml(xml))  # before the section properties
+    document.save(str(path))
+    lines = read_text(path).splitlines()
+    assert lines[-6:] == ["正文第一段。", "摘要：警民沟通渠道不畅。", "群众对警方信任度下降。", "第二行。",
+                          "锚定段落。", "框内文字。"]
+
+
 def test_docx_that_is_not_a_zip_package(tmp_path):
     path = tmp_path / "fake.docx"
     path.write_text("这不是一个文档", encoding="utf-8")
