@@ -236,7 +236,7 @@ def read_sheet(path: Path) -> list[dict]:
 def write_human_labels(picked: list[dict], path: Path) -> Path:
     """The picked sentences with their gold label as the person's answer: a human-label file."""
     write_jsonl(path, [{"text": row["text"], "label": row["gold_label"], "paper": row["paper"],
-                        "heading": row["heading_path"]} for row in picked])
+                        "heading": row["heading_path"], "lead": row["lead"]} for row in picked])
     return path
 
 

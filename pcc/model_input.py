@@ -26,10 +26,15 @@ CONTEXT_SCHEMES = (HEADINGS, HEADINGS_AND_LEAD)
 NEIGHBOUR_MAX_GAP = 2
 
 
+def lead_as_read(lead: str | None) -> str | None:
+    """The part of a lead the model reads (its last `LEAD_CHARS` characters), or None."""
+    return (lead or "").strip()[-LEAD_CHARS:] or None
+
+
 def heading_context(heading_path: list[str] | None, lead: str | None = None) -> str | None:
     """The second segment of the model input for a sentence under these headings after this lead, or None."""
     headings = HEADING_SEPARATOR.join(heading_path or [])
-    lead = (lead or "").strip()[-LEAD_CHARS:]
+    lead = lead_as_read(lead)
     if not lead:
         return headings or None
     return f"{headings}{LEAD_SEPARATOR}{lead}".strip()

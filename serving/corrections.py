@@ -2,7 +2,7 @@
 ($PCC_CORRECTIONS_DIR, `pcc serve --corrections-dir`).
 
 Every corrected sentence becomes one JSON line of `corrections.jsonl` in that folder, appended and never
-rewritten. A line is a gold row (`text`, `label`, `paper`, `heading`), so the file goes as it is to
+rewritten. A line is a gold row (`text`, `label`, `paper`, `heading`, `lead`), so the file goes as it is to
 `pcc train --human-labels` and `pcc evaluate --gold`; it also holds `previous_label` (the model's, or an earlier
 correction), the `model` that was serving and the UTC `time`. A request's lines go in with one write to a file
 opened for appending, under an exclusive lock (fcntl.flock, which every worker process honours): writers at the
@@ -37,6 +37,7 @@ class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Text
     heading_path: Annotated[list[Heading], Field(max_length=MAX_HEADING_DEPTH)] = []
+    lead: Optional[Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT_CHARS)]] = None
     label: Label
     previous_label: Optional[Label] = None
 
@@ -60,7 +61,8 @@ class CorrectionStore:
         """Append one line per correction; what was saved (count, file name, model, time)."""
         time = datetime.now(timezone.utc).isoformat(timespec="seconds")
         lines = "".join(json.dumps({
-            "paper": request.paper, "text": item.text, "heading": item.heading_path, "label": item.label,
+            "paper": request.paper, "text": item.text, "heading": item.heading_path, "lead": item.lead or None,
+            "label": item.label,
             "previous_label": item.previous_label, "model": self.model, "model_exported_at": self.model_exported_at,
             "time": time,
         }, ensure_ascii=False) + "\n" for item in request.corrections).encode("utf-8")

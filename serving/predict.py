@@ -24,7 +24,7 @@ from tqdm import tqdm
 from pcc.cleaning import sentence_garbled
 from pcc.documents import load_document
 from pcc.errors import UserError
-from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, heading_context
+from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, heading_context, lead_as_read
 from pcc.paths import PREDICTIONS
 from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
                          write_jsonl)
@@ -38,7 +38,7 @@ ENGINES = ("local", "ray")
 RAY_OPTIONS = ("address", "workers", "gpus_per_worker", "cpus_per_worker")
 CHECKPOINT_SECONDS = 3.0
 SENTENCE_CHUNK = 512  # sentences per progress step in --sentences mode
-CSV_FIELDS = ["paper", "title", "source", "index", "text", "heading_path", "is_heading", "quality", "label",
+CSV_FIELDS = ["paper", "title", "source", "index", "text", "heading_path", "lead", "is_heading", "quality", "label",
               "confidence", *(f"score_{label}" for label in LABELS)]
 SUMMARY_SECTIONS = {"problem": "Problems (问题)", "cause": "Causes (原因)", "countermeasure": "Countermeasures (对策)"}
 
@@ -250,8 +250,9 @@ def _classify_lines(classifier: SentenceClassifier, paper: Paper, listed: list[t
             predictions = iter(classifier.classify(
                 [s.text for s, _ in readable],
                 [heading_context(s.heading_path, lead if reads_leads else None) for s, lead in readable]))
-            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None)
-                         for s, _ in listed[start:start + SENTENCE_CHUNK]]
+            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None,
+                                          lead_as_read(lead) if reads_leads else None)
+                         for s, lead in listed[start:start + SENTENCE_CHUNK]]
             progress.update(len(listed[start:start + SENTENCE_CHUNK]))
     return PaperAnalysis(paper, analyzed)
 
@@ -347,10 +348,11 @@ class Outputs:
 
 def analysis_rows(analyses: list[PaperAnalysis]) -> list[dict]:
     """The output rows of classified papers, one per sentence in paper order (both engines write these)."""
-    return [_row(a.paper, item.sentence, item.prediction) for a in analyses for item in a.sentences]
+    return [_row(a.paper, item) for a in analyses for item in a.sentences]
 
 
-def _row(paper: Paper, sentence: Sentence, prediction) -> dict:
+def _row(paper: Paper, item: AnalyzedSentence) -> dict:
+    sentence, prediction = item.sentence, item.prediction
     return {
         "paper": paper.paper_id,
         "title": paper.title,
@@ -358,6 +360,7 @@ def _row(paper: Paper, sentence: Sentence, prediction) -> dict:
         "index": sentence.index,
         "text": sentence.text,
         "heading_path": sentence.heading_path,
+        "lead": item.lead,
         "is_heading": sentence.is_heading,
         "quality": sentence.quality,
         "label": prediction.label if prediction else None,
@@ -433,6 +436,7 @@ def _write_part(folder: Path, rows: list[dict]) -> Path:
     number = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
     schema = pa.schema([("paper", pa.string()), ("title", pa.string()), ("source", pa.string()),
                         ("index", pa.int64()), ("text", pa.string()), ("heading_path", pa.list_(pa.string())),
+                        ("lead", pa.string()),
                         ("is_heading", pa.bool_()), ("quality", pa.string()), ("label", pa.string()),
                         ("confidence", pa.float64()), ("scores", pa.struct([(label, pa.float64()) for label in LABELS]))])
     part = folder / f"part-{number:05d}.parquet"
@@ -448,6 +452,7 @@ def _from_csv(row: dict) -> dict:
         **{k: row.get(k) for k in ("paper", "title", "source", "text", "quality")},
         "index": int(row.get("index") or 0),
         "heading_path": row["heading_path"].split(HEADING_SEPARATOR) if row.get("heading_path") else [],
+        "lead": row.get("lead") or None,
         "is_heading": row.get("is_heading") == "True",
         "label": row["label"] if classified else None,
         "confidence": float(row["confidence"]) if classified else None,

@@ -7,7 +7,8 @@ take turns, each giving its least certain sentence, and within a label the paper
 one hard paper nor the label the model hesitates over most (often `other`) takes the whole batch; `--spread
 papers` lets only the papers take turns. It writes
 - `<out>.csv`: one row per sentence, in reading order, with `label` left blank for a spreadsheet, and the
-  model's label, confidence and uncertainty beside it;
+  model's label, confidence and uncertainty beside it; `lead` is what the model read of the sentence before, so
+  that the label trains the model in the context it was predicted in;
 - `<out>.labelstudio.json`: the same sentences as Label Studio tasks, the model's label pre-filled as a
   prediction, and `<out>.labelstudio.xml`, the labeling config to paste into the Label Studio project.
 `pcc train --human-labels` reads the filled CSV (blank rows are skipped) and Label Studio's JSON export
@@ -30,7 +31,7 @@ from pcc.records import CHINESE_LABELS, LABELS, atomic_open, label_named, read_i
 
 MEASURES = ("margin", "entropy")
 SPREADS = ("labels", "papers")
-CSV_FIELDS = ["text", "label", "paper", "heading", "model_label", "confidence", "margin", "entropy", "rank",
+CSV_FIELDS = ["text", "label", "paper", "heading", "lead", "model_label", "confidence", "margin", "entropy", "rank",
               "title", "source", "index"]
 FROM_NAME, TO_NAME = "label", "text"  # the names of the Choices and Text tags in LABEL_STUDIO_CONFIG
 LABEL_STUDIO_CONFIG = """<View>
@@ -153,12 +154,13 @@ def write_review(out: Path, picked: list[dict], model_version: str) -> list[Path
         for row in rows:
             writer.writerow({
                 "text": row["text"], "label": "", "paper": row["paper"],
-                "heading": HEADING_SEPARATOR.join(row["heading_path"]), "model_label": row["label"],
+                "heading": HEADING_SEPARATOR.join(row["heading_path"]), "lead": row.get("lead") or "",
+                "model_label": row["label"],
                 "confidence": round(row["confidence"], 4), "margin": round(row["margin"], 4),
                 "entropy": round(row["entropy"], 4), "rank": row["rank"], "title": row["title"],
                 "source": row["source"], "index": row["index"]})
     tasks = [{
-        "data": {"text": row["text"], "heading": HEADING_SEPARATOR.join(row["heading_path"]),
+        "data": {"text": row["text"], "heading": HEADING_SEPARATOR.join(row["heading_path"]), "lead": row.get("lead"),
                  "heading_path": row["heading_path"], "paper": row["paper"], "title": row["title"],
                  "index": row["index"], "rank": row["rank"]},
         "predictions": [{"model_version": model_version, "score": round(row["confidence"], 4),
@@ -187,8 +189,8 @@ def texts_in(path: Path) -> set[str]:
 
 
 def read_label_studio(path: str | Path) -> list[dict]:
-    """The labelled tasks of a Label Studio export as gold rows (`text`, `label`, `paper`, `heading`, `line` =
-    the task's position from 1). JSON export: a task's label is the `choices` result of its last annotation that
+    """The labelled tasks of a Label Studio export as gold rows (`text`, `label`, `paper`, `heading`, `lead`,
+    `line` = the task's position from 1). JSON export: a task's label is the `choices` result of its last annotation that
     was not cancelled; JSON-MIN export: its `label` field. Tasks nobody labelled are skipped; a label that is not
     one of the four (English or the guidelines' Chinese) is an error naming the task."""
     rows = []
@@ -206,6 +208,8 @@ def read_label_studio(path: str | Path) -> list[dict]:
             row["paper"] = str(task["paper"])
         if task["heading"]:
             row["heading"] = task["heading"]
+        if task["gives_lead"]:
+            row["lead"] = task["lead"]
         rows.append(row)
     if not rows:
         raise UserError(f"{path}: no labelled task; label some in Label Studio, then export again as JSON")
@@ -237,7 +241,9 @@ def _label_studio_tasks(path: Path) -> list[dict]:
             headings = [part.strip() for part in heading.split(HEADING_SEPARATOR.strip())] if isinstance(heading, str) else []
         choice = _annotated_choice(task, where) if "annotations" in task else _min_choice(task.get(FROM_NAME))
         found.append({"position": position, "id": task.get("id"), "text": text.strip(), "paper": data.get("paper"),
-                      "heading": [h for h in headings if isinstance(h, str) and h.strip()], "choice": choice})
+                      "heading": [h for h in headings if isinstance(h, str) and h.strip()],
+                      "lead": data["lead"] if isinstance(data.get("lead"), str) else None,
+                      "gives_lead": "lead" in data, "choice": choice})
     return found
 
 

@@ -91,6 +91,7 @@ class SentenceOut(BaseModel):
     index: int
     text: str
     heading_path: list[str]
+    lead: Optional[str]  # the end of the sentence before, or of the announcement of its list, as the model read it
     is_heading: bool
     quality: str  # "ok" or "garbled"; garbled sentences are not classified
     label: Optional[str]
@@ -211,7 +212,7 @@ class PCC:
 def _sentence_fields(item) -> dict:
     """The fields of a SentenceOut for an analysed sentence (garbled ones have no label, confidence, scores)."""
     sentence = item.sentence
-    return {"index": sentence.index, "text": sentence.text, "heading_path": sentence.heading_path,
+    return {"index": sentence.index, "text": sentence.text, "heading_path": sentence.heading_path, "lead": item.lead,
             "is_heading": sentence.is_heading, "quality": sentence.quality,
             **(asdict(item.prediction) if item.prediction else {"label": None, "confidence": None, "scores": None})}
 

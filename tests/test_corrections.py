@@ -16,7 +16,7 @@ WRITERS, THREADS, REQUESTS = 3, 4, 10
 def request(writer: int, number: int) -> CorrectionsIn:
     return CorrectionsIn(paper=f"paper-{writer}", corrections=[
         {"text": f"第{writer}号写者的第{number}个请求的第{k}句话。", "heading_path": ["一、问题"], "label": "cause",
-         "previous_label": "problem"} for k in range(3)])
+         "previous_label": "problem", **({"lead": "主要原因如下："} if k == 1 else {})} for k in range(3)])
 
 
 def write_many(folder: str, writer: int) -> None:
@@ -45,6 +45,8 @@ def test_concurrent_processes_and_threads_lose_no_line(tmp_path):
     # The file is a gold file as it is.
     gold = read_gold(tmp_path / "corrections.jsonl")
     assert gold[0]["heading"] == ["一、问题"] and gold[0]["label"] == "cause"
+    # with what the model read before each sentence (none before the first), for training on it
+    assert [row["lead"] for row in gold[:3]] == [None, "主要原因如下：", None]
 
 
 @pytest.mark.parametrize("body, where", [

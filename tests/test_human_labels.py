@@ -104,3 +104,21 @@ def test_training_with_human_labels_on_the_tiny_model(tmp_path, tiny_checkpoint)
     assert settings["human_labels"] == [str(labels)] and settings["human_label_weight"] == 3.0
     card = json.loads((run_dir / "pcc_model.json").read_text("utf-8"))
     assert "rebuilt:upload-7" in card["trained_papers"]
+
+
+def test_sentences_of_a_rebuilt_paper_train_with_the_lead_their_row_gives(tmp_path):
+    from pcc.model_input import LEAD_SEPARATOR
+    from tests.test_trainer import tiny_config
+    from training.trainer import _training_data
+
+    # Corrections of two sentences far apart in an uploaded paper: the row before is not the sentence before.
+    labels = tmp_path / "corrections.jsonl"
+    write_jsonl(labels, [
+        {"paper": "upload-9", "heading": ["二、原因"], "text": "经费保障不足，民警下社区缺少交通工具。", "label": "cause",
+         "lead": "造成这一局面的原因主要有以下几点："},
+        {"paper": "upload-9", "heading": ["三、对策"], "text": "要加大基层经费投入，保障社区警务运转。",
+         "label": "countermeasure", "lead": None}])
+    dataset = _training_data(tiny_config(tmp_path, tmp_path / "no-model", folds=0, human_labels=[str(labels)]))[0]
+    contexts = {row["text"]: row["context"] for row in dataset["train"]}
+    assert contexts["经费保障不足，民警下社区缺少交通工具。"] == f"二、原因{LEAD_SEPARATOR}造成这一局面的原因主要有以下几点："
+    assert contexts["要加大基层经费投入，保障社区警务运转。"] == "三、对策"  # it read none: not the row before

@@ -99,11 +99,29 @@ def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path, encoding):
     assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
 
 
-def test_sentences_jsonl_with_leads_for_a_model_that_reads_them(tiny_bundle, tmp_path):
-    bundle = tmp_path / "lead-bundle"
+def lead_bundle(tiny_bundle, folder):
+    """The tiny bundle, told that its model reads leads."""
+    bundle = folder / "lead-bundle"
     shutil.copytree(tiny_bundle, bundle)
     card = json.loads((bundle / "bundle.json").read_text("utf-8"))
     (bundle / "bundle.json").write_text(json.dumps({**card, "context": HEADINGS_AND_LEAD}), "utf-8")
+    return bundle
+
+
+def test_each_row_says_what_the_model_read_of_the_sentence_before(tiny_bundle, papers, tmp_path):
+    bundle = lead_bundle(tiny_bundle, tmp_path)
+    for out in (tmp_path / "p.jsonl", tmp_path / "p.csv"):
+        assert predict(bundle, papers / "sub" / "c.docx", "--out", out) == 0
+        rows = read_rows(out)
+        second = next(r for r in rows if r["text"].startswith("部分群众对公安工作缺乏了解，民警"))
+        assert second["lead"] == "随着社会的发展，警民关系面临新的挑战。"  # the sentence before, in its paragraph
+        assert next(r for r in rows if r["text"] == "一、存在的问题")["lead"] is None  # a heading has none
+    assert predict(tiny_bundle, papers / "sub" / "c.docx", "--out", tmp_path / "heading-only.jsonl") == 0
+    assert all(row["lead"] is None for row in read_rows(tmp_path / "heading-only.jsonl"))  # its model reads none
+
+
+def test_sentences_jsonl_with_leads_for_a_model_that_reads_them(tiny_bundle, tmp_path):
+    bundle = lead_bundle(tiny_bundle, tmp_path)
     listed = tmp_path / "listed.jsonl"
     rows = [{"text": "警力不足。", "heading_path": ["二、原因"], "lead": "究其原因，主要有以下几点："},
             {"text": "警力不足。", "heading_path": ["二、原因"]}, {"text": "警力不足。", "lead": 3}]
@@ -114,6 +132,7 @@ def test_sentences_jsonl_with_leads_for_a_model_that_reads_them(tiny_bundle, tmp
         ["警力不足。"] * 2, [heading_context(["二、原因"], "究其原因，主要有以下几点："), heading_context(["二、原因"])])
     assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
     assert out[0]["scores"] != pytest.approx(out[1]["scores"], abs=1e-6)  # the lead is read
+    assert [r["lead"] for r in out] == ["究其原因，主要有以下几点：", None]
     listed.write_text(json.dumps(rows[2], ensure_ascii=False) + "\n", encoding="utf-8")
     assert predict(bundle, "--sentences", listed, "--out", tmp_path / "bad.jsonl") == 2
 

@@ -28,6 +28,7 @@ SPREAD = [0.45, 0.2, 0.2, 0.15]  # larger margin, but the most spread probabilit
 def predictions() -> list[dict]:
     unsure = {("A", 2): UNSURE, ("A", 4): SPREAD, ("A", 5): [0.5, 0.45, 0.03, 0.02], ("B", 1): [0.6, 0.3, 0.05, 0.05]}
     rows = [row(paper, i, unsure.get((paper, i), SURE)) for paper, count in (("A", 6), ("B", 4)) for i in range(count)]
+    rows[2]["lead"] = "主要问题有以下几点："  # what the model read before A2
     rows.append(row("B", 4, UNSURE, heading=True))
     rows.append(row("B", 5, None))  # garbled: not classified
     rows.append(row("C", 0, [0.5, 0.46, 0.02, 0.02], text=rows[2]["text"]))  # the same text again
@@ -91,6 +92,7 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
     assert [(r["paper"], r["index"]) for r in rows] == [("A", "2"), ("A", "5"), ("B", "0"), ("B", "1")]
     assert all(r["label"] == "" for r in rows) and rows[0]["model_label"] == "problem"
     assert rows[0]["heading"] == "一、A的问题" and float(rows[0]["margin"]) == pytest.approx(0.02)
+    assert rows[0]["lead"] == "主要问题有以下几点：" and rows[1]["lead"] == ""
 
     tasks = json.loads(out.with_name("batch1.labelstudio.json").read_text("utf-8"))
     assert len(tasks) == 4 and tasks[0]["data"]["text"] == rows[0]["text"]
@@ -108,8 +110,9 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
         writer.writeheader()
         writer.writerows(rows)
     read_back = read_human_labels(sheet)
-    assert [(r["text"], r["label"], r["paper"], r["heading"]) for r in read_back] == [
-        (rows[0]["text"], "cause", "A", ["一、A的问题"]), (rows[2]["text"], "countermeasure", "B", ["一、B的问题"])]
+    assert [(r["text"], r["label"], r["paper"], r["heading"], r.get("lead")) for r in read_back] == [
+        (rows[0]["text"], "cause", "A", ["一、A的问题"], "主要问题有以下几点："),
+        (rows[2]["text"], "countermeasure", "B", ["一、B的问题"], None)]
 
     # Label Studio: the tasks imported, two annotated (one annotation cancelled, one redone), exported as JSON.
     tasks[0]["annotations"] = [{"result": [{"from_name": "label", "to_name": "text", "type": "choices",
@@ -125,8 +128,10 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
     export = tmp_path / "project-1-export.json"
     export.write_text(json.dumps(tasks, ensure_ascii=False), "utf-8")
     assert read_human_labels(export) == [
-        {"text": rows[0]["text"], "label": "cause", "line": 1, "paper": "A", "heading": ["一、A的问题"]},
-        {"text": rows[3]["text"], "label": "countermeasure", "line": 4, "paper": "B", "heading": ["一、B的问题"]}]
+        {"text": rows[0]["text"], "label": "cause", "line": 1, "paper": "A", "heading": ["一、A的问题"],
+         "lead": "主要问题有以下几点："},
+        {"text": rows[3]["text"], "label": "countermeasure", "line": 4, "paper": "B", "heading": ["一、B的问题"],
+         "lead": None}]  # the model read no lead there
 
     # JSON-MIN keeps the data and the choice on the task itself.
     minimal = [{"id": 7, "text": rows[1]["text"], "paper": "A", "heading": "一、A的问题 > （一）原因", "label": "problem"},

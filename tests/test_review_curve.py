@@ -26,7 +26,7 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     settings = yaml.safe_load((REPO / results[0]["run"] / "config.yaml").read_text("utf-8"))
     assert (settings["epochs"], settings["stop_after_epochs"], settings["folds"]) == (6, 1, 0)
     picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
-    assert len(picked) == 5 and {"text", "label", "paper", "heading"} == set(picked[0])
+    assert len(picked) == 5 and {"text", "label", "paper", "heading", "lead"} == set(picked[0])
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "| 0 |" in report and "| 5 |" in report and (tmp_path / "review_curve.png").stat().st_size > 0
     assert "`pcc review (margin, spread over labels, 1 step(s))`" in report

@@ -116,6 +116,7 @@ def test_analyze_segments_classifies_and_summarises_a_paper(server, local_classi
     assert body["title"] == expected.paper.title == "论网络社会公安机关深化和谐警民关系建设的对策"
     assert [s["text"] for s in body["sentences"]] == [item.sentence.text for item in expected.sentences]
     assert [s["index"] for s in body["sentences"]] == list(range(len(body["sentences"])))
+    assert [s["lead"] for s in body["sentences"]] == [item.lead for item in expected.sentences]
     headings = [s["text"] for s in body["sentences"] if s["is_heading"]]
     assert "三、对策建议" in headings
     countermeasure = next(s for s in body["sentences"] if s["text"].startswith("公安机关应当建立"))

@@ -249,14 +249,14 @@ def test_upload_correct_reload_and_export(browser, server, corrections_dir, tmp_
     # Exported as a gold file, exactly what `pcc evaluate --gold` and `pcc train --human-labels` read.
     find(browser, "#export-gold")[0].click()
     rows = [json.loads(line) for line in downloaded(folder, "基层治理.corrections.jsonl").read_text("utf-8").splitlines()]
-    assert rows == [{"paper": "基层治理", "heading": by_text[text]["heading_path"], "text": text, "label": label}
-                    for text, label in ((first, new_label), (second, second_label))]
+    assert rows == [{"paper": "基层治理", "heading": by_text[text]["heading_path"], "text": text, "label": label,
+                     "lead": by_text[text]["lead"]} for text, label in ((first, new_label), (second, second_label))]
     assert [(r["text"], r["label"]) for r in read_gold(folder / "基层治理.corrections.jsonl")] == [
         (first, new_label), (second, second_label)]
     find(browser, "#export-gold-csv")[0].click()
     gold_csv = read_gold(downloaded(folder, "基层治理.corrections.csv"))
-    assert [(r["text"], r["label"], r["paper"], r.get("heading", [])) for r in gold_csv] == [
-        (row["text"], row["label"], row["paper"], row["heading"]) for row in rows]
+    assert [(r["text"], r["label"], r["paper"], r.get("heading", []), r["lead"]) for r in gold_csv] == [
+        (row["text"], row["label"], row["paper"], row["heading"], row["lead"]) for row in rows]
 
     # The whole result, with the corrections, as JSON and CSV.
     find(browser, "#download-json")[0].click()
@@ -274,8 +274,9 @@ def test_upload_correct_reload_and_export(browser, server, corrections_dir, tmp_
     wait_for(browser, lambda d: find(d, "#status")[0].text.startswith("Saved"))
     assert find(browser, "#status")[0].text == "Saved 2 corrections to the server. 已保存到服务器。"
     stored = [json.loads(line) for line in (corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()]
-    assert [(r["paper"], r["text"], r["label"], r["previous_label"]) for r in stored] == [
-        ("基层治理", first, new_label, by_text[first]["label"]), ("基层治理", second, second_label, by_text[second]["label"])]
+    assert [(r["paper"], r["text"], r["label"], r["previous_label"], r["lead"]) for r in stored] == [
+        ("基层治理", text, label, by_text[text]["label"], by_text[text]["lead"])
+        for text, label in ((first, new_label), (second, second_label))]
     browser.execute_script("localStorage.clear()")
 
 

@@ -32,10 +32,13 @@ class GoldSentence:
     label: str
     line: int  # line of the gold file, for messages and reports
     matched: bool  # True when found in its paper: the prepared corpus, or one rebuilt from the gold rows
+    lead: str | None = None  # the row's `lead`: what the model read of the sentence before (None: it read none)
+    gives_lead: bool = False  # whether the row has a `lead` field (the page, the service, `pcc review` write one)
 
 
 def read_gold(path: str | Path, skip_unlabelled: bool = False) -> list[dict]:
-    """Read a gold file (`text`, `label`, optional `paper`, `heading`); a bad row names file:line and field.
+    """Read a gold file (`text`, `label`, optional `paper`, `heading`, `lead`); a bad row names file:line and
+    field.
 
     JSON Lines, or a `.csv` with those column names (as a spreadsheet saves it; headings of a path joined
     by " > ", as `pcc predict` writes them). `label` may also be given in Chinese (问题, 原因, 对策, 其他), as
@@ -59,6 +62,9 @@ def read_gold(path: str | Path, skip_unlabelled: bool = False) -> list[dict]:
             raise UserError(f"{where}: field 'heading' must be a string, a list of headings (outermost first) or absent")
         if row.get("paper") is not None and not isinstance(row["paper"], str):
             raise UserError(f"{where}: field 'paper' must be a string such as \"D05\"")
+        if row.get("lead") is not None and not isinstance(row["lead"], str):
+            raise UserError(f"{where}: field 'lead' must be a string (the end of the sentence before, as `pcc "
+                            "predict` writes it) or absent")
         rows.append({**row, "label": label, "line": number})
     if not rows:
         if skip_unlabelled:
@@ -75,9 +81,11 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
     missing = {"text", "label"} - set(reader.fieldnames or [])
     if missing:
         raise UserError(f"{path}:1: the header row lacks the column(s) {', '.join(sorted(missing))}; "
-                        "name the columns text, label and optionally paper, heading")
+                        "name the columns text, label and optionally paper, heading, lead")
     for row in reader:
         fields = {name: value.strip() for name, value in row.items() if name and isinstance(value, str) and value.strip()}
+        if "lead" in row and fields:
+            fields.setdefault("lead", None)  # a blank lead cell: the model read no lead
         if "heading" in fields:
             parts = fields["heading"].split(HEADING_SEPARATOR.strip())
             fields["heading"] = [part.strip() for part in parts if part.strip()]
@@ -215,5 +223,16 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
             # A negative index cannot collide with a corpus sentence of the same paper.
             sentence = Sentence(paper_id or f"gold:{row.get('paper') or 'unknown'}", "", -row["line"],
                                 row["text"], given_path)
-        located.append(GoldSentence(sentence, row["label"], row["line"], found is not None))
+        located.append(GoldSentence(sentence, row["label"], row["line"], found is not None, row.get("lead") or None,
+                                    "lead" in row))
     return located
+
+
+def given_leads(gold: list[GoldSentence]) -> dict[str, str | None]:
+    """Sentence id → the lead its gold row gives (None: the model read none), where the paper cannot give it: a
+    paper rebuilt from rows that carry a lead holds only the rows labelled (corrections, review picks), so the
+    row before is not the sentence before; a sentence found nowhere has no neighbours. A corpus paper's own leads
+    stand, and so do those of a paper rebuilt from rows without the field (a hand-labelled paper, every
+    sentence in reading order)."""
+    return {g.sentence.id: g.lead for g in gold
+            if g.gives_lead and (not g.matched or g.sentence.paper_id.startswith(REBUILT_PAPER))}

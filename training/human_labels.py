@@ -9,7 +9,8 @@ A file is one of
 
 Rows are placed in the corpus as gold rows are (`training.gold`): a sentence found in the corpus gets the
 human label in place of its weak label; a paper the corpus lacks is rebuilt from the rows naming it, and its
-rows are added. Of several labels for one sentence, the last one read wins. A human label enters the loss as
+rows are added, each read with the `lead` its row gives (the page, the service and `pcc review` write what the
+model read), since the rows of such a paper are only those labelled. Of several labels for one sentence, the last one read wins. A human label enters the loss as
 its one-hot target times `human_label_weight`: under the soft-label cross-entropy, that is the hard label with
 that sample weight. The check sets (`pcc.paths.CHECK_SETS` and the configured dev gold) score models, so a file
 that is one of them, or holds their sentences, is refused.
@@ -24,7 +25,7 @@ from pcc.errors import UserError
 from pcc.paths import CHECK_SETS
 from pcc.records import LABELS, Sentence
 from training.distributed import say
-from training.gold import gold_papers, locate_gold, normalise_text, read_gold
+from training.gold import given_leads, gold_papers, locate_gold, normalise_text, read_gold
 from training.labeling.weak_labels import WeakRow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ class HumanLabels:
     weak_rows: list[WeakRow]
     ids: set[str]  # sentence ids that carry a human label
     rebuilt: list[Sentence]  # sentences of the papers rebuilt from human-label rows
+    leads: dict[str, str | None]  # sentence id → the lead its row gives, in those papers (`given_leads`)
     record: dict = field(default_factory=dict)  # for metrics.json: files, rows, replaced, added, weight
 
 
@@ -125,4 +127,4 @@ def merge_human_labels(weak_rows: list[WeakRow], sentences: list[Sentence], file
               "rebuilt_papers": len({s.paper_id for s in rebuilt}), "weight": weight}
     say(f"human labels: {record['sentences']} sentences from {len(files)} file(s): {replaced} replace their weak "
           f"label, {added} added ({record['rebuilt_papers']} paper(s) rebuilt from their rows), weight {weight:g}")
-    return HumanLabels(merged, set(located), rebuilt, record)
+    return HumanLabels(merged, set(located), rebuilt, given_leads(list(located.values())), record)

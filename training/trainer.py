@@ -213,7 +213,9 @@ def _training_data(config: TrainConfig):
     # A sentence a person labelled was readable to them, even where extraction had garbled it.
     garbled = {s.id for s in sentences if s.quality != "ok"} - (human.ids if human else set())
     in_papers = sentences + (human.rebuilt if human else []) + [row.sentence for row in abstracts]
-    leads = dict(zip((s.id for s in in_papers), paper_leads(in_papers))) if config.context == HEADINGS_AND_LEAD else {}
+    leads = {}
+    if config.context == HEADINGS_AND_LEAD:
+        leads = dict(zip((s.id for s in in_papers), paper_leads(in_papers))) | (human.leads if human else {})
     dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained, leads)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")

@@ -437,11 +437,13 @@ function baseName() {
   return name.replace(/\.[^.]+$/, "").replace(/[\\/:*?"<>|]/g, "_").slice(0, 80) || "paper";
 }
 
-// Gold rows exactly as `pcc evaluate --gold` and `pcc train --human-labels` read them.
+// Gold rows exactly as `pcc evaluate --gold` and `pcc train --human-labels` read them; `lead` is what the model
+// read of the sentence before, which the exported rows alone (corrections only) cannot give back.
 function goldRows() {
   return [...state.corrections.keys()].sort((a, b) => a - b).map((index) => {
     const sentence = state.analysis.sentences[index];
-    return { paper: paperOf(sentence), heading: sentence.heading_path, text: sentence.text, label: labelOf(index) };
+    return { paper: paperOf(sentence), heading: sentence.heading_path, text: sentence.text, label: labelOf(index),
+             lead: sentence.lead ?? null };
   });
 }
 
@@ -452,8 +454,8 @@ document.getElementById("export-gold").addEventListener("click", () => {
 });
 
 document.getElementById("export-gold-csv").addEventListener("click", () => {
-  const rows = goldRows().map((row) => [row.text, row.label, row.paper, row.heading.join(HEADING_SEPARATOR)]);
-  download(`${baseName()}.corrections.csv`, "text/csv", csv(["text", "label", "paper", "heading"], rows));
+  const rows = goldRows().map((row) => [row.text, row.label, row.paper, row.heading.join(HEADING_SEPARATOR), row.lead || ""]);
+  download(`${baseName()}.corrections.csv`, "text/csv", csv(["text", "label", "paper", "heading", "lead"], rows));
   showStatus(`Exported ${state.corrections.size} corrections to ${baseName()}.corrections.csv.`);
 });
 
@@ -461,7 +463,8 @@ document.getElementById("save-server").addEventListener("click", async () => {
   const byPaper = new Map();
   for (const index of [...state.corrections.keys()].sort((a, b) => a - b)) {
     const sentence = state.analysis.sentences[index];
-    const item = { text: sentence.text, heading_path: sentence.heading_path, label: labelOf(index), previous_label: sentence.label };
+    const item = { text: sentence.text, heading_path: sentence.heading_path, lead: sentence.lead || null,
+                   label: labelOf(index), previous_label: sentence.label };
     byPaper.set(paperOf(sentence), [...(byPaper.get(paperOf(sentence)) || []), item]);
   }
   try {
