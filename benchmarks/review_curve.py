@@ -22,7 +22,7 @@ Writes reports/review_curve.md and review_curve.png (with --smoke: under the wor
 kept in <work>/results.jsonl, and a rerun with the same training settings skips it (--fresh starts over); runs
 without human labels and with random ones are shared by every way of `pcc review`'s picking, and the report shows
 each way measured with these training settings. Trains
-3 + 6 x seeds models by default; on 2 CPU cores that is about two hours.
+3 + 6 x seeds models by default; on 2 CPU cores that is about an hour.
 """
 from __future__ import annotations
 

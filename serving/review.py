@@ -190,8 +190,8 @@ def texts_in(path: Path) -> set[str]:
 
 def read_label_studio(path: str | Path) -> list[dict]:
     """The labelled tasks of a Label Studio export as gold rows (`text`, `label`, `paper`, `heading`, `lead`,
-    `line` = the task's position from 1). JSON export: a task's label is the `choices` result of its last annotation that
-    was not cancelled; JSON-MIN export: its `label` field. Tasks nobody labelled are skipped; a label that is not
+    `line` = the task's position from 1). JSON export: a task's label is the `choices` result of its last
+    annotation that was not cancelled; JSON-MIN export: its `label` field. Tasks nobody labelled are skipped; a label that is not
     one of the four (English or the guidelines' Chinese) is an error naming the task."""
     rows = []
     for task in _label_studio_tasks(Path(path)):

@@ -10,9 +10,9 @@ A file is one of
 Rows are placed in the corpus as gold rows are (`training.gold`): a sentence found in the corpus gets the
 human label in place of its weak label; a paper the corpus lacks is rebuilt from the rows naming it, and its
 rows are added, each read with the `lead` its row gives (the page, the service and `pcc review` write what the
-model read), since the rows of such a paper are only those labelled. Of several labels for one sentence, the last one read wins. A human label enters the loss as
-its one-hot target times `human_label_weight`: under the soft-label cross-entropy, that is the hard label with
-that sample weight. The check sets (`pcc.paths.CHECK_SETS` and the configured dev gold) score models, so a file
+model read), since the rows of such a paper are only those labelled. Of several labels for one sentence, the
+last one read wins. A human label enters the loss as its one-hot target times `human_label_weight`: under the
+soft-label cross-entropy, that is the hard label with that sample weight. The check sets (`pcc.paths.CHECK_SETS` and the configured dev gold) score models, so a file
 that is one of them, or holds their sentences, is refused.
 """
 from __future__ import annotations

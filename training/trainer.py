@@ -411,7 +411,8 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
 
 def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
-               cross_fit: CrossFit | None, epochs: int, timings: dict, seconds: float, human_labels: dict | None) -> Path:
+               cross_fit: CrossFit | None, epochs: int, timings: dict, seconds: float,
+               human_labels: dict | None) -> Path:
     """The model directory (`training.model_card`): checkpoint, card, settings, metrics, held-out predictions."""
     run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)

@@ -454,7 +454,8 @@ document.getElementById("export-gold").addEventListener("click", () => {
 });
 
 document.getElementById("export-gold-csv").addEventListener("click", () => {
-  const rows = goldRows().map((row) => [row.text, row.label, row.paper, row.heading.join(HEADING_SEPARATOR), row.lead || ""]);
+  const rows = goldRows().map((row) => [row.text, row.label, row.paper, row.heading.join(HEADING_SEPARATOR),
+                                        row.lead || ""]);
   download(`${baseName()}.corrections.csv`, "text/csv", csv(["text", "label", "paper", "heading", "lead"], rows));
   showStatus(`Exported ${state.corrections.size} corrections to ${baseName()}.corrections.csv.`);
 });
