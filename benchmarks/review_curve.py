@@ -285,6 +285,18 @@ def curves_of(results: list[dict], labels: list[int]) -> dict[str, list[list[flo
                   for n in labels] for way in ways}
 
 
+def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict[int, list[float]]]:
+    """Per `pcc review` setting measured, per number of labels: its score minus random's, seed by seed (seeds
+    where both ran, in seed order)."""
+    scores = {(row["method"], row.get("picks"), row["labels"], row["seed"]): row["macro_f1"] for row in results}
+    paired: dict[str, dict[int, list[float]]] = {}
+    for (method, picks, n, seed), score in sorted(scores.items(), key=lambda item: item[0][3]):
+        chance = scores.get(("random", None, n, seed))
+        if method == "review" and n in labels and chance is not None:
+            paired.setdefault(f"review ({picks})", {}).setdefault(n, []).append(score - chance)
+    return paired
+
+
 def write_report(args, results: list[dict], candidates: int, settings: dict, seconds: float) -> None:
     labels = sorted(args.labels)
     figure = args.out.with_suffix(".png")
@@ -323,6 +335,28 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
                 lines.append(f"At 50 labels, `pcc {way}` is {verdict} random: {review:.4f} against {chance:.4f} "
                              f"(difference {review - chance:+.4f}" + (f"; seed-to-seed standard deviations {spread}"
                                                                      if spread else "") + ").")
+        lines.append("")
+    paired = paired_differences(results, labels)
+    if paired:
+        lines += [
+            "## Paired by seed",
+            "",
+            "A seed fixes the start and the data order of both runs it is compared in, so the difference `pcc "
+            "review` − random within a seed leaves out what the seed alone decides. Per seed, then the mean ± its "
+            "standard error (standard deviation / √seeds):",
+            "",
+            "| human labels | " + " | ".join(f"`pcc {way}` − random" for way in paired) + " |",
+            "|---|" + "---|" * len(paired),
+        ]
+        for n in labels[1:]:
+            cells = []
+            for by_n in paired.values():
+                differences = by_n.get(n, [])
+                error = (f" ± {statistics.stdev(differences) / len(differences) ** 0.5:.4f}"
+                         if len(differences) > 1 else "")
+                cells.append(f"{statistics.mean(differences):+.4f}{error} "
+                             f"({', '.join(f'{d:+.3f}' for d in differences)})" if differences else "–")
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
         "## Settings",

@@ -30,6 +30,8 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "| 0 |" in report and "| 5 |" in report and (tmp_path / "review_curve.png").stat().st_size > 0
     assert "`pcc review (margin, spread over labels, 1 step(s))`" in report
+    difference = results[1]["macro_f1"] - results[2]["macro_f1"]  # review - random, the one seed
+    assert f"| 5 | {difference:+.4f} ({difference:+.3f}) |" in report.split("## Paired by seed")[1]
 
     # another way of picking reuses the runs without human labels and with random ones
     assert script.main(["--smoke", "--base-model", str(tiny_checkpoint), "--bundle", str(tiny_bundle),
