@@ -341,9 +341,10 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
         lines += [
             "## Paired by seed",
             "",
-            "A seed fixes the start and the data order of both runs it is compared in, so the difference `pcc "
-            "review` − random within a seed leaves out what the seed alone decides. Per seed, then the mean ± its "
-            "standard error (standard deviation / √seeds):",
+            "A seed fixes the starting weights and the random draws of both runs it compares, so the difference "
+            "`pcc review` − random within a seed leaves out part of what the seed alone decides (the data still "
+            "differ by the picked sentences). Per seed, then the mean ± its standard error (standard deviation / "
+            "√seeds):",
             "",
             "| human labels | " + " | ".join(f"`pcc {way}` − random" for way in paired) + " |",
             "|---|" + "---|" * len(paired),
