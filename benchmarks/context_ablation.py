@@ -198,7 +198,8 @@ def write_report() -> None:
              "figures are the cross-fitted held-out predictions; the outside-corpus papers and the wild check set are "
              "unseen by every model. sentences/s: `pcc predict` over the 15 wild papers (fp32, one seed). "
              "The *before* row was measured with the code before document context (commit 9904c75), the same three seeds. "
-             "training s: one thread, two runs side by side on the two cores (lead+extra bf16 abstracts: three side by side, with other jobs; `make run` trains it alone, two threads, in about 720 s).", "",
+             "training s: one thread, two runs side by side on the two cores (lead+extra bf16 abstracts: three side "
+             "by side, with other jobs; `make run` trains it alone, two threads, in about 720 s).", "",
              "| setting | seeds | " + " | ".join(f"{check}: with context / bare / cause" for check in CHECK_SETS)
              + " | sentences/s | training s |",
              "|---|---|" + "---|" * len(CHECK_SETS) + "---|---|"]

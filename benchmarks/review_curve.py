@@ -253,9 +253,9 @@ def wild_macro_f1(model_dir: Path, wild_sentences: Path) -> float:
     figure `pcc evaluate --gold data/gold/wild.jsonl` reports for a model that never saw those papers."""
     import numpy as np
 
-    from pcc.model_input import HEADINGS_AND_LEAD, paper_leads, sentence_context
+    from pcc.model_input import sentence_context
     from pcc.records import read_sentences
-    from training.gold import gold_papers, locate_gold, read_gold
+    from training.gold import gold_leads, gold_papers, locate_gold, read_gold
     from training.metrics import macro_f1
     from training.model_card import read_model_card
     from training.modeling import load_model, predict_proba
@@ -265,7 +265,7 @@ def wild_macro_f1(model_dir: Path, wild_sentences: Path) -> float:
     rows = read_gold(WILD_GOLD)
     sentences += gold_papers(rows, sentences)
     gold = locate_gold(rows, sentences)
-    leads = dict(zip((s.id for s in sentences), paper_leads(sentences))) if card.context == HEADINGS_AND_LEAD else {}
+    leads = gold_leads(sentences, gold, card.context)
     contexts = [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None for g in gold]
     tokenizer, model = load_model(str(model_dir))
     probs = predict_proba(model, tokenizer, [g.sentence.text for g in gold], contexts, card.max_length)

@@ -107,12 +107,19 @@ def _colon_announcement(text: str) -> str | None:
     return text[:colon.end()]
 
 
-def paper_contexts(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:
-    """The second segment of each sentence's model input under a context scheme (`CONTEXT_SCHEMES`)."""
+def scheme_leads(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:
+    """Each sentence's lead as a model of a context scheme (`CONTEXT_SCHEMES`) reads it (`lead_as_read`); None
+    throughout under a scheme without leads."""
     if scheme not in CONTEXT_SCHEMES:
         raise ValueError(f"context scheme {scheme!r}: expected one of {CONTEXT_SCHEMES}")
-    leads = paper_leads(sentences) if scheme == HEADINGS_AND_LEAD else [None] * len(sentences)
-    return [sentence_context(sentence, lead) for sentence, lead in zip(sentences, leads)]
+    if scheme != HEADINGS_AND_LEAD:
+        return [None] * len(sentences)
+    return [lead_as_read(lead) for lead in paper_leads(sentences)]
+
+
+def paper_contexts(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:
+    """The second segment of each sentence's model input under a context scheme (`CONTEXT_SCHEMES`)."""
+    return [sentence_context(s, lead) for s, lead in zip(sentences, scheme_leads(sentences, scheme))]
 
 
 # The two ways a sentence is shown to the model, scored separately in training and evaluation: with its context

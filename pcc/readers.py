@@ -198,8 +198,8 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 # Not the text a reader sees: deleted or moved-away text, properties, content-control settings, ruby (pinyin)
 # annotations, and the legacy copy of a drawing that Word writes beside the modern one.
-_UNSEEN = {_W + name for name in ("del", "moveFrom", "pPr", "rPr", "sectPr", "sdtPr", "tblPr", "tcPr", "trPr", "rt")}
-_UNSEEN.add(_MC_FALLBACK)
+_UNSEEN = {_MC_FALLBACK, *(_W + name for name in ("del", "moveFrom", "pPr", "rPr", "sectPr", "sdtPr", "tblPr", "tcPr",
+                                                   "trPr", "rt"))}
 
 
 def _block_lines(container, parent) -> list[str]:

@@ -17,7 +17,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from pcc.errors import UserError
-from pcc.model_input import HEADINGS, HEADINGS_AND_LEAD, lead_as_read, paper_leads, sentence_context
+from pcc.model_input import HEADINGS, scheme_leads, sentence_context
 from pcc.paths import LATEST_BUNDLE
 from pcc.records import LABELS, Paper, Sentence
 
@@ -149,15 +149,13 @@ class SentenceClassifier:
     def classify_papers(self, papers: Sequence[PreparedPaper]) -> list[PaperAnalysis]:
         """`classify_paper` for several papers at once: batches fill up across papers (fewer, fuller runs)."""
         every = [s for prepared in papers for s in prepared.sentences]
-        leads = paper_leads(every) if self.context_scheme == HEADINGS_AND_LEAD else [None] * len(every)
-        analyzed = [AnalyzedSentence(s, None, lead_as_read(lead)) for s, lead in zip(every, leads)]
-        readable = [item for item in analyzed if item.sentence.quality == "ok"]
-        predictions = self.classify([item.sentence.text for item in readable],
-                                    [sentence_context(item.sentence, item.lead) for item in readable])
-        for item, prediction in zip(readable, predictions):
-            item.prediction = prediction
-        analyzed_of = iter(analyzed)
-        return [PaperAnalysis(prepared.paper, [next(analyzed_of) for _ in prepared.sentences]) for prepared in papers]
+        leads = scheme_leads(every, self.context_scheme)
+        readable = [(s, lead) for s, lead in zip(every, leads) if s.quality == "ok"]
+        predictions = iter(self.classify([s.text for s, _ in readable],
+                                         [sentence_context(s, lead) for s, lead in readable]))
+        analyzed = iter([AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, lead)
+                         for s, lead in zip(every, leads)])
+        return [PaperAnalysis(prepared.paper, [next(analyzed) for _ in prepared.sentences]) for prepared in papers]
 
     def analyze(self, text: str, title: str | None = None) -> PaperAnalysis:
         """Segment raw text into sentences (with headings) and classify them."""

@@ -243,17 +243,17 @@ def _classify_lines(classifier: SentenceClassifier, paper: Paper, listed: list[t
                     ) -> PaperAnalysis:
     """Each listed sentence in the context it was given (never its neighbours in the list: they are unrelated)."""
     reads_leads = classifier.context_scheme == HEADINGS_AND_LEAD
+    listed = [(s, lead_as_read(lead) if reads_leads else None) for s, lead in listed]
     analyzed = []
     with tqdm(total=len(listed), desc="sentences", unit="sentence", disable=None) as progress:
         for start in range(0, len(listed), SENTENCE_CHUNK):
-            readable = [(s, lead) for s, lead in listed[start:start + SENTENCE_CHUNK] if s.quality == "ok"]
+            chunk = listed[start:start + SENTENCE_CHUNK]
+            readable = [(s, lead) for s, lead in chunk if s.quality == "ok"]
             predictions = iter(classifier.classify(
-                [s.text for s, _ in readable],
-                [heading_context(s.heading_path, lead if reads_leads else None) for s, lead in readable]))
-            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None,
-                                          lead_as_read(lead) if reads_leads else None)
-                         for s, lead in listed[start:start + SENTENCE_CHUNK]]
-            progress.update(len(listed[start:start + SENTENCE_CHUNK]))
+                [s.text for s, _ in readable], [heading_context(s.heading_path, lead) for s, lead in readable]))
+            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, lead)
+                         for s, lead in chunk]
+            progress.update(len(chunk))
     return PaperAnalysis(paper, analyzed)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_contexts, paper_leads, sentence_context
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, paper_contexts, sentence_context
 from pcc.paths import LATEST_MODEL, MODELS, SENTENCES
 from pcc.records import LABELS, read_sentences
 from training.metrics import macro_f1
@@ -262,7 +262,7 @@ def _length_grouped_batches(lengths: list[int], batch_size: int, order: random.R
 def _compare_on_gold(config: DistillConfig, sentences: list, card: ModelCard, teacher, student, tokenizer) -> list[dict]:
     """Macro-F1 of teacher and student on each gold file, bare and in context, with the share of its sentences
     whose paper is in the distillation corpus (seen)."""
-    from training.gold import given_leads, gold_papers, locate_gold, read_gold
+    from training.gold import gold_leads, gold_papers, locate_gold, read_gold
 
     corpus_papers = {s.paper_id for s in sentences}
     results = []
@@ -273,9 +273,7 @@ def _compare_on_gold(config: DistillConfig, sentences: list, card: ModelCard, te
         rows = read_gold(path)
         placed = sentences + gold_papers(rows, sentences)
         located = locate_gold(rows, placed)
-        leads = {}
-        if card.context == HEADINGS_AND_LEAD:
-            leads = dict(zip((s.id for s in placed), paper_leads(placed))) | given_leads(located)
+        leads = gold_leads(placed, located, card.context)
         texts, truth = [g.sentence.text for g in located], [g.label for g in located]
         views = {WITH_CONTEXT: [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None
                                 for g in located],

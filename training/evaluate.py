@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads, sentence_context
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, sentence_context
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
 from pcc.records import LABELS, read_sentences
-from training.gold import REBUILT_PAPER, given_leads, gold_papers, locate_gold, normalise_text, read_gold
+from training.gold import REBUILT_PAPER, gold_leads, gold_papers, locate_gold, normalise_text, read_gold
 from training.labeling.apply import weak_label
 from training.labeling.weak_labels import read_weak_labels
 from training.metrics import calibration_scores, classification_scores, confusion_matrix, plot_confusions
@@ -61,9 +61,7 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     gold = locate_gold(gold_rows, sentences)
     truth = np.array([LABELS.index(g.label) for g in gold])
 
-    leads = {}
-    if card.context == HEADINGS_AND_LEAD:
-        leads = dict(zip((s.id for s in sentences), paper_leads(sentences))) | given_leads(gold)
+    leads = gold_leads(sentences, gold, card.context)
     origin, model_probs = _model_predictions(gold, model_dir, card, leads)
     weak = _weak_label_predictions(gold, sentences)
     systems = {

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
-from pcc.model_input import HEADING_SEPARATOR, given_heading_path
+from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, paper_leads
 from pcc.records import CHINESE_LABELS, LABELS, Sentence, label_named, read_input_text, read_numbered_jsonl
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
@@ -226,6 +226,15 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
         located.append(GoldSentence(sentence, row["label"], row["line"], found is not None, row.get("lead") or None,
                                     "lead" in row))
     return located
+
+
+def gold_leads(sentences: list[Sentence], gold: list[GoldSentence], scheme: str) -> dict[str, str | None]:
+    """Sentence id → lead, for gold sentences placed among `sentences` (`locate_gold`) and read by a model of a
+    context scheme: each paper's own leads, and the lead a gold row gives where its paper cannot
+    (`given_leads`); none under a scheme without leads."""
+    if scheme != HEADINGS_AND_LEAD:
+        return {}
+    return dict(zip((s.id for s in sentences), paper_leads(sentences))) | given_leads(gold)
 
 
 def given_leads(gold: list[GoldSentence]) -> dict[str, str | None]:

@@ -12,8 +12,8 @@ human label in place of its weak label; a paper the corpus lacks is rebuilt from
 rows are added, each read with the `lead` its row gives (the page, the service and `pcc review` write what the
 model read), since the rows of such a paper are only those labelled. Of several labels for one sentence, the
 last one read wins. A human label enters the loss as its one-hot target times `human_label_weight`: under the
-soft-label cross-entropy, that is the hard label with that sample weight. The check sets (`pcc.paths.CHECK_SETS` and the configured dev gold) score models, so a file
-that is one of them, or holds their sentences, is refused.
+soft-label cross-entropy, that is the hard label with that sample weight. The check sets (`pcc.paths.CHECK_SETS`
+and the configured dev gold) score models, so a file that is one of them, or holds their sentences, is refused.
 """
 from __future__ import annotations
 

@@ -23,12 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import (BARE, HEADINGS_AND_LEAD, TITLE_CONTEXT, WITH_CONTEXT, heading_context, paper_contexts,
-                             paper_leads, sentence_context)
+from pcc.model_input import BARE, TITLE_CONTEXT, WITH_CONTEXT, heading_context, paper_contexts, sentence_context
 from pcc.paths import BUNDLE_DIR, DEV_GOLD, EXPORT_CONFIG, LATEST_MODEL, SENTENCES
 from pcc.records import LABELS, read_sentences, read_settings, write_json
 from training.exporters.calibrated import CalibrationSettings, collect_statistics, quantize_calibrated
-from training.gold import gold_papers, locate_gold, read_gold
+from training.gold import gold_leads, gold_papers, locate_gold, read_gold
 from training.metrics import macro_f1
 from training.model_card import read_model_card
 
@@ -271,8 +270,7 @@ def _check_sets(gold_sets: dict[Path, list[dict]], corpus: list, context_scheme:
     for path, rows in gold_sets.items():
         sentences = corpus + gold_papers(rows, corpus)
         located = locate_gold(rows, sentences)
-        leads = (dict(zip((s.id for s in sentences), paper_leads(sentences)))
-                 if context_scheme == HEADINGS_AND_LEAD else {})
+        leads = gold_leads(sentences, located, context_scheme)
         texts, labels = [g.sentence.text for g in located], [g.label for g in located]
         sets += [CheckSet(path, BARE, texts, None, labels),
                  CheckSet(path, WITH_CONTEXT, texts, [sentence_context(g.sentence, leads.get(g.sentence.id))
