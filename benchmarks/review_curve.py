@@ -11,14 +11,19 @@ The wild development papers (`data/wild_dev/`) stand for the papers a person cor
 3. `pcc train --human-labels FILE --seed SEED` trains a model (N = 0: without human labels);
 4. the model is scored on the wild check set (`data/gold/wild.jsonl`, papers in `data/wild/` read by
    `pcc prepare`), each gold sentence in its paper's context, as `pcc evaluate` scores an unseen paper.
+With --score-on development, the check set is left out: the labels come from the first half of the development
+papers (dev01-dev05) and the models are scored on the gold sentences of the other half (dev06-dev10), so that
+settings can be chosen without looking at the check set.
 With --rounds R > 1, `pcc review` picks in R steps, each from the predictions of the model trained on the
 picks so far (exported with `pcc export --no-store`); random picking is the same in one step.
 
     python benchmarks/review_curve.py                         # labels 0,25,50,100; seeds 13,14,15
     python benchmarks/review_curve.py --labels 0,50 --seeds 13 --rounds 2 --by entropy --spread papers
+    python benchmarks/review_curve.py --score-on development --labels 0,25,50
     python benchmarks/review_curve.py --smoke                 # the tiny test model, a few steps: does it run?
 
-Writes reports/review_curve.md and review_curve.png (with --smoke: under the work folder). Each finished run is
+Writes reports/review_curve.md and review_curve.png (--score-on development: review_curve_development.*; with
+--smoke: under the work folder). Each finished run is
 kept in <work>/results.jsonl, and a rerun with the same training settings skips it (--fresh starts over); runs
 without human labels and with random ones are shared by every way of `pcc review`'s picking, and the report shows
 each way measured with these training settings. Trains
@@ -47,6 +52,7 @@ from serving.review import SPREADS  # noqa: E402
 WILD_DEV, WILD_DEV_GOLD = REPO / "data" / "wild_dev", REPO / "data" / "gold" / "wild_dev.jsonl"
 WILD, WILD_GOLD = REPO / "data" / "wild", REPO / "data" / "gold" / "wild.jsonl"
 METHODS = ("review", "random")
+SCORED_ON = {"wild": "the wild check set", "development": "the scoring half of the development papers"}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -70,9 +76,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              f"refits (default: the count {LATEST_MODEL} chose, else all)")
     parser.add_argument("--max-steps", type=int, default=0, help="> 0 stops each fit early (default: %(default)s)")
     parser.add_argument("--weight", type=float, help="human_label_weight (default: the training settings')")
-    parser.add_argument("--work-dir", type=Path, default=PROCESSED / "review_curve", help="default: %(default)s")
-    parser.add_argument("--out", type=Path, help=f"report (default: {REPORTS / 'review_curve.md'}; with --smoke, in "
-                                                 "the work folder)")
+    parser.add_argument("--score-on", choices=tuple(SCORED_ON), default="wild",
+                        help="wild: labels from all development papers, scored on the wild check set; development: "
+                             "labels from the first half of the development papers, scored on the other half, "
+                             "to choose settings without the check set (default: %(default)s)")
+    parser.add_argument("--work-dir", type=Path, help=f"default: {PROCESSED / 'review_curve'}[_development]")
+    parser.add_argument("--out", type=Path, help=f"report (default: {REPORTS / 'review_curve'}[_development].md; "
+                                                 "with --smoke, in the work folder)")
     parser.add_argument("--fresh", action="store_true", help="forget the runs finished earlier")
     parser.add_argument("--smoke", action="store_true",
                         help="the tiny test model and corpus, labels 0,5, one seed, 2 steps: checks that it runs")
@@ -81,11 +91,20 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args.seeds = [int(n) for n in args.seeds.split(",")]
     if args.rounds < 1 or any(0 < n < args.rounds for n in args.labels):
         parser.error(f"--rounds {args.rounds}: give at least 1, and no more than the smallest number of labels")
+    name = "review_curve" + ("" if args.score_on == "wild" else f"_{args.score_on}")
     if args.smoke:
         args.labels, args.seeds, args.max_steps, args.folds, args.stop_after_epochs = [0, 5], args.seeds[:1], 2, 0, 1
-        args.work_dir = args.work_dir if args.work_dir != PROCESSED / "review_curve" else PROCESSED / "review_curve_smoke"
-    args.out = args.out or (args.work_dir / "review_curve.md" if args.smoke else REPORTS / "review_curve.md")
+        args.work_dir = args.work_dir or PROCESSED / f"{name}_smoke"
+    args.work_dir = args.work_dir or PROCESSED / name
+    args.out = args.out or (args.work_dir if args.smoke else REPORTS) / f"{name}.md"
     return args
+
+
+def development_halves() -> tuple[set[str], set[str]]:
+    """The development papers whose sentences are picked, and those scored on (--score-on development): the
+    first and the second half in name order."""
+    papers = sorted(path.stem for path in WILD_DEV.glob("*.txt"))
+    return set(papers[:len(papers) // 2]), set(papers[len(papers) // 2:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,18 +117,26 @@ def main(argv: list[str] | None = None) -> int:
     train_overrides = training_overrides(args)
     print(f"training settings: {args.config} with {train_overrides}", flush=True)
 
-    check(pcc(["prepare", str(WILD), "--out-dir", str(work / "wild")]), "pcc prepare data/wild")
-    wild_sentences = work / "wild" / "sentences.jsonl"
-    candidates = candidate_rows(args.bundle, work / "round1")
-    print(f"{len(candidates)} candidate sentences with a gold label in {WILD_DEV}", flush=True)
+    picked_from, scored = development_halves() if args.score_on == "development" else (None, None)
+    scored_papers = WILD if scored is None else WILD_DEV
+    check(pcc(["prepare", str(scored_papers), "--out-dir", str(work / "scored")]), f"pcc prepare {scored_papers}")
+    scorer = GoldScorer(work / "scored" / "sentences.jsonl", WILD_GOLD if scored is None else WILD_DEV_GOLD, scored)
+    candidates = candidate_rows(args.bundle, work / "round1", picked_from)
+    print(f"{len(candidates)} candidate sentences with a gold label in {WILD_DEV}"
+          + (f" ({', '.join(sorted(picked_from))})" if picked_from else "")
+          + f"; scored on {len(scorer.gold)} gold sentences of {SCORED_ON[args.score_on]}", flush=True)
+    if max(args.labels) > len(candidates):
+        sys.exit(f"--labels {max(args.labels)}: there are only {len(candidates)} candidates to pick from; give fewer")
 
     settings = {key: str(value) for key, value in sorted(train_overrides.items())} | {
         "bundle": str(args.bundle), "config": str(args.config)}
-    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    if args.score_on != "wild":  # (the runs scored on the check set before this option keep their fingerprint)
+        settings["score_on"] = args.score_on
+    fingerprint = {method: settings_fingerprint(settings, method) for method in ("none", *METHODS)}
     picks = picking(args)
     results_path = work / "results.jsonl"
     results = [] if args.fresh or not results_path.is_file() else [
-        row for row in read_jsonl(results_path) if row["settings"] == fingerprint]
+        row for row in read_jsonl(results_path) if row["settings"] == fingerprint[row["method"]]]
     done = {(row["method"], row["labels"], row["seed"], row.get("picks", "")) for row in results}
 
     for seed in args.seeds:
@@ -119,27 +146,35 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 run_started = time.monotonic()
                 if method == "random":
-                    picked = random.Random(seed).sample(candidates, min(n, len(candidates)))
+                    picked = random.Random(seed).sample(candidates, n)
                     human = write_human_labels(picked, work / f"random-{n}-{seed}.jsonl")
                     run_dir = train_run(args, train_overrides, seed, [human], f"random-{n}-{seed}")
                 elif method == "review":
-                    run_dir = review_rounds(args, train_overrides, candidates, n, seed)
+                    run_dir = review_rounds(args, train_overrides, candidates, n, seed, picked_from)
                 else:
                     run_dir = train_run(args, train_overrides, seed, [], f"none-{seed}")
-                score = wild_macro_f1(run_dir, wild_sentences)
+                score = scorer.macro_f1(run_dir)
                 row = {"method": method, "labels": n, "seed": seed, "macro_f1": round(score, 4), "run": str(run_dir),
-                       "seconds": round(time.monotonic() - run_started), "settings": fingerprint}
+                       "seconds": round(time.monotonic() - run_started), "settings": fingerprint[method]}
                 if method == "review":
                     row["picks"] = picks
                 results.append(row)
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
                 name = f"review ({picks})" if method == "review" else method
-                print(f"{name} {n} labels, seed {seed}: wild macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
+                print(f"{name} {n} labels, seed {seed}: macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
 
-    write_report(args, results, len(candidates), settings, time.monotonic() - started)
+    write_report(args, results, len(candidates), len(scorer.gold), settings, time.monotonic() - started)
     print(f"report written to {args.out}")
     return 0
+
+
+def settings_fingerprint(settings: dict, method: str) -> str:
+    """What a finished run is known by: its training settings; a run without human labels does not depend on
+    their weight, so every weight measured shares it."""
+    if method == "none":
+        settings = {key: value for key, value in settings.items() if key != "human_label_weight"}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def picking(args: argparse.Namespace) -> str:
@@ -184,9 +219,10 @@ def training_overrides(args: argparse.Namespace) -> dict:
     return {key: value for key, value in overrides.items() if value is not None}
 
 
-def candidate_rows(bundle: Path, folder: Path) -> list[dict]:
+def candidate_rows(bundle: Path, folder: Path, papers: set[str] | None) -> list[dict]:
     """`pcc predict` over the development papers, kept where a gold row gives the answer (headings left out, as
-    `pcc review` leaves them out); written as <folder>/candidates.jsonl for `pcc review`."""
+    `pcc review` leaves them out) and, if given, in one of `papers`; written as <folder>/candidates.jsonl for
+    `pcc review`."""
     from training.gold import normalise_text, read_gold
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -194,13 +230,14 @@ def candidate_rows(bundle: Path, folder: Path) -> list[dict]:
     check(pcc(["predict", str(WILD_DEV), "--bundle", str(bundle), "--out", str(predictions)]), "pcc predict")
     answers = {normalise_text(row["text"]): row["label"] for row in read_gold(WILD_DEV_GOLD)}
     rows = [{**row, "gold_label": answers[normalise_text(row["text"])]} for row in read_jsonl(predictions)
-            if row["label"] is not None and not row["is_heading"] and normalise_text(row["text"]) in answers]
+            if row["label"] is not None and not row["is_heading"] and normalise_text(row["text"]) in answers
+            and (papers is None or row["paper"] in papers)]
     rows = list({normalise_text(row["text"]): row for row in rows}.values())  # each sentence once
     write_jsonl(folder / "candidates.jsonl", rows)
     return rows
 
 
-def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: int) -> Path:
+def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: int, papers: set[str] | None) -> Path:
     """`pcc review` picks n sentences in args.rounds steps, each from the latest model's predictions; the
     model trained on all of them."""
     from training.gold import normalise_text
@@ -221,7 +258,7 @@ def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: i
         if step < args.rounds:
             check(pcc(["export", "--model", str(run_dir), "--no-store"]), "pcc export")
             folder = args.work_dir / f"{out.name}-predictions"
-            candidate_rows(run_dir / "onnx", folder)
+            candidate_rows(run_dir / "onnx", folder, papers)
     return run_dir
 
 
@@ -248,28 +285,39 @@ def train_run(args, overrides: dict, seed: int, human_labels: list[Path], name: 
     return train(config)
 
 
-def wild_macro_f1(model_dir: Path, wild_sentences: Path) -> float:
-    """Macro-F1 of the model (with its context) on the wild gold, every sentence in its paper's context: the
-    figure `pcc evaluate --gold data/gold/wild.jsonl` reports for a model that never saw those papers."""
-    import numpy as np
+class GoldScorer:
+    """Macro-F1 of a model (with its context) on a gold file's sentences, each in its paper's context: the figure
+    `pcc evaluate --gold` reports for a model that never saw those papers. With `papers`, only the gold sentences
+    found in those prepared papers count."""
 
-    from pcc.model_input import sentence_context
-    from pcc.records import read_sentences
-    from training.gold import gold_leads, gold_papers, locate_gold, read_gold
-    from training.metrics import macro_f1
-    from training.model_card import read_model_card
-    from training.modeling import load_model, predict_proba
+    def __init__(self, sentences_path: Path, gold_path: Path, papers: set[str] | None):
+        from pcc.records import read_sentences
+        from training.gold import gold_papers, locate_gold, read_gold
 
-    card = read_model_card(model_dir, required=True)
-    sentences = read_sentences(wild_sentences)
-    rows = read_gold(WILD_GOLD)
-    sentences += gold_papers(rows, sentences)
-    gold = locate_gold(rows, sentences)
-    leads = gold_leads(sentences, gold, card.context)
-    contexts = [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None for g in gold]
-    tokenizer, model = load_model(str(model_dir))
-    probs = predict_proba(model, tokenizer, [g.sentence.text for g in gold], contexts, card.max_length)
-    return macro_f1(np.array([LABELS.index(g.label) for g in gold]), probs.argmax(1))
+        self.sentences = read_sentences(sentences_path)
+        rows = read_gold(gold_path)
+        self.sentences += gold_papers(rows, self.sentences)
+        self.gold = [g for g in locate_gold(rows, self.sentences)
+                     if papers is None or g.matched and g.sentence.paper_id in papers]
+        if not self.gold:
+            sys.exit(f"{gold_path}: no gold sentence found in {sentences_path}")
+
+    def macro_f1(self, model_dir: Path) -> float:
+        import numpy as np
+
+        from pcc.model_input import sentence_context
+        from training.gold import gold_leads
+        from training.metrics import macro_f1
+        from training.model_card import read_model_card
+        from training.modeling import load_model, predict_proba
+
+        card = read_model_card(model_dir, required=True)
+        leads = gold_leads(self.sentences, self.gold, card.context)
+        contexts = [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None
+                    for g in self.gold]
+        tokenizer, model = load_model(str(model_dir))
+        probs = predict_proba(model, tokenizer, [g.sentence.text for g in self.gold], contexts, card.max_length)
+        return macro_f1(np.array([LABELS.index(g.label) for g in self.gold]), probs.argmax(1))
 
 
 def curves_of(results: list[dict], labels: list[int]) -> dict[str, list[list[float]]]:
@@ -297,7 +345,7 @@ def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict
     return paired
 
 
-def write_report(args, results: list[dict], candidates: int, settings: dict, seconds: float) -> None:
+def write_report(args, results: list[dict], candidates: int, scored: int, settings: dict, seconds: float) -> None:
     labels = sorted(args.labels)
     figure = args.out.with_suffix(".png")
     curves = curves_of(results, labels)
@@ -308,15 +356,23 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
         spread = f" ± {statistics.stdev(scores):.3f}" if len(scores) > 1 else ""
         return f"{statistics.mean(scores):.3f}{spread} ({', '.join(f'{s:.3f}' for s in scores)})"
 
+    if args.score_on == "wild":
+        where = f"the wild check set (`data/gold/wild.jsonl`, {scored} sentences of the papers in `data/wild/`)"
+        source = "the wild development papers (`data/wild_dev/`)"
+    else:
+        picked_from, scored_papers = development_halves()
+        where = (f"the {scored} gold sentences of the development papers {', '.join(sorted(scored_papers))} "
+                 "(the wild check set is not used)")
+        source = f"the other development papers ({', '.join(sorted(picked_from))})"
     lines = [
         "# Human labels: chosen by `pcc review` or at random",
         "",
-        f"Macro-F1 of the fine-tuned model (with its context) on the wild check set (`data/gold/wild.jsonl`, "
-        f"papers in `data/wild/`) after adding N human labels from the wild development papers (`data/wild_dev/`; "
-        f"their gold labels stand for the person's answers), picked by `pcc review` (each way of picking measured: "
-        f"`--by`, `--spread`, steps) or at random from the same {candidates} candidates (classified sentences with a "
-        f"gold row, headings left out). Mean ± standard deviation over seeds {', '.join(map(str, args.seeds))}, "
-        "each seed's figure in brackets; N = 0 is the same model for all.",
+        f"Macro-F1 of the fine-tuned model (with its context) on {where} after adding N human labels from "
+        f"{source} (their gold labels in `data/gold/wild_dev.jsonl` stand for the person's answers), picked by "
+        f"`pcc review` (each way of picking measured: `--by`, `--spread`, steps) or at random from the same "
+        f"{candidates} candidates (classified sentences with a gold row, headings left out). Mean ± standard "
+        f"deviation over seeds {', '.join(map(str, args.seeds))}, each seed's figure in brackets; N = 0 is the same "
+        "model for all.",
         "",
         "| human labels | " + " | ".join(f"`pcc {way}`" if way != "random" else way for way in curves) + " |",
         "|---|" + "---|" * len(curves),
@@ -371,10 +427,10 @@ def write_report(args, results: list[dict], candidates: int, settings: dict, sec
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines), "utf-8")
-    plot(figure, labels, curves)
+    plot(figure, labels, curves, SCORED_ON[args.score_on])
 
 
-def plot(path: Path, labels: list[int], curves: dict) -> None:
+def plot(path: Path, labels: list[int], curves: dict, scored_on: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -394,7 +450,7 @@ def plot(path: Path, labels: list[int], curves: dict) -> None:
         for n, scores in points:
             axes.scatter([n] * len(scores), scores, color=colour, alpha=0.35, s=12)
     axes.set_xlabel("human labels added")
-    axes.set_ylabel("macro-F1 on the wild check set")
+    axes.set_ylabel(f"macro-F1 on {scored_on}")
     axes.set_xticks(labels)
     axes.grid(alpha=0.3)
     axes.legend()

@@ -40,3 +40,27 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     assert [(r["method"], r.get("picks")) for r in results][3:] == [("review", "margin, spread over papers, 1 step(s)")]
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "spread over labels" in report and "spread over papers" in report
+
+    # another weight trains its own runs with human labels, and shares the one without
+    assert script.main(["--smoke", "--base-model", str(tiny_checkpoint), "--bundle", str(tiny_bundle),
+                        "--work-dir", str(tmp_path), "--weight", "2"]) == 0
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["method"], r["labels"]) for r in results][4:] == [("review", 5), ("random", 5)]
+    assert "human_label_weight=2.0" in (tmp_path / "review_curve.md").read_text("utf-8")
+
+
+def test_development_split_keeps_the_check_set_out(tmp_path, tiny_checkpoint, tiny_bundle):
+    script = load_script()
+    picked_from, scored = script.development_halves()
+    assert len(picked_from) == len(scored) == 5 and not picked_from & scored
+    assert script.main(["--smoke", "--score-on", "development", "--base-model", str(tiny_checkpoint),
+                        "--bundle", str(tiny_bundle), "--work-dir", str(tmp_path)]) == 0
+    prepared = (tmp_path / "scored" / "sentences.jsonl").read_text("utf-8").splitlines()
+    assert {json.loads(line)["paper_id"] for line in prepared} == picked_from | scored  # data/wild is not read
+    candidates = [json.loads(line) for line in (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
+    assert candidates and {row["paper"] for row in candidates} <= picked_from
+    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    assert len(picked) == 5 and {row["paper"] for row in picked} <= picked_from
+    report = (tmp_path / "review_curve_development.md").read_text("utf-8")
+    assert f"gold sentences of the development papers {', '.join(sorted(scored))}" in report
+    assert "the wild check set is not used" in report and "score_on=development" in report
