@@ -145,12 +145,13 @@ def main(argv: list[str] | None = None) -> int:
                 if (method, n, seed, picks if method == "review" else "") in done:
                     continue
                 run_started = time.monotonic()
+                picked: list[dict] = []
                 if method == "random":
                     picked = random.Random(seed).sample(candidates, n)
                     human = write_human_labels(picked, work / f"random-{n}-{seed}.jsonl")
                     run_dir = train_run(args, train_overrides, seed, [human], f"random-{n}-{seed}")
                 elif method == "review":
-                    run_dir = review_rounds(args, train_overrides, candidates, n, seed, picked_from)
+                    run_dir, picked = review_rounds(args, train_overrides, candidates, n, seed, picked_from)
                 else:
                     run_dir = train_run(args, train_overrides, seed, [], f"none-{seed}")
                 score = scorer.macro_f1(run_dir)
@@ -158,13 +159,16 @@ def main(argv: list[str] | None = None) -> int:
                        "seconds": round(time.monotonic() - run_started), "settings": fingerprint[method]}
                 if method == "review":
                     row["picks"] = picks
+                if picked:  # what the person corrects: picks whose answer differs from the picking model's label
+                    row["mistakes_picked"] = sum(pick["label"] != pick["gold_label"] for pick in picked)
                 results.append(row)
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
                 name = f"review ({picks})" if method == "review" else method
                 print(f"{name} {n} labels, seed {seed}: macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
 
-    write_report(args, results, len(candidates), len(scorer.gold), settings, time.monotonic() - started)
+    mistakes = sum(row["label"] != row["gold_label"] for row in candidates)
+    write_report(args, results, (len(candidates), mistakes), len(scorer.gold), settings, time.monotonic() - started)
     print(f"report written to {args.out}")
     return 0
 
@@ -237,29 +241,32 @@ def candidate_rows(bundle: Path, folder: Path, papers: set[str] | None) -> list[
     return rows
 
 
-def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: int, papers: set[str] | None) -> Path:
+def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: int,
+                  papers: set[str] | None) -> tuple[Path, list[dict]]:
     """`pcc review` picks n sentences in args.rounds steps, each from the latest model's predictions; the
-    model trained on all of them."""
+    model trained on all of them, and the picks (as candidates of the first model's predictions)."""
     from training.gold import normalise_text
 
     answers = {normalise_text(row["text"]): row for row in candidates}
     picked_files: list[Path] = []
+    all_picked: list[dict] = []
     folder = args.work_dir / "round1"
     run_dir = None
     for step in range(1, args.rounds + 1):
         wanted = round(n * step / args.rounds) - round(n * (step - 1) / args.rounds)
-        out = args.work_dir / f"review-{args.by}-{args.spread}-{n}-{seed}-step{step}"
+        out = args.work_dir / f"review-{args.by}-{args.spread}-r{args.rounds}-{n}-{seed}-step{step}"
         exclude = ["--exclude", *map(str, picked_files)] if picked_files else []
         check(pcc(["review", "--predictions", str(folder / "candidates.jsonl"), "--select", str(wanted),
                    "--by", args.by, "--spread", args.spread, "--out", str(out), *exclude]), "pcc review")
         picked = [answers[normalise_text(row["text"])] for row in read_sheet(out.with_name(out.name + ".csv"))]
         picked_files.append(write_human_labels(picked, out.with_name(out.name + ".human.jsonl")))
+        all_picked += picked
         run_dir = train_run(args, overrides, seed, picked_files, out.name)
         if step < args.rounds:
             check(pcc(["export", "--model", str(run_dir), "--no-store"]), "pcc export")
             folder = args.work_dir / f"{out.name}-predictions"
             candidate_rows(run_dir / "onnx", folder, papers)
-    return run_dir
+    return run_dir, all_picked
 
 
 def read_sheet(path: Path) -> list[dict]:
@@ -320,17 +327,17 @@ class GoldScorer:
         return macro_f1(np.array([LABELS.index(g.label) for g in self.gold]), probs.argmax(1))
 
 
-def curves_of(results: list[dict], labels: list[int]) -> dict[str, list[list[float]]]:
-    """Per way of picking (each `pcc review` setting measured, then random), per number of labels, the scores of
-    every seed; N = 0 is the model without human labels, shared by all."""
+def curves_of(results: list[dict], labels: list[int], field: str = "macro_f1") -> dict[str, list[list[float]]]:
+    """Per way of picking (each `pcc review` setting measured, then random), per number of labels, the `field`
+    of every seed's run that records it; N = 0 is the model without human labels, shared by all."""
     ways = [f"review ({picks})" for picks in dict.fromkeys(r["picks"] for r in results if r["method"] == "review")]
     ways.append("random")
 
     def matches(row: dict, way: str) -> bool:
         return way == "random" and row["method"] == "random" or way == f"review ({row.get('picks')})"
 
-    return {way: [[r["macro_f1"] for r in results if r["labels"] == n and (matches(r, way) if n else r["method"] == "none")]
-                  for n in labels] for way in ways}
+    return {way: [[r[field] for r in results if field in r and r["labels"] == n
+                   and (matches(r, way) if n else r["method"] == "none")] for n in labels] for way in ways}
 
 
 def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict[int, list[float]]]:
@@ -345,7 +352,9 @@ def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict
     return paired
 
 
-def write_report(args, results: list[dict], candidates: int, scored: int, settings: dict, seconds: float) -> None:
+def write_report(args, results: list[dict], pool: tuple[int, int], scored: int, settings: dict,
+                 seconds: float) -> None:
+    candidates, mistakes = pool
     labels = sorted(args.labels)
     figure = args.out.with_suffix(".png")
     curves = curves_of(results, labels)
@@ -414,6 +423,24 @@ def write_report(args, results: list[dict], candidates: int, scored: int, settin
                 cells.append(f"{statistics.mean(differences):+.4f}{error} "
                              f"({', '.join(f'{d:+.3f}' for d in differences)})" if differences else "–")
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    found = curves_of(results, labels[1:], "mistakes_picked")
+    if any(counts for per_n in found.values() for counts in per_n):
+        lines += [
+            "## The picking model's mistakes among the picks",
+            "",
+            f"The model that picks (`{args.bundle}`) labels {mistakes} of the {candidates} candidates wrong. A person "
+            "who labels the picks corrects those among them: a figure that no training run's noise touches. Mean "
+            "over seeds (each seed's in brackets; `pcc review`'s first step does not depend on the seed), and what "
+            "random picking finds on average:",
+            "",
+            "| human labels | " + " | ".join(f"`pcc {way}`" if way != "random" else way for way in found)
+            + " | random, expected |",
+            "|---|" + "---|" * (len(found) + 1),
+        ]
+        for i, n in enumerate(labels[1:]):
+            cells = [f"{statistics.mean(c[i]):.1f} ({', '.join(map(str, c[i]))})" if c[i] else "–" for c in found.values()]
+            lines.append(f"| {n} | " + " | ".join(cells) + f" | {n * mistakes / candidates:.1f} |")
         lines.append("")
     lines += [
         "## Settings",

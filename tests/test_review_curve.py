@@ -25,13 +25,21 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     # each run trains as a refit does: the settings' schedule, stopped after the chosen count (here 1)
     settings = yaml.safe_load((REPO / results[0]["run"] / "config.yaml").read_text("utf-8"))
     assert (settings["epochs"], settings["stop_after_epochs"], settings["folds"]) == (6, 1, 0)
-    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {"text", "label", "paper", "heading", "lead"} == set(picked[0])
+    # the picks the picking model got wrong: what a person labelling them corrects
+    candidates = [json.loads(line) for line in (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
+    wrong = {row["text"] for row in candidates if row["label"] != row["gold_label"]}
+    assert results[1]["mistakes_picked"] == sum(row["text"] in wrong for row in picked)
+    assert "mistakes_picked" not in results[0] and 0 <= results[2]["mistakes_picked"] <= 5
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "| 0 |" in report and "| 5 |" in report and (tmp_path / "review_curve.png").stat().st_size > 0
     assert "`pcc review (margin, spread over labels, 1 step(s))`" in report
     difference = results[1]["macro_f1"] - results[2]["macro_f1"]  # review - random, the one seed
     assert f"| 5 | {difference:+.4f} ({difference:+.3f}) |" in report.split("## Paired by seed")[1]
+    mistakes = report.split("## The picking model's mistakes among the picks")[1]
+    assert f"labels {len(wrong)} of the {len(candidates)} candidates wrong" in mistakes
+    assert f"| 5 | {results[1]['mistakes_picked']:.1f} ({results[1]['mistakes_picked']}) |" in mistakes
 
     # another way of picking reuses the runs without human labels and with random ones
     assert script.main(["--smoke", "--base-model", str(tiny_checkpoint), "--bundle", str(tiny_bundle),
@@ -59,7 +67,7 @@ def test_development_split_keeps_the_check_set_out(tmp_path, tiny_checkpoint, ti
     assert {json.loads(line)["paper_id"] for line in prepared} == picked_from | scored  # data/wild is not read
     candidates = [json.loads(line) for line in (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
     assert candidates and {row["paper"] for row in candidates} <= picked_from
-    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {row["paper"] for row in picked} <= picked_from
     report = (tmp_path / "review_curve_development.md").read_text("utf-8")
     assert f"gold sentences of the development papers {', '.join(sorted(scored))}" in report
