@@ -91,6 +91,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args.seeds = [int(n) for n in args.seeds.split(",")]
     if args.rounds < 1 or any(0 < n < args.rounds for n in args.labels):
         parser.error(f"--rounds {args.rounds}: give at least 1, and no more than the smallest number of labels")
+    args.halves = development_halves() if args.score_on == "development" else None
     name = "review_curve" + ("" if args.score_on == "wild" else f"_{args.score_on}")
     if args.smoke:
         args.labels, args.seeds, args.max_steps, args.folds, args.stop_after_epochs = [0, 5], args.seeds[:1], 2, 0, 1
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     train_overrides = training_overrides(args)
     print(f"training settings: {args.config} with {train_overrides}", flush=True)
 
-    picked_from, scored = development_halves() if args.score_on == "development" else (None, None)
+    picked_from, scored = args.halves or (None, None)
     scored_papers = WILD if scored is None else WILD_DEV
     check(pcc(["prepare", str(scored_papers), "--out-dir", str(work / "scored")]), f"pcc prepare {scored_papers}")
     scorer = GoldScorer(work / "scored" / "sentences.jsonl", WILD_GOLD if scored is None else WILD_DEV_GOLD, scored)
@@ -167,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"review ({picks})" if method == "review" else method
                 print(f"{name} {n} labels, seed {seed}: macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
 
-    mistakes = sum(row["label"] != row["gold_label"] for row in candidates)
-    write_report(args, results, (len(candidates), mistakes), len(scorer.gold), settings, time.monotonic() - started)
+    write_report(args, results, candidates, len(scorer.gold), settings, time.monotonic() - started)
     print(f"report written to {args.out}")
     return 0
 
@@ -352,9 +352,8 @@ def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict
     return paired
 
 
-def write_report(args, results: list[dict], pool: tuple[int, int], scored: int, settings: dict,
-                 seconds: float) -> None:
-    candidates, mistakes = pool
+def write_report(args, results: list[dict], pool: list[dict], scored: int, settings: dict, seconds: float) -> None:
+    candidates, mistakes = len(pool), sum(row["label"] != row["gold_label"] for row in pool)
     labels = sorted(args.labels)
     figure = args.out.with_suffix(".png")
     curves = curves_of(results, labels)
@@ -365,11 +364,11 @@ def write_report(args, results: list[dict], pool: tuple[int, int], scored: int, 
         spread = f" ± {statistics.stdev(scores):.3f}" if len(scores) > 1 else ""
         return f"{statistics.mean(scores):.3f}{spread} ({', '.join(f'{s:.3f}' for s in scores)})"
 
-    if args.score_on == "wild":
+    if args.halves is None:
         where = f"the wild check set (`data/gold/wild.jsonl`, {scored} sentences of the papers in `data/wild/`)"
         source = "the wild development papers (`data/wild_dev/`)"
     else:
-        picked_from, scored_papers = development_halves()
+        picked_from, scored_papers = args.halves
         where = (f"the {scored} gold sentences of the development papers {', '.join(sorted(scored_papers))} "
                  "(the wild check set is not used)")
         source = f"the other development papers ({', '.join(sorted(picked_from))})"
@@ -439,7 +438,8 @@ def write_report(args, results: list[dict], pool: tuple[int, int], scored: int, 
             "|---|" + "---|" * (len(found) + 1),
         ]
         for i, n in enumerate(labels[1:]):
-            cells = [f"{statistics.mean(c[i]):.1f} ({', '.join(map(str, c[i]))})" if c[i] else "–" for c in found.values()]
+            cells = [f"{statistics.mean(counts[i]):.1f} ({', '.join(map(str, counts[i]))})" if counts[i] else "–"
+                     for counts in found.values()]
             lines.append(f"| {n} | " + " | ".join(cells) + f" | {n * mistakes / candidates:.1f} |")
         lines.append("")
     lines += [

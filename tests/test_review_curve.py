@@ -25,10 +25,12 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     # each run trains as a refit does: the settings' schedule, stopped after the chosen count (here 1)
     settings = yaml.safe_load((REPO / results[0]["run"] / "config.yaml").read_text("utf-8"))
     assert (settings["epochs"], settings["stop_after_epochs"], settings["folds"]) == (6, 1, 0)
-    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    picked = [json.loads(line) for line in
+              (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {"text", "label", "paper", "heading", "lead"} == set(picked[0])
     # the picks the picking model got wrong: what a person labelling them corrects
-    candidates = [json.loads(line) for line in (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
+    candidates = [json.loads(line) for line in
+                  (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
     wrong = {row["text"] for row in candidates if row["label"] != row["gold_label"]}
     assert results[1]["mistakes_picked"] == sum(row["text"] in wrong for row in picked)
     assert "mistakes_picked" not in results[0] and 0 <= results[2]["mistakes_picked"] <= 5
@@ -65,9 +67,11 @@ def test_development_split_keeps_the_check_set_out(tmp_path, tiny_checkpoint, ti
                         "--bundle", str(tiny_bundle), "--work-dir", str(tmp_path)]) == 0
     prepared = (tmp_path / "scored" / "sentences.jsonl").read_text("utf-8").splitlines()
     assert {json.loads(line)["paper_id"] for line in prepared} == picked_from | scored  # data/wild is not read
-    candidates = [json.loads(line) for line in (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
+    candidates = [json.loads(line) for line in
+                  (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
     assert candidates and {row["paper"] for row in candidates} <= picked_from
-    picked = [json.loads(line) for line in (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+    picked = [json.loads(line) for line in
+              (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {row["paper"] for row in picked} <= picked_from
     report = (tmp_path / "review_curve_development.md").read_text("utf-8")
     assert f"gold sentences of the development papers {', '.join(sorted(scored))}" in report
