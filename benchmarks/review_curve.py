@@ -5,8 +5,8 @@ The wild development papers (`data/wild_dev/`) stand for the papers a person cor
 (`data/gold/wild_dev.jsonl`) for the person's answers. For every seed and number N:
 1. the current model (the ONNX bundle, `pcc predict`) labels the development papers; the candidates are the
    classified sentences that have a gold row (headings left out, as `pcc review` does by default);
-2. `pcc review --select N` picks N of them by uncertainty (with its `--by` and `--spread`), and random picking
-   takes N of the same candidates;
+2. `pcc review --select N` picks N of them by uncertainty (with its `--by`, `--spread` and `--explore`, drawing with
+   the run's seed), and random picking takes N of the same candidates;
    each picked sentence gets its gold label as the person's answer (a human-label JSONL file);
 3. `pcc train --human-labels FILE --seed SEED` trains a model (N = 0: without human labels);
 4. the model is scored on the wild check set (`data/gold/wild.jsonl`, papers in `data/wild/` read by
@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 from pcc.cli import main as pcc  # noqa: E402
 from pcc.paths import LATEST_BUNDLE, LATEST_MODEL, PROCESSED, REPORTS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS  # noqa: E402
 from pcc.records import LABELS, read_jsonl, write_jsonl  # noqa: E402
-from serving.review import SPREADS  # noqa: E402
+from serving.review import DEFAULT_EXPLORE, SPREADS  # noqa: E402
 
 WILD_DEV, WILD_DEV_GOLD = REPO / "data" / "wild_dev", REPO / "data" / "gold" / "wild_dev.jsonl"
 WILD, WILD_GOLD = REPO / "data" / "wild", REPO / "data" / "gold" / "wild.jsonl"
@@ -63,6 +63,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--by", choices=("margin", "entropy"), default="margin", help="`pcc review --by` (default: %(default)s)")
     parser.add_argument("--spread", choices=SPREADS, default="labels",
                         help="`pcc review --spread` (default: %(default)s)")
+    parser.add_argument("--explore", type=float, default=DEFAULT_EXPLORE,
+                        help="`pcc review --explore`, with the run's seed (default: %(default)s)")
     parser.add_argument("--bundle", type=Path, default=LATEST_BUNDLE, help="model that picks (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=TRAIN_CONFIG, help="training settings (default: %(default)s)")
     parser.add_argument("--sentences", type=Path, default=SENTENCES, help="training corpus (default: %(default)s)")
@@ -183,7 +185,8 @@ def settings_fingerprint(settings: dict, method: str) -> str:
 
 def picking(args: argparse.Namespace) -> str:
     """How `pcc review` picks, as the results and the report name it."""
-    return f"{args.by}, spread over {args.spread}, {args.rounds} step(s)"
+    explored = f", {args.explore:.0%} at random" if args.explore else ""
+    return f"{args.by}, spread over {args.spread}{explored}, {args.rounds} step(s)"
 
 
 def check(code: int, what: str) -> None:
@@ -254,10 +257,12 @@ def review_rounds(args, overrides: dict, candidates: list[dict], n: int, seed: i
     run_dir = None
     for step in range(1, args.rounds + 1):
         wanted = round(n * step / args.rounds) - round(n * (step - 1) / args.rounds)
-        out = args.work_dir / f"review-{args.by}-{args.spread}-r{args.rounds}-{n}-{seed}-step{step}"
+        explored = f"-x{args.explore:g}" if args.explore else ""
+        out = args.work_dir / f"review-{args.by}-{args.spread}{explored}-r{args.rounds}-{n}-{seed}-step{step}"
         exclude = ["--exclude", *map(str, picked_files)] if picked_files else []
         check(pcc(["review", "--predictions", str(folder / "candidates.jsonl"), "--select", str(wanted),
-                   "--by", args.by, "--spread", args.spread, "--out", str(out), *exclude]), "pcc review")
+                   "--by", args.by, "--spread", args.spread, "--explore", str(args.explore), "--seed", str(seed),
+                   "--out", str(out), *exclude]), "pcc review")
         picked = [answers[normalise_text(row["text"])] for row in read_sheet(out.with_name(out.name + ".csv"))]
         picked_files.append(write_human_labels(picked, out.with_name(out.name + ".human.jsonl")))
         all_picked += picked

@@ -5,7 +5,10 @@ probability is spread over all four (`entropy`). `pcc review` ranks the classifi
 output by one of the two and picks N, spread over the labels the model gave and over the papers (the labels
 take turns, each giving its least certain sentence, and within a label the papers take turns), so that neither
 one hard paper nor the label the model hesitates over most (often `other`) takes the whole batch; `--spread
-papers` lets only the papers take turns. It writes
+papers` lets only the papers take turns. With `--explore F`, a share F of the N is drawn at random (`--seed`) from
+the sentences not picked for uncertainty: the least certain sentences are the model's likely mistakes, but as
+training data alone they over-teach the hard cases, and a few ordinary sentences keep the batch like the papers.
+It writes
 - `<out>.csv`: one row per sentence, in reading order, with `label` left blank for a spreadsheet, and the
   model's label, confidence and uncertainty beside it; `lead` is what the model read of the sentence before, so
   that the label trains the model in the context it was predicted in;
@@ -22,6 +25,7 @@ import csv
 import io
 import json
 import math
+import random
 from pathlib import Path
 
 from pcc.errors import UserError
@@ -31,8 +35,9 @@ from pcc.records import CHINESE_LABELS, LABELS, atomic_open, label_named, read_i
 
 MEASURES = ("margin", "entropy")
 SPREADS = ("labels", "papers")
+DEFAULT_EXPLORE = 0.0
 CSV_FIELDS = ["text", "label", "paper", "heading", "lead", "model_label", "confidence", "margin", "entropy", "rank",
-              "title", "source", "index"]
+              "picked_by", "title", "source", "index"]
 FROM_NAME, TO_NAME = "label", "text"  # the names of the Choices and Text tags in LABEL_STUDIO_CONFIG
 LABEL_STUDIO_CONFIG = """<View>
   <Header value="$paper · $heading"/>
@@ -57,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spread", choices=SPREADS, default="labels",
                         help="labels: the model's labels take turns, and within each the papers; papers: only the "
                              "papers take turns (default: %(default)s)")
+    parser.add_argument("--explore", type=float, default=DEFAULT_EXPLORE, metavar="F",
+                        help="share of the N drawn at random from the sentences not picked for uncertainty, so that "
+                             "the labels also cover ordinary sentences (0 to 1; default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the --explore draw (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=PROCESSED / "review",
                         help="writes OUT.csv, OUT.labelstudio.json and OUT.labelstudio.xml (default: %(default)s)")
     parser.add_argument("--include-headings", action="store_true", help="headings may be picked too")
@@ -72,19 +81,23 @@ def run(args: argparse.Namespace) -> int:
 
     if args.select < 1:
         raise UserError(f"--select {args.select}: give at least 1")
+    if not 0 <= args.explore <= 1:
+        raise UserError(f"--explore {args.explore}: give a share from 0 to 1")
     if not args.predictions.is_file():
         raise UserError(f"--predictions {args.predictions}: no such file; write one with `pcc predict PAPERS --out FILE`")
     rows = read_rows(args.predictions)
     excluded = set().union(*(texts_in(path) for path in args.exclude)) if args.exclude else set()
     candidates = review_candidates(rows, args.by, args.include_headings, excluded)
-    picked = spread_picks(candidates, args.select, args.spread)
+    picked = spread_picks(candidates, args.select, args.spread, args.explore, args.seed)
     if not picked:
         raise UserError(f"{args.predictions}: no classified sentence left to pick"
                         + (" after --exclude" if excluded else "") + "; predict other papers")
     paths = write_review(args.out, picked, args.model_version or args.predictions.name)
     papers = len({(row["source"], row["paper"]) for row in picked})
     short = f" (only {len(picked)} left)" if len(picked) < args.select else ""
-    print(f"picked {len(picked)}{short} of {len(candidates)} sentences by {args.by}, spread over {args.spread}, from {papers} paper(s): "
+    drawn = sum(row["picked_by"] == "random" for row in picked)
+    how = f"by {args.by}, spread over {args.spread}" + (f", {drawn} of them at random" if drawn else "")
+    print(f"picked {len(picked)}{short} of {len(candidates)} sentences {how}, from {papers} paper(s): "
           + ", ".join(str(path) for path in paths))
     return 0
 
@@ -112,22 +125,32 @@ def review_candidates(rows: list[dict], by: str = "margin", include_headings: bo
     return sorted(candidates, key=lambda row: sign * row[by])  # stable: reading order among ties
 
 
-def spread_picks(candidates: list[dict], n: int, spread: str = "labels") -> list[dict]:
+def spread_picks(candidates: list[dict], n: int, spread: str = "labels", explore: float = 0.0,
+                 seed: int = 13) -> list[dict]:
     """The first `n` candidates (least certain first) once they take turns: by paper (every paper's first, in the
-    order of those, then every paper's second, ...), or by the model's label and, within a label, by paper. Each
-    picked row gets its `rank` (1 = picked first)."""
+    order of those, then every paper's second, ...), or by the model's label and, within a label, by paper; of
+    these, the last round(`explore` * n) are replaced by a random draw (`seed`) from the candidates not picked.
+    Each picked row gets its `rank` (1 = picked first) and `picked_by` (uncertainty or random)."""
+    ordered = _uncertain_turns(candidates, spread)
+    n = min(n, len(ordered))
+    drawn = round(explore * n)
+    kept, rest = ordered[:n - drawn], ordered[n - drawn:]
+    picks = [(row, "uncertainty") for row in kept] + [(row, "random") for row in random.Random(seed).sample(rest, drawn)]
+    return [{**row, "rank": rank, "picked_by": by} for rank, (row, by) in enumerate(picks, 1)]
+
+
+def _uncertain_turns(candidates: list[dict], spread: str) -> list[dict]:
+    """The candidates in picking order: least certain first, taking turns as `spread` says."""
     def paper(row):
         return row["source"], row["paper"]
 
     if spread == "papers":
-        ordered = _take_turns(candidates, paper)
-    else:
-        by_label: dict[str, list[dict]] = {}
-        for row in candidates:
-            by_label.setdefault(row["label"], []).append(row)
-        turns = {id(row): turn for rows in by_label.values() for turn, row in enumerate(_take_turns(rows, paper))}
-        ordered = sorted(candidates, key=lambda row: turns[id(row)])  # stable: least certain first within a turn
-    return [{**row, "rank": rank} for rank, row in enumerate(ordered[:n], 1)]
+        return _take_turns(candidates, paper)
+    by_label: dict[str, list[dict]] = {}
+    for row in candidates:
+        by_label.setdefault(row["label"], []).append(row)
+    turns = {id(row): turn for rows in by_label.values() for turn, row in enumerate(_take_turns(rows, paper))}
+    return sorted(candidates, key=lambda row: turns[id(row)])  # stable: least certain first within a turn
 
 
 def _take_turns(rows: list[dict], group) -> list[dict]:
@@ -157,12 +180,13 @@ def write_review(out: Path, picked: list[dict], model_version: str) -> list[Path
                 "heading": HEADING_SEPARATOR.join(row["heading_path"]), "lead": row.get("lead") or "",
                 "model_label": row["label"],
                 "confidence": round(row["confidence"], 4), "margin": round(row["margin"], 4),
-                "entropy": round(row["entropy"], 4), "rank": row["rank"], "title": row["title"],
+                "entropy": round(row["entropy"], 4), "rank": row["rank"], "picked_by": row["picked_by"],
+                "title": row["title"],
                 "source": row["source"], "index": row["index"]})
     tasks = [{
         "data": {"text": row["text"], "heading": HEADING_SEPARATOR.join(row["heading_path"]), "lead": row.get("lead"),
                  "heading_path": row["heading_path"], "paper": row["paper"], "title": row["title"],
-                 "index": row["index"], "rank": row["rank"]},
+                 "index": row["index"], "rank": row["rank"], "picked_by": row["picked_by"]},
         "predictions": [{"model_version": model_version, "score": round(row["confidence"], 4),
                          "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
                                      "value": {"choices": [row["label"]]}}]}],

@@ -75,6 +75,26 @@ def test_labels_take_turns_then_papers_within_a_label():
         ("A", 0, "problem"), ("B", 1, "other"), ("A", 1, "problem")]
 
 
+def test_explore_draws_a_share_at_random_from_the_rest():
+    candidates = review_candidates(predictions(), "margin")
+    uncertain = spread_picks(candidates, 4, "papers")
+    explored = spread_picks(candidates, 4, "papers", explore=0.5, seed=1)
+    # the two least certain stay; two of the eight others are drawn in their place
+    assert explored[:2] == [{**pick, "picked_by": "uncertainty"} for pick in uncertain[:2]]
+    drawn = explored[2:]
+    assert [pick["picked_by"] for pick in drawn] == ["random", "random"] and [p["rank"] for p in drawn] == [3, 4]
+    first_two = {(p["paper"], p["index"]) for p in uncertain[:2]}
+    assert not first_two & {(p["paper"], p["index"]) for p in drawn}
+    draws = {tuple((p["paper"], p["index"]) for p in spread_picks(candidates, 4, "papers", 0.5, seed)[2:])
+             for seed in range(20)}
+    assert len(draws) > 5  # the seed decides the draw
+    assert spread_picks(candidates, 4, "papers", 0.5, seed=1) == explored  # and the same seed, the same draw
+    assert all(p["picked_by"] == "uncertainty" for p in uncertain)
+    # all of them asked for: nothing is left to draw from, every candidate is picked once
+    everything = spread_picks(candidates, 50, "labels", explore=1.0)
+    assert sorted((p["paper"], p["index"]) for p in everything) == sorted((c["paper"], c["index"]) for c in candidates)
+
+
 def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_labels(tmp_path, capsys):
     from training.human_labels import read_human_labels
 
@@ -145,6 +165,15 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
                  "--exclude", str(sheet), "--by", "entropy"]) == 0
     assert "picked 6 (only 6 left) of 6 sentences by entropy" in capsys.readouterr().out
 
+    # With --explore, the sheet says which sentences were drawn at random.
+    assert main(["review", "--predictions", str(predicted), "--select", "4", "--explore", "0.5", "--seed", "3",
+                 "--out", str(tmp_path / "batch3")]) == 0
+    assert "picked 4 of 10 sentences by margin, spread over labels, 2 of them at random" in capsys.readouterr().out
+    with (tmp_path / "batch3.csv").open(encoding="utf-8-sig", newline="") as handle:
+        explored = list(csv.DictReader(handle))
+    assert sorted(r["picked_by"] for r in explored) == ["random", "random", "uncertainty", "uncertainty"]
+    assert {(r["paper"], r["index"]) for r in explored if r["picked_by"] == "uncertainty"} == {("A", "2"), ("B", "1")}
+
 
 @pytest.mark.parametrize("content, message", [
     ("{", "not valid JSON"),
@@ -167,5 +196,7 @@ def test_review_reports_bad_arguments(tmp_path, capsys):
     write_rows(predicted, [row("A", 0, None)])
     assert main(["review", "--predictions", str(predicted), "--select", "0"]) == 2
     assert "--select 0: give at least 1" in capsys.readouterr().err
+    assert main(["review", "--predictions", str(predicted), "--select", "2", "--explore", "1.5"]) == 2
+    assert "--explore 1.5: give a share from 0 to 1" in capsys.readouterr().err
     assert main(["review", "--predictions", str(predicted), "--select", "2", "--out", str(tmp_path / "r")]) == 2
     assert "no classified sentence left to pick" in capsys.readouterr().err

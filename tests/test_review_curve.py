@@ -64,15 +64,18 @@ def test_development_split_keeps_the_check_set_out(tmp_path, tiny_checkpoint, ti
     picked_from, scored = script.development_halves()
     assert len(picked_from) == len(scored) == 5 and not picked_from & scored
     assert script.main(["--smoke", "--score-on", "development", "--base-model", str(tiny_checkpoint),
-                        "--bundle", str(tiny_bundle), "--work-dir", str(tmp_path)]) == 0
+                        "--bundle", str(tiny_bundle), "--work-dir", str(tmp_path), "--explore", "0.5"]) == 0
     prepared = (tmp_path / "scored" / "sentences.jsonl").read_text("utf-8").splitlines()
     assert {json.loads(line)["paper_id"] for line in prepared} == picked_from | scored  # data/wild is not read
     candidates = [json.loads(line) for line in
                   (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
     assert candidates and {row["paper"] for row in candidates} <= picked_from
     picked = [json.loads(line) for line in
-              (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+              (tmp_path / "review-margin-labels-x0.5-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {row["paper"] for row in picked} <= picked_from
+    sheet = (tmp_path / "review-margin-labels-x0.5-r1-5-13-step1.csv").read_text("utf-8-sig")
+    assert sheet.count(",random,") == 2 and sheet.count(",uncertainty,") == 3  # round(0.5 * 5) drawn at random
     report = (tmp_path / "review_curve_development.md").read_text("utf-8")
     assert f"gold sentences of the development papers {', '.join(sorted(scored))}" in report
     assert "the wild check set is not used" in report and "score_on=development" in report
+    assert "review (margin, spread over labels, 50% at random, 1 step(s))" in report
