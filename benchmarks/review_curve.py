@@ -382,7 +382,7 @@ def write_report(args, results: list[dict], pool: list[dict], scored: int, setti
         "",
         f"Macro-F1 of the fine-tuned model (with its context) on {where} after adding N human labels from "
         f"{source} (their gold labels in `data/gold/wild_dev.jsonl` stand for the person's answers), picked by "
-        f"`pcc review` (each way of picking measured: `--by`, `--spread`, steps) or at random from the same "
+        f"`pcc review` (each way of picking measured: `--by`, `--spread`, `--explore`, steps) or at random from the same "
         f"{candidates} candidates (classified sentences with a gold row, headings left out). Mean ± standard "
         f"deviation over seeds {', '.join(map(str, args.seeds))}, each seed's figure in brackets; N = 0 is the same "
         "model for all.",
@@ -435,7 +435,8 @@ def write_report(args, results: list[dict], pool: list[dict], scored: int, setti
             "",
             f"The model that picks (`{args.bundle}`) labels {mistakes} of the {candidates} candidates wrong. A person "
             "who labels the picks corrects those among them: a figure that no training run's noise touches. Mean "
-            "over seeds (each seed's in brackets; `pcc review`'s first step does not depend on the seed), and what "
+            "over seeds (each seed's in brackets; without `--explore`, `pcc review`'s first step does not depend on the "
+            "seed), and what "
             "random picking finds on average:",
             "",
             "| human labels | " + " | ".join(f"`pcc {way}`" if way != "random" else way for way in found)
@@ -468,7 +469,7 @@ def plot(path: Path, labels: list[int], curves: dict, scored_on: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6.4, 4.2))
+    figure, axes = plt.subplots(figsize=(7.2, 5.4))
     review_colours = iter(["#2f5fb3", "#2a9d8f", "#7b4fb3", "#c0392b", "#555555"])
     for way, scores_per_n in curves.items():
         colour = "#b26a00" if way == "random" else next(review_colours, "#555555")
@@ -482,10 +483,12 @@ def plot(path: Path, labels: list[int], curves: dict, scored_on: str) -> None:
         for n, scores in points:
             axes.scatter([n] * len(scores), scores, color=colour, alpha=0.35, s=12)
     axes.set_xlabel("human labels added")
-    axes.set_ylabel(f"macro-F1 on {scored_on}")
+    axes.set_ylabel("macro-F1")
+    axes.set_title(f"Scored on {scored_on}", fontsize=10)
     axes.set_xticks(labels)
     axes.grid(alpha=0.3)
-    axes.legend()
+    # below the axes, so that no legend hides the points
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -35,7 +35,7 @@ from pcc.records import CHINESE_LABELS, LABELS, atomic_open, label_named, read_i
 
 MEASURES = ("margin", "entropy")
 SPREADS = ("labels", "papers")
-DEFAULT_EXPLORE = 0.0
+DEFAULT_EXPLORE = 0.5
 CSV_FIELDS = ["text", "label", "paper", "heading", "lead", "model_label", "confidence", "margin", "entropy", "rank",
               "picked_by", "title", "source", "index"]
 FROM_NAME, TO_NAME = "label", "text"  # the names of the Choices and Text tags in LABEL_STUDIO_CONFIG
@@ -129,11 +129,12 @@ def spread_picks(candidates: list[dict], n: int, spread: str = "labels", explore
                  seed: int = 13) -> list[dict]:
     """The first `n` candidates (least certain first) once they take turns: by paper (every paper's first, in the
     order of those, then every paper's second, ...), or by the model's label and, within a label, by paper; of
-    these, the last round(`explore` * n) are replaced by a random draw (`seed`) from the candidates not picked.
+    these, the last round(`explore` * n) are replaced by a random draw (`seed`) from the candidates not picked
+    (unless all are picked).
     Each picked row gets its `rank` (1 = picked first) and `picked_by` (uncertainty or random)."""
     ordered = _uncertain_turns(candidates, spread)
     n = min(n, len(ordered))
-    drawn = round(explore * n)
+    drawn = round(explore * n) if n < len(ordered) else 0  # all of them picked: none by chance
     kept, rest = ordered[:n - drawn], ordered[n - drawn:]
     picks = [(row, "uncertainty") for row in kept] + [(row, "random") for row in random.Random(seed).sample(rest, drawn)]
     return [{**row, "rank": rank, "picked_by": by} for rank, (row, by) in enumerate(picks, 1)]

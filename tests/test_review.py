@@ -93,6 +93,7 @@ def test_explore_draws_a_share_at_random_from_the_rest():
     # all of them asked for: nothing is left to draw from, every candidate is picked once
     everything = spread_picks(candidates, 50, "labels", explore=1.0)
     assert sorted((p["paper"], p["index"]) for p in everything) == sorted((c["paper"], c["index"]) for c in candidates)
+    assert {p["picked_by"] for p in everything} == {"uncertainty"}
 
 
 def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_labels(tmp_path, capsys):
@@ -101,7 +102,7 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
     predicted = tmp_path / "predictions.jsonl"
     write_rows(predicted, predictions())
     out = tmp_path / "review" / "batch1"
-    assert main(["review", "--predictions", str(predicted), "--select", "4", "--out", str(out)]) == 0
+    assert main(["review", "--predictions", str(predicted), "--select", "4", "--out", str(out), "--explore", "0"]) == 0
     assert "picked 4 of 10 sentences by margin, spread over labels, from 2 paper(s)" in capsys.readouterr().out
 
     sheet = out.with_name("batch1.csv")
@@ -163,10 +164,10 @@ def test_review_writes_a_sheet_and_label_studio_tasks_that_read_back_as_human_la
     # The next batch leaves out what was already sent for labelling.
     assert main(["review", "--predictions", str(predicted), "--select", "10", "--out", str(tmp_path / "batch2"),
                  "--exclude", str(sheet), "--by", "entropy"]) == 0
-    assert "picked 6 (only 6 left) of 6 sentences by entropy" in capsys.readouterr().out
+    assert "picked 6 (only 6 left) of 6 sentences by entropy, spread over labels, from" in capsys.readouterr().out
 
-    # With --explore, the sheet says which sentences were drawn at random.
-    assert main(["review", "--predictions", str(predicted), "--select", "4", "--explore", "0.5", "--seed", "3",
+    # By default half the batch is drawn at random, and the sheet says which.
+    assert main(["review", "--predictions", str(predicted), "--select", "4", "--seed", "3",
                  "--out", str(tmp_path / "batch3")]) == 0
     assert "picked 4 of 10 sentences by margin, spread over labels, 2 of them at random" in capsys.readouterr().out
     with (tmp_path / "batch3.csv").open(encoding="utf-8-sig", newline="") as handle:

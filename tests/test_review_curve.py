@@ -20,14 +20,16 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
                         "--work-dir", str(tmp_path)]) == 0
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text("utf-8").splitlines()]
     assert [(r["method"], r["labels"]) for r in results] == [("none", 0), ("review", 5), ("random", 5)]
-    assert results[1]["picks"] == "margin, spread over labels, 1 step(s)"
+    assert results[1]["picks"] == "margin, spread over labels, 50% at random, 1 step(s)"  # pcc review's default
     assert all(0.0 <= r["macro_f1"] <= 1.0 for r in results)
     # each run trains as a refit does: the settings' schedule, stopped after the chosen count (here 1)
     settings = yaml.safe_load((REPO / results[0]["run"] / "config.yaml").read_text("utf-8"))
     assert (settings["epochs"], settings["stop_after_epochs"], settings["folds"]) == (6, 1, 0)
     picked = [json.loads(line) for line in
-              (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+              (tmp_path / "review-margin-labels-x0.5-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {"text", "label", "paper", "heading", "lead"} == set(picked[0])
+    sheet = (tmp_path / "review-margin-labels-x0.5-r1-5-13-step1.csv").read_text("utf-8-sig")
+    assert sheet.count(",random,") == 2 and sheet.count(",uncertainty,") == 3  # round(0.5 * 5) drawn at random
     # the picks the picking model got wrong: what a person labelling them corrects
     candidates = [json.loads(line) for line in
                   (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
@@ -36,7 +38,7 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     assert "mistakes_picked" not in results[0] and 0 <= results[2]["mistakes_picked"] <= 5
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "| 0 |" in report and "| 5 |" in report and (tmp_path / "review_curve.png").stat().st_size > 0
-    assert "`pcc review (margin, spread over labels, 1 step(s))`" in report
+    assert "`pcc review (margin, spread over labels, 50% at random, 1 step(s))`" in report
     difference = results[1]["macro_f1"] - results[2]["macro_f1"]  # review - random, the one seed
     assert f"| 5 | {difference:+.4f} ({difference:+.3f}) |" in report.split("## Paired by seed")[1]
     mistakes = report.split("## The picking model's mistakes among the picks")[1]
@@ -47,7 +49,8 @@ def test_smoke_run_writes_the_curve(tmp_path, tiny_checkpoint, tiny_bundle):
     assert script.main(["--smoke", "--base-model", str(tiny_checkpoint), "--bundle", str(tiny_bundle),
                         "--work-dir", str(tmp_path), "--spread", "papers"]) == 0
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text("utf-8").splitlines()]
-    assert [(r["method"], r.get("picks")) for r in results][3:] == [("review", "margin, spread over papers, 1 step(s)")]
+    assert [(r["method"], r.get("picks")) for r in results][3:] == [
+        ("review", "margin, spread over papers, 50% at random, 1 step(s)")]
     report = (tmp_path / "review_curve.md").read_text("utf-8")
     assert "spread over labels" in report and "spread over papers" in report
 
@@ -64,18 +67,18 @@ def test_development_split_keeps_the_check_set_out(tmp_path, tiny_checkpoint, ti
     picked_from, scored = script.development_halves()
     assert len(picked_from) == len(scored) == 5 and not picked_from & scored
     assert script.main(["--smoke", "--score-on", "development", "--base-model", str(tiny_checkpoint),
-                        "--bundle", str(tiny_bundle), "--work-dir", str(tmp_path), "--explore", "0.5"]) == 0
+                        "--bundle", str(tiny_bundle), "--work-dir", str(tmp_path), "--explore", "0"]) == 0
     prepared = (tmp_path / "scored" / "sentences.jsonl").read_text("utf-8").splitlines()
     assert {json.loads(line)["paper_id"] for line in prepared} == picked_from | scored  # data/wild is not read
     candidates = [json.loads(line) for line in
                   (tmp_path / "round1" / "candidates.jsonl").read_text("utf-8").splitlines()]
     assert candidates and {row["paper"] for row in candidates} <= picked_from
     picked = [json.loads(line) for line in
-              (tmp_path / "review-margin-labels-x0.5-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
+              (tmp_path / "review-margin-labels-r1-5-13-step1.human.jsonl").read_text("utf-8").splitlines()]
     assert len(picked) == 5 and {row["paper"] for row in picked} <= picked_from
-    sheet = (tmp_path / "review-margin-labels-x0.5-r1-5-13-step1.csv").read_text("utf-8-sig")
-    assert sheet.count(",random,") == 2 and sheet.count(",uncertainty,") == 3  # round(0.5 * 5) drawn at random
+    sheet = (tmp_path / "review-margin-labels-r1-5-13-step1.csv").read_text("utf-8-sig")
+    assert sheet.count(",uncertainty,") == 5 and ",random," not in sheet  # --explore 0: uncertainty alone
     report = (tmp_path / "review_curve_development.md").read_text("utf-8")
     assert f"gold sentences of the development papers {', '.join(sorted(scored))}" in report
     assert "the wild check set is not used" in report and "score_on=development" in report
-    assert "review (margin, spread over labels, 50% at random, 1 step(s))" in report
+    assert "review (margin, spread over labels, 1 step(s))" in report
