@@ -357,6 +357,21 @@ def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict
     return paired
 
 
+def verdict(differences: list[float]) -> str:
+    """How a way of picking compares with random, from its paired differences (review − random, one per seed):
+    a mean below zero by less than its standard error is as close as that many seeds can tell apart."""
+    if len(differences) < 2:
+        return "one seed: no verdict."
+    mean = statistics.mean(differences)
+    error = statistics.stdev(differences) / len(differences) ** 0.5
+    figure = f"paired difference {mean:+.4f} ± {error:.4f} (standard error over {len(differences)} seeds)"
+    if mean >= 0:
+        return f"{figure}: at least as good as random."
+    if -mean <= error:
+        return f"{figure}: under random by less than one standard error, level as far as these seeds can tell."
+    return f"{figure}: worse than random, by {-mean / error:.1f} standard errors."
+
+
 def write_report(args, results: list[dict], pool: list[dict], scored: int, settings: dict, seconds: float) -> None:
     candidates, mistakes = len(pool), sum(row["label"] != row["gold_label"] for row in pool)
     labels = sorted(args.labels)
@@ -394,18 +409,15 @@ def write_report(args, results: list[dict], pool: list[dict], scored: int, setti
         f"![macro-F1 against human labels]({figure.name})",
         "",
     ]
+    paired = paired_differences(results, labels)
     if 50 in labels:
         at_50 = {way: scores[labels.index(50)] for way, scores in curves.items() if scores[labels.index(50)]}
         for way in at_50:
             if way != "random" and "random" in at_50:
                 review, chance = statistics.mean(at_50[way]), statistics.mean(at_50["random"])
-                verdict = "at least as good as" if review >= chance else "worse than"
-                spread = ", ".join(f"{statistics.stdev(at_50[w]):.3f}" for w in (way, "random") if len(at_50[w]) > 1)
-                lines.append(f"At 50 labels, `pcc {way}` is {verdict} random: {review:.4f} against {chance:.4f} "
-                             f"(difference {review - chance:+.4f}" + (f"; seed-to-seed standard deviations {spread}"
-                                                                     if spread else "") + ").")
+                lines.append(f"At 50 labels, `pcc {way}` against random: {review:.4f} against {chance:.4f}, "
+                             + verdict(paired.get(way, {}).get(50, [])))
         lines.append("")
-    paired = paired_differences(results, labels)
     if paired:
         lines += [
             "## Paired by seed",

@@ -82,3 +82,12 @@ def test_development_split_keeps_the_check_set_out(tmp_path, tiny_checkpoint, ti
     assert f"gold sentences of the development papers {', '.join(sorted(scored))}" in report
     assert "the wild check set is not used" in report and "score_on=development" in report
     assert "review (margin, spread over labels, 1 step(s))" in report
+
+
+def test_verdict_weighs_the_difference_against_its_standard_error():
+    verdict = load_script().verdict
+    assert verdict([0.01, -0.005, 0.02]).endswith("at least as good as random.")
+    # mean -0.003, standard error 0.0072: level as far as three seeds tell
+    assert "under random by less than one standard error" in verdict([0.01, -0.004, -0.015])
+    assert verdict([-0.03, -0.02, -0.025]).endswith("worse than random, by 8.7 standard errors.")
+    assert verdict([0.05]) == "one seed: no verdict."
