@@ -397,8 +397,8 @@ def write_report(args, results: list[dict], pool: list[dict], scored: int, setti
         "",
         f"Macro-F1 of the fine-tuned model (with its context) on {where} after adding N human labels from "
         f"{source} (their gold labels in `data/gold/wild_dev.jsonl` stand for the person's answers), picked by "
-        f"`pcc review` (each way of picking measured: `--by`, `--spread`, `--explore`, steps) or at random from the same "
-        f"{candidates} candidates (classified sentences with a gold row, headings left out). Mean ± standard "
+        f"`pcc review` (each way of picking measured: `--by`, `--spread`, `--explore`, steps) or at random from "
+        f"the same {candidates} candidates (classified sentences with a gold row, headings left out). Mean ± standard "
         f"deviation over seeds {', '.join(map(str, args.seeds))}, each seed's figure in brackets; N = 0 is the same "
         "model for all.",
         "",
@@ -447,9 +447,8 @@ def write_report(args, results: list[dict], pool: list[dict], scored: int, setti
             "",
             f"The model that picks (`{args.bundle}`) labels {mistakes} of the {candidates} candidates wrong. A person "
             "who labels the picks corrects those among them: a figure that no training run's noise touches. Mean "
-            "over seeds (each seed's in brackets; without `--explore`, `pcc review`'s first step does not depend on the "
-            "seed), and what "
-            "random picking finds on average:",
+            "over seeds (each seed's in brackets; without `--explore`, `pcc review`'s first step does not depend on "
+            "the seed), and what random picking finds on average:",
             "",
             "| human labels | " + " | ".join(f"`pcc {way}`" if way != "random" else way for way in found)
             + " | random, expected |",

@@ -136,7 +136,8 @@ def spread_picks(candidates: list[dict], n: int, spread: str = "labels", explore
     n = min(n, len(ordered))
     drawn = round(explore * n) if n < len(ordered) else 0  # all of them picked: none by chance
     kept, rest = ordered[:n - drawn], ordered[n - drawn:]
-    picks = [(row, "uncertainty") for row in kept] + [(row, "random") for row in random.Random(seed).sample(rest, drawn)]
+    picks = [(row, "uncertainty") for row in kept]
+    picks += [(row, "random") for row in random.Random(seed).sample(rest, drawn)]
     return [{**row, "rank": rank, "picked_by": by} for rank, (row, by) in enumerate(picks, 1)]
 
 
