@@ -357,13 +357,18 @@ def paired_differences(results: list[dict], labels: list[int]) -> dict[str, dict
     return paired
 
 
+def standard_error(values: list[float]) -> float:
+    """Of the mean of `values` (at least two): their standard deviation / √count."""
+    return statistics.stdev(values) / len(values) ** 0.5
+
+
 def verdict(differences: list[float]) -> str:
     """How a way of picking compares with random, from its paired differences (review − random, one per seed):
     a mean below zero by less than its standard error is as close as that many seeds can tell apart."""
     if len(differences) < 2:
         return "one seed: no verdict."
     mean = statistics.mean(differences)
-    error = statistics.stdev(differences) / len(differences) ** 0.5
+    error = standard_error(differences)
     figure = f"paired difference {mean:+.4f} ± {error:.4f} (standard error over {len(differences)} seeds)"
     if mean >= 0:
         return f"{figure}: at least as good as random."
@@ -434,8 +439,7 @@ def write_report(args, results: list[dict], pool: list[dict], scored: int, setti
             cells = []
             for by_n in paired.values():
                 differences = by_n.get(n, [])
-                error = (f" ± {statistics.stdev(differences) / len(differences) ** 0.5:.4f}"
-                         if len(differences) > 1 else "")
+                error = f" ± {standard_error(differences):.4f}" if len(differences) > 1 else ""
                 cells.append(f"{statistics.mean(differences):+.4f}{error} "
                              f"({', '.join(f'{d:+.3f}' for d in differences)})" if differences else "–")
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
