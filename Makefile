@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.installed-dev
+REALDEV ?= ../shared/realdev
 
 .PHONY: install run test clean
 
@@ -33,6 +34,9 @@ run: $(INSTALLED)
 	$(BIN)/pcc prepare data/wild --out-dir data/processed/wild
 	$(BIN)/pcc evaluate --gold data/gold/wild.jsonl --sentences data/processed/wild/sentences.jsonl \
 	    --report reports/evaluation_wild.md
+	# real web pages with gold labels, where the project's shared folder holds them (their text stays out of reports)
+	if [ -d $(REALDEV) ]; then $(BIN)/pcc evaluate --papers $(REALDEV)/pages --gold $(REALDEV)/gold.jsonl \
+	    --report reports/evaluation_realdev.md --without-text; fi
 	$(BIN)/pcc export
 	$(BIN)/pcc predict data/raw
 

@@ -55,8 +55,9 @@ def paper_row(prepared: PreparedPaper) -> dict:
     }
 
 
-def run(args: argparse.Namespace) -> int:
-    files = collect_files(args.paths)
+def read_papers(files: list[Path], command: str = "pcc prepare") -> tuple[list[PreparedPaper], list[str]]:
+    """The papers of the files, and one message per file that could not be read (reported on stderr as it
+    happens, the others still read); a UserError when none could be."""
     prepared: list[PreparedPaper] = []
     failures: list[str] = []
     for path in tqdm(files, desc="prepare", unit="file", disable=None):
@@ -64,9 +65,15 @@ def run(args: argparse.Namespace) -> int:
             prepared.extend(load_document(path))
         except UserError as error:
             failures.append(str(error))
-            tqdm.write(f"pcc prepare: skipped: {error}", file=sys.stderr)
+            tqdm.write(f"{command}: skipped: {error}", file=sys.stderr)
     if not prepared:
         raise UserError(f"none of the {len(files)} file(s) could be processed; see the messages above")
+    return prepared, failures
+
+
+def run(args: argparse.Namespace) -> int:
+    files = collect_files(args.paths)
+    prepared, failures = read_papers(files)
     out_dir = Path(args.out_dir)
     write_jsonl(out_dir / "papers.jsonl", (paper_row(p) for p in prepared))
     n_sentences = write_jsonl(out_dir / "sentences.jsonl", (s.to_json() for p in prepared for s in p.sentences))

@@ -67,7 +67,8 @@ def test_gold_from_a_training_paper_is_flagged(trained, tmp_path):
                     + json.dumps({"text": "今后要进一步完善警务公开制度。", "label": "countermeasure",
                                   "heading": "三、对策"}, ensure_ascii=False) + "\n", "utf-8")
     args = Namespace(gold=str(gold), model=str(directory / "models" / "latest"), sentences=str(sentences),
-                     weak_labels=str(weak_labels), report=str(tmp_path / "report.md"), append=None)
+                     weak_labels=str(weak_labels), report=str(tmp_path / "report.md"), append=None, papers=None,
+                     without_text=False)
     assert run(args) == 0
     text = (tmp_path / "report.md").read_text("utf-8")
     assert "Warning**: 1 sentences come from papers the shipped model trained on" in text
@@ -104,4 +105,45 @@ def test_a_markdown_file_can_be_appended_with_its_headings_one_level_deeper(trai
     assert text.rstrip().endswith("| lead | 0.9 |") and "\n## Context ablation\n" in text
     with pytest.raises(UserError, match="none.md: no such file"):
         run(Namespace(gold=str(DEV_GOLD), model=str(directory / "models" / "latest"), sentences=str(sentences),
-                      weak_labels=str(weak_labels), report=str(tmp_path / "e2.md"), append=tmp_path / "none.md"))
+                      weak_labels=str(weak_labels), report=str(tmp_path / "e2.md"), append=tmp_path / "none.md",
+                      papers=None, without_text=False))
+
+
+PAGE = """首页 > 资料库 > 社区养老
+社区养老服务的困境与出路
+近年来，社区养老服务需求日益增长，但供给不足的问题日益凸显。
+一、存在的问题
+护理人员流失严重。
+二、对策
+要提高护理人员的待遇。
+"""
+
+
+def test_papers_are_read_and_scored_with_reading_misses_counted(trained, tmp_path):
+    directory, sentences, weak_labels = trained
+    papers = tmp_path / "pages"
+    papers.mkdir()
+    (papers / "P01.txt").write_text(PAGE, "utf-8")
+    rows = [
+        {"id": "P01-00", "paper": "P01", "text": "首页>资料库>社区养老", "label": "other", "droppable": True},
+        {"id": "P01-01", "paper": "P01", "text": "近年来，社区养老服务需求日益增长，但供给不足的问题日益凸显。", "label": "problem"},
+        {"id": "P01-02", "paper": "P01", "text": "护理人员流失严重。", "label": "problem"},
+        {"id": "P01-03", "paper": "P01", "text": "要提高护理人员的待遇。", "label": "countermeasure"},
+        # a sentence the page does not hold: a reading miss, wrong for every system
+        {"id": "P01-04", "paper": "P01", "text": "养老机构的床位空置率居高不下。", "label": "problem"},
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
+    args = Namespace(gold=str(gold), model=str(directory / "models" / "latest"), sentences=str(tmp_path / "none"),
+                     weak_labels=str(weak_labels), report=str(tmp_path / "real.md"), append=None,
+                     papers=[str(papers)], without_text=True)
+    assert run(args) == 0
+    text = (tmp_path / "real.md").read_text("utf-8")
+    # the breadcrumb is site chrome the reader left out: no miss, not scored
+    assert "4 sentences, each looked for by its text" in text and "3 found and scored in their context, 1 found" in text
+    kinds = text.split("## Errors by kind")[1].split("## Sentences")[0]
+    assert "| reading miss (no sentence of the papers holds the row) | 1 | 1 | problem → missed (1) |" in kinds
+    wrong = text.split("got wrong")[1]
+    assert "| P01-04 | problem | missed | missed | reading miss |" in wrong
+    # without_text: the report names rows by line and id, never by their text
+    assert not any(row["text"] in text for row in rows)

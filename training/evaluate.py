@@ -7,6 +7,7 @@ the baseline is cross-fitted over the same folds.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,11 +16,15 @@ import numpy as np
 from pcc.errors import UserError
 from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, sentence_context
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
+from pcc.prepare import collect_files, read_papers
 from pcc.records import LABELS, read_sentences
-from training.gold import REBUILT_PAPER, gold_leads, gold_papers, locate_gold, normalise_text, read_gold
+from training.gold import (REBUILT_PAPER, GoldSentence, gold_leads, gold_papers, locate_gold, normalise_text,
+                           read_gold)
 from training.labeling.apply import weak_label
 from training.labeling.weak_labels import read_weak_labels
-from training.metrics import calibration_scores, classification_scores, confusion_matrix, plot_confusions
+from training.labeling.heading_vocabulary import heading_class
+from training.metrics import (NO_LABEL, calibration_scores, classification_scores, confusion_matrix,
+                              plot_confusions)
 from training.model_card import ModelCard, read_heldout, read_metrics, read_model_card
 
 HELDOUT, UNSEEN, SEEN = "held-out", "unseen paper", "paper seen in training"
@@ -34,6 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model directory written by `pcc train` (default: %(default)s)")
     parser.add_argument("--sentences", default=str(SENTENCES),
                         help="prepared corpus, for context (default: %(default)s)")
+    parser.add_argument("--papers", nargs="+", metavar="PATH",
+                        help="score the gold file on these papers instead of --sentences (files, folders or glob "
+                             "patterns, read as `pcc prepare` reads them): each gold row is looked for among their "
+                             "sentences by its text; a row found in none is a reading miss, wrong for every system, "
+                             "unless the row is marked droppable (site chrome), which is then left out")
+    parser.add_argument("--without-text", action="store_true",
+                        help="name the sentences the model got wrong by gold line and id, not by their text (for "
+                             "gold sets whose text may not be copied into a report)")
     parser.add_argument("--weak-labels", default=str(WEAK_LABELS),
                         help="baseline training data (default: %(default)s)")
     parser.add_argument("--report", default=str(REPORTS / "evaluation.md"),
@@ -44,22 +57,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     report = evaluate(Path(args.gold), Path(args.model), Path(args.sentences), Path(args.weak_labels), Path(args.report),
-                      args.append)
+                      args.append, papers=args.papers, without_text=args.without_text)
     print(f"report written to {report}")
     return 0
 
 
 def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels_path: Path, report_path: Path,
-             appended: Path | None = None) -> Path:
+             appended: Path | None = None, papers: list[str] | None = None, without_text: bool = False) -> Path:
     if appended is not None and not appended.is_file():  # before the model runs, not after
         raise UserError(f"--append {appended}: no such file")
     card = read_model_card(model_dir, required=True)
-    sentences = read_sentences(sentences_path)
     weak_rows = read_weak_labels(weak_labels_path)
     gold_rows = read_gold(gold_path)
-    sentences += gold_papers(gold_rows, sentences)
-    gold = locate_gold(gold_rows, sentences)
+    if papers:
+        prepared, _ = read_papers(collect_files(papers), "pcc evaluate")
+        sentences = [s for paper in prepared for s in paper.sentences]
+        gold = locate_gold(gold_rows, sentences)
+        # Site chrome that the reader left out is no miss; kept, it is scored like any sentence.
+        gold = [g for g, row in zip(gold, gold_rows) if g.matched or not row.get("droppable")]
+    else:
+        sentences = read_sentences(sentences_path)
+        sentences += gold_papers(gold_rows, sentences)
+        gold = locate_gold(gold_rows, sentences)
     truth = np.array([LABELS.index(g.label) for g in gold])
+    # Only a reader can miss a sentence: without --papers, a row found nowhere is scored standing alone.
+    missed = np.array([bool(papers) and not g.matched for g in gold], dtype=bool)
 
     leads = gold_leads(sentences, gold, card.context)
     origin, model_probs = _model_predictions(gold, model_dir, card, leads)
@@ -69,14 +91,19 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
         "TF-IDF char 1–3-gram + LR on weak labels": _baseline_predictions(gold, weak_rows, card, origin),
         **{f"fine-tuned, {VIEW_NAMES[view]}": model_probs[view].argmax(1) for view in VIEWS},
     }
+    for predicted in systems.values():
+        predicted[missed] = NO_LABEL
     scores = {name: classification_scores(truth, predicted) for name, predicted in systems.items()}
     report_path.parent.mkdir(parents=True, exist_ok=True)
     figure = report_path.with_name(report_path.stem + "_confusion.png")
-    plot_confusions({f"fine-tuned model, {VIEW_NAMES[view]}": confusion_matrix(truth, model_probs[view].argmax(1))
+    plot_confusions({f"fine-tuned model, {VIEW_NAMES[view]}": confusion_matrix(truth, systems[f"fine-tuned, {VIEW_NAMES[view]}"])
                      for view in VIEWS}, figure)
-    confidence = {view: calibration_scores(model_probs[view], truth) for view in VIEWS}
-    report = _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card, read_metrics(model_dir))
-    report += _misclassified(gold, weak, model_probs[WITH_CONTEXT])
+    confidence = {view: calibration_scores(model_probs[view][~missed], truth[~missed]) for view in VIEWS}
+    report = _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card, read_metrics(model_dir),
+                     papers, int(missed.sum()))
+    in_context = systems["fine-tuned, with heading"]
+    report += _error_kinds(gold, in_context, missed)
+    report += _misclassified(gold, weak, model_probs[WITH_CONTEXT], missed, without_text)
     if appended is not None:
         # Its sections become sections of this report: every heading one level deeper.
         report += "\n" + "\n".join("#" + line if line.startswith("#") else line
@@ -172,32 +199,91 @@ def _baseline_predictions(gold, weak_rows, card: ModelCard, origin: list[str]) -
     return predicted
 
 
-def _misclassified(gold, weak: np.ndarray, probs: np.ndarray) -> str:
+def _section_of(sentence) -> str | None:
+    """The class the innermost heading of a sentence's path announces, if any."""
+    return next((label for label in map(heading_class, reversed(sentence.heading_path)) if label), None)
+
+
+# Where in its paper a sentence sits, as the error table groups it.
+MISSED, HEADING_LINE, OUTSIDE, OWN_SECTION, OTHER_SECTION, UNNAMED_SECTION = (
+    "reading miss (no sentence of the papers holds the row)", "title or heading line",
+    "outside any section (opening, abstract, page without headings)",
+    "in a section whose heading announces the gold class", "in a section whose heading announces another class",
+    "in a section whose headings announce no class (aspect-named)")
+
+
+def error_kind(item: GoldSentence, missed: bool) -> str:
+    """What kind of place a gold sentence is scored in, for grouping the model's errors."""
+    sentence = item.sentence
+    if missed:
+        return MISSED
+    if sentence.is_heading or sentence.is_title:
+        return HEADING_LINE
+    if not sentence.heading_path:
+        return OUTSIDE
+    section = _section_of(sentence)
+    return UNNAMED_SECTION if section is None else OWN_SECTION if section == item.label else OTHER_SECTION
+
+
+def _error_kinds(gold: list[GoldSentence], predicted: np.ndarray, missed: np.ndarray) -> str:
+    """The model's errors (in context) grouped by where the sentence sits and by gold → predicted class."""
+    kinds = [error_kind(item, bool(miss)) for item, miss in zip(gold, missed)]
+    lines = ["", "## Errors by kind (fine-tuned, with heading)", "",
+             "| where the sentence sits | rows | wrong | most frequent confusions (gold → predicted) |",
+             "|---|---|---|---|"]
+    for kind in (MISSED, HEADING_LINE, OUTSIDE, OWN_SECTION, OTHER_SECTION, UNNAMED_SECTION):
+        members = [i for i, k in enumerate(kinds) if k == kind]
+        if not members:
+            continue
+        wrong = [i for i in members if predicted[i] != LABELS.index(gold[i].label)]
+        pairs = Counter(f"{gold[i].label} → {'missed' if predicted[i] == NO_LABEL else LABELS[predicted[i]]}"
+                        for i in wrong)
+        lines.append(f"| {kind} | {len(members)} | {len(wrong)} | "
+                     + ", ".join(f"{pair} ({count})" for pair, count in pairs.most_common(4)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _misclassified(gold, weak: np.ndarray, probs: np.ndarray, missed: np.ndarray, without_text: bool = False) -> str:
     """A table of the sentences the fine-tuned model (with heading) got wrong, beside the weak labels'
-    verdict, for error analysis."""
-    wrong = [i for i, item in enumerate(gold) if LABELS[int(probs[i].argmax())] != item.label]
+    verdict, for error analysis; by gold line and id only when the gold text may not be copied."""
+    wrong = [i for i, item in enumerate(gold) if missed[i] or LABELS[int(probs[i].argmax())] != item.label]
     lines = ["", "## Sentences the fine-tuned model (with heading) got wrong", "",
              f"{len(wrong)} of {len(gold)}; *line* is the gold file's line, *p* the model's probability for its label.", ""]
+    columns = ["line", "id", "gold", "model (p)", "weak labels", "where"] if without_text else \
+        ["line", "gold", "model (p)", "weak labels", "heading path", "sentence"]
     if wrong:
-        lines += ["| line | gold | model (p) | weak labels | heading path | sentence |", "|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for i in wrong:
         sentence = gold[i].sentence
-        cells = [str(gold[i].line), gold[i].label, f"{LABELS[int(probs[i].argmax())]} ({probs[i].max():.2f})",
-                 LABELS[int(weak[i])], " / ".join(sentence.heading_path), sentence.text]
+        model = "missed" if missed[i] else f"{LABELS[int(probs[i].argmax())]} ({probs[i].max():.2f})"
+        weak_label = "missed" if missed[i] else LABELS[int(weak[i])]
+        if without_text:
+            cells = [str(gold[i].line), str(gold[i].row_id or ""), gold[i].label, model, weak_label,
+                     error_kind(gold[i], bool(missed[i])).split(" (")[0]]
+        else:
+            cells = [str(gold[i].line), gold[i].label, model, weak_label, " / ".join(sentence.heading_path),
+                     sentence.text]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card: ModelCard, training: dict) -> str:
+def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card: ModelCard, training: dict,
+            papers: list[str] | None = None, n_missed: int = 0) -> str:
     counts = {kind: origin.count(kind) for kind in (HELDOUT, UNSEEN, SEEN)}
     rebuilt = sum(g.matched and g.sentence.paper_id.startswith(REBUILT_PAPER) for g in gold)
     in_corpus = sum(g.matched for g in gold) - rebuilt
+    if papers:
+        where = (f"{len(gold)} sentences, each looked for by its text in the papers `{' '.join(papers)}` as `pcc "
+                 f"prepare` reads them: {in_corpus} found and scored in their context, {n_missed} found in no "
+                 "sentence (reading misses, wrong for every system; site chrome the reader left out is not counted)")
+    else:
+        where = (f"{len(gold)} sentences ({in_corpus} found in the prepared corpus and {rebuilt} in papers rebuilt "
+                 f"from the gold file's own rows, all scored in their context; {len(gold) - in_corpus - rebuilt} "
+                 "scored as standalone sentences)")
     lines = [
         "# Evaluation",
         "",
-        f"Gold file `{gold_path}`: {len(gold)} sentences ({in_corpus} found in the prepared corpus and "
-        f"{rebuilt} in papers rebuilt from the gold file's own rows, all scored in their context; "
-        f"{len(gold) - in_corpus - rebuilt} scored as standalone sentences). Model `{model_dir}` "
+        f"Gold file `{gold_path}`: {where}. Model `{model_dir}` "
         f"(base `{card.base_model}`, {card.epochs or '?'} epoch(s), seed {card.seed}).",
         "",
         "## Comparison on the same sentences",

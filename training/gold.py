@@ -34,6 +34,7 @@ class GoldSentence:
     matched: bool  # True when found in its paper: the prepared corpus, or one rebuilt from the gold rows
     lead: str | None = None  # the row's `lead`: what the model read of the sentence before (None: it read none)
     gives_lead: bool = False  # whether the row has a `lead` field (the page, the service, `pcc review` write one)
+    row_id: str | None = None  # the row's own `id`, where it gives one (to name a row without quoting its text)
 
 
 def read_gold(path: str | Path, skip_unlabelled: bool = False) -> list[dict]:
@@ -224,7 +225,7 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
             sentence = Sentence(paper_id or f"gold:{row.get('paper') or 'unknown'}", "", -row["line"],
                                 row["text"], given_path)
         located.append(GoldSentence(sentence, row["label"], row["line"], found is not None, row.get("lead") or None,
-                                    "lead" in row))
+                                    "lead" in row, row["id"] if isinstance(row.get("id"), str) else None))
     return located
 
 
