@@ -28,6 +28,7 @@ from pcc.cleaning import (
     table_reason,
 )
 from pcc.errors import UserError
+from pcc.markup import unflatten_markup
 from pcc.readers import read_text
 from pcc.records import Paper, Sentence
 from pcc.segmentation import (
@@ -66,16 +67,16 @@ class PreparedPaper:
 
 
 def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], list[LeftOut]]:
-    """The lines (numbered from 1) that may belong to a paper, and those that do not, with the reason: blank
-    lines go silently; download-site notices, page furniture (page numbers, mastheads, symbol lines), table
+    """The lines (numbered from 1) that may belong to a paper, and those that do not, with the reason: Markdown
+    marks come off (`pcc.markup`: a flattened page's headings each on a line of its own, with its line number);
+    blank lines go silently; download-site notices, page furniture (page numbers, mastheads, symbol lines), table
     rows and captions, and site chrome (`pcc.chrome`) are left out and listed."""
     counts = Counter(pair for line in raw_lines for pair in bigrams(line))
     kept: list[tuple[int, str]] = []
     left_out: list[LeftOut] = []
     open_list = None  # "related list" or "comments" while the lines under such a heading are its items
-    for number, line in enumerate(raw_lines, 1):
-        if not line.strip():
-            continue
+    for number, line in ((number, line) for number, raw in enumerate(raw_lines, 1)
+                         for line in (unflatten_markup(raw) if raw.strip() else [])):
         heads_list = list_heading(line)
         if open_list and (heads_list or not in_list(open_list, line)):
             open_list = None

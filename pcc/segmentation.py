@@ -30,6 +30,9 @@ _MARKERS: list[tuple[int, re.Pattern]] = [
     (5, re.compile(r"^[（(][0-9]{1,2}[)）]|^[①-⑳]")),
 ]
 UNNUMBERED_LEVEL = 2
+# An unnumbered sub-title under a section that names its job (`……的原因分析` / `人员编制不足`): between the chapters
+# (`一、`, unnumbered titles) and their numbered sections (`（一）`).
+SUBTITLE_LEVEL = 2.5
 _DOTTED_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+(?=\s+\D)")  # cleaning keeps the space after it
 _SPACED_NUMBER = re.compile(r"^\d{1,2}\s+(?=[\u4e00-\u9fff])")  # `3 对策建议`: a chapter number and a space
 _DOTTED_BASE_LEVEL = 5  # `1.1` is level 6, `1.1.1` level 7: below every other kind of numeral
@@ -210,6 +213,75 @@ def _glued_boundary(body: str) -> int | None:
     return None
 
 
+# Words that close a sub-title naming a shortfall ("经费保障不足", "窗口排队现象严重"): general Chinese vocabulary of
+# states, as aspect-named sub-sections of problems and causes sections are titled.
+_STATE_ENDINGS = (
+    "不足", "不够", "严重", "过多", "过少", "过重", "过高", "过低", "过大", "淡薄", "薄弱", "滞后", "不及时", "不高",
+    "不强", "不严", "缺失", "缺位", "缺乏", "不健全", "不完善", "不规范", "不到位", "不畅", "困难", "突出", "混乱", "单一",
+    "不均衡", "失衡", "乏力", "偏低", "偏高", "不清", "不明", "脱节", "割裂", "低下", "落后", "分散", "紧张",
+)
+# Verbs that open a countermeasure's sub-title ("加强窗口管理"), a few of the commonest.
+_ACTION_OPENINGS = ("加强", "建立", "健全", "完善", "提高", "提升", "推进", "强化", "加大", "优化", "规范", "创新",
+                    "构建", "落实", "推动", "深化", "引导", "发挥", "拓宽", "改善", "改进", "严格", "明确", "促进")
+# Words that carry a sentence on from the job noun before them ("问题意识", "问题的…", "对策是…"): no heading ends there.
+_CONTINUATIONS = ("的", "是", "和", "与", "及", "在", "上", "中", "等", "有", "为", "意识", "导向", "化", "性", "主要",
+                  "方面", "较", "也", "都", "已", "日益", "越来越")
+# Multi-character sentence openers that may follow a glued sub-title directly.
+_SUBTITLE_FOLLOWERS = tuple(o for o in _OPENERS if len(o) >= 2 and o not in ("我们", "一是", "第一", "要")) + (
+    "一些", "部分", "许多", "很多", "有些", "不少", "个别", "据")
+
+
+def job_heading_end(body: str) -> int | None:
+    """Where a bare job heading glued to its section's text ends, after a numeral: `存在的问题|窗口服务不规范…`,
+    `对策|加强窗口管理…` (a short heading that ends with a job noun, followed by new text rather than a compound)."""
+    for pos in range(2, min(9, len(body) - 8)):
+        head, rest = body[:pos], body[pos:]
+        if (all(is_cjk(c) for c in head) and head.endswith(_STRONG_HEADING_NOUNS) and is_cjk(rest[0])
+                and not rest.startswith(_CONTINUATIONS) and cjk_count(re.split(r"[，。；：！？]", rest)[0]) >= 6):
+            return pos
+    return None
+
+
+def subtitle_end(text: str) -> int | None:
+    """Where a sub-title glued to the first sentence of its paragraph ends, when a page lost the line break:
+    `经费保障不足|经费保障是…`, `人手紧张|由于编制…`, `加强窗口管理|窗口人员应当…`.
+
+    The sub-title is a short run of Chinese characters that names a shortfall (`…不足`, `…严重`), and the sentence
+    after it opens with a sentence opener (`由于`, `随着`, `一些`) or takes up a word of the sub-title again
+    (`经费保障`); or a short plain one that opens with an action verb (`加强…`), taken up again. A sentence does
+    not run on from a clause like that without a comma.
+    """
+    def shaped(pos: int) -> bool:
+        head = text[:pos]
+        return head.endswith(_STATE_ENDINGS) and not head.startswith(_OPENERS) and "，" in text[pos:pos + 40] + "，"
+
+    def prescribes(pos: int) -> bool:
+        # `构建和谐警民关系作为…` is a sentence whose subject is a verb phrase: an action sub-title is short, plain
+        # (no 的) and taken up again by the sentence.
+        head = text[:pos]
+        return head.startswith(_ACTION_OPENINGS) and "的" not in head and pos <= 10
+
+    def repeated(pos: int, offset: int) -> bool:
+        word = text[pos + offset:pos + offset + 2]
+        return len(word) == 2 and all(is_cjk(c) for c in word) and word in text[:pos]
+
+    ends = []
+    for pos in range(4, min(17, len(text) - 6)):
+        if not all(is_cjk(c) or c in "“”" for c in text[:pos]) or not is_cjk(text[pos]):
+            break
+        ends.append(pos)
+    # The sentence takes up the sub-title's word at once (`经费保障不足|经费保障是`) or opens as sentences do; failing
+    # that, a short sub-title's word comes back within its first words (`服务意识淡薄|窗口服务的…`).
+    for pos in ends:
+        if (shaped(pos) and (repeated(pos, 0) or text[pos:].startswith(_SUBTITLE_FOLLOWERS))
+                or prescribes(pos) and repeated(pos, 0)):
+            return pos
+    for pos in ends:
+        if pos <= 10 and (shaped(pos) or prescribes(pos)) and (repeated(pos, 1) or repeated(pos, 2)):
+            return pos
+    return None
+
+
 def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     """A numbered unit → its heading(s) and the sentence glued after them, if any.
 
@@ -227,12 +299,28 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
         return [Unit(unit)]  # `（1）加强培训；（2）完善制度。` is a list in one sentence
     if _has_lead_in(body):
         return [Unit(unit)]  # `2. 提高培训水平：加大培训力度。` is an item with a lead-in, not a heading
+    glued = (job_heading_end(body) if level <= _SECTION_LEVEL else None, subtitle_end(body))
     if len(body.strip()) <= (_MAX_STANDALONE_HEADING if standalone else _MAX_SHORT_HEADING):
-        return [_heading(unit, level)]
-    boundary = _glued_boundary(body)
+        # All heading, commas and all (`一、加强培训，提高素质`), unless it ends as a sentence and a bare job heading
+        # or a sub-title is glued in front of it (`一、存在的问题窗口服务不规范随着…，…。`).
+        sentence_shaped = body.rstrip().endswith(tuple(TERMINALS)) and "，" in body
+        if not sentence_shaped or glued == (None, None):
+            return [_heading(unit, level)]
+    job, subtitle = glued
+    if job is not None:
+        return [_heading(unit[: marker_end + job], level), *split_subtitle(body[job:].strip())]
+    boundary = subtitle if subtitle is not None else _glued_boundary(body)
     if boundary is None:
         return [Unit(unit)]  # a numbered paragraph, not a heading
     return [_heading(unit[: marker_end + boundary], level), Unit(body[boundary:].strip())]
+
+
+def split_subtitle(text: str) -> list[Unit]:
+    """A sentence, or the sub-title glued in front of it (`subtitle_end`) and the sentence."""
+    end = subtitle_end(text)
+    if end is None:
+        return [Unit(text)]
+    return [Unit(text[:end], True, SUBTITLE_LEVEL), Unit(text[end:])]
 
 
 def _has_lead_in(body: str) -> bool:
@@ -278,6 +366,8 @@ def segment_paragraph(paragraph: str) -> list[Unit]:
     for index, sentence in enumerate(sentences):
         if index and sentences[index - 1][-1] in "；;":
             units.append(Unit(sentence))  # the next item of a list, not a heading
+        elif index == 0 and not is_numbered(sentence):
+            units.extend(split_subtitle(sentence))  # `经费保障不足经费保障是…`: a page lost the line break
         else:
             units.extend(split_heading(sentence, standalone=len(sentences) == 1))
     return [unit for unit in units if re.search(r"\w", unit.text)]  # drop leftovers like a lone `@`
@@ -319,11 +409,43 @@ def missing_parent(units: list[Unit]) -> tuple[int, int, str] | None:
     return first, closing[1].level, number + MISSING_SECTION.format(next=heading_label(next_name))
 
 
+# Nouns that say what job a section does; a heading ending in one (`……问题的原因分析`, `二、存在的问题`) is the parent
+# of the unnumbered sub-titles under it that name an aspect instead (`人员编制不足`).
+_JOB_NOUNS = ("问题", "原因", "成因", "根源", "因素", "对策", "措施", "建议", "途径", "路径", "策略", "现状", "困境",
+              "挑战", "分析", "思考", "危害", "表现", "办法", "方案", "举措")
+
+
+def names_a_job(text: str) -> bool:
+    """Whether a heading says what its section does (`…的原因分析`, `存在的问题`), not which aspect it treats."""
+    return heading_label(text).endswith(_JOB_NOUNS)
+
+
+def nest_subtitles(units: list[Unit]) -> list[Unit]:
+    """Unnumbered sub-titles that name an aspect, under a chapter that names a job, become its sub-sections.
+
+    Unnumbered headings are chapters by default; after `……问题的原因分析` (or `二、存在的问题`) a title line such as
+    `人员编制不足` is an aspect of that chapter, not the next chapter, so it keeps its parent in the heading path.
+    The next heading that names a job, or a numbered chapter, closes the run.
+    """
+    nested, under_job = [], False
+    for unit in units:
+        if unit.is_heading and unit.level is not None and unit.level <= UNNUMBERED_LEVEL:
+            numbered = is_numbered(unit.text)
+            if not numbered and under_job and not names_a_job(unit.text):
+                unit = Unit(unit.text, True, SUBTITLE_LEVEL)
+            else:
+                under_job = names_a_job(unit.text)
+        nested.append(unit)
+    return nested
+
+
 def assign_heading_paths(units: list[Unit]) -> list[list[str]]:
     """Each unit's enclosing headings, outermost first; a heading's own path is its parents. An excerpt's
-    section whose heading it left out is named after its next section (`missing_parent`)."""
+    section whose heading it left out is named after its next section (`missing_parent`); unnumbered aspect
+    sub-titles stay under the chapter that names their job (`nest_subtitles`)."""
     stack: list[tuple[int, str]] = []
     paths: list[list[str]] = []
+    units = nest_subtitles(units)
     missing = missing_parent(units)
     for index, unit in enumerate(units):
         if missing is not None and index == missing[0]:

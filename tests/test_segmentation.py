@@ -122,3 +122,39 @@ def test_reference_entries_stay_whole():
     entry = "[1]张三。论警民关系[J]。公安研究，2010（3）：12-15。"
     assert texts(segment_paragraph(entry)) == [(entry, False)]
     assert len(segment_paragraph("[1]和谐警民关系是在参照警民关系的基础上提出的。这是背景。")) == 2
+
+
+def test_a_sub_title_glued_to_its_first_sentence_is_cut_off():
+    # a page that lost its line breaks: the sub-title names a shortfall, the sentence takes up its word again
+    assert [(u.text, u.is_heading) for u in segment_paragraph("经费保障不足经费保障是基层治理的基础，但投入有限。")] == [
+        ("经费保障不足", True), ("经费保障是基层治理的基础，但投入有限。", False)]
+    # … or opens as sentences do
+    assert texts(segment_paragraph("人手紧张由于编制多年未调，窗口经常排长队。")) == [
+        ("人手紧张", True), ("由于编制多年未调，窗口经常排长队。", False)]
+    # a sentence whose subject is a verb phrase is no sub-title
+    assert texts(segment_paragraph("构建和谐医患关系作为一项系统工程，需要各方参与。")) == [
+        ("构建和谐医患关系作为一项系统工程，需要各方参与。", False)]
+    # a plain sentence with a comma early on stays whole
+    assert texts(segment_paragraph("近年来由于经费不足，很多工作难以开展。")) == [("近年来由于经费不足，很多工作难以开展。", False)]
+
+
+def test_a_numbered_job_heading_run_into_its_section_is_cut_off_with_its_sub_title():
+    units = segment_paragraph("一、存在的问题窗口服务不规范随着业务量增加，部分窗口服务流于形式。")
+    assert [(u.text, u.is_heading, u.level) for u in units] == [
+        ("一、存在的问题", True, 2), ("窗口服务不规范", True, 2.5), ("随着业务量增加，部分窗口服务流于形式。", False, 2)]
+    assert texts(segment_paragraph("二、对策加强窗口管理窗口人员应当统一着装，规范用语，提高办事效率。")) == [
+        ("二、对策", True), ("加强窗口管理", True), ("窗口人员应当统一着装，规范用语，提高办事效率。", False)]
+    # a short numbered heading with a comma stays one heading
+    assert texts(segment_paragraph("（二）牢固树立服务意识，是改进作风的前提。")) == [("（二）牢固树立服务意识，是改进作风的前提。", True)]
+    assert texts(segment_paragraph("一、问题与对策")) == [("一、问题与对策", True)]
+
+
+def test_unnumbered_aspect_sub_titles_keep_the_chapter_that_names_their_job():
+    units = [Unit("基层窗口服务问题的原因分析", True), Unit("人员编制不足", True), Unit("编制多年未调。"),
+             Unit("考核机制单一", True), Unit("考核只看办件数量。"), Unit("改进窗口服务的对策", True), Unit("要动态调整编制。")]
+    assert assign_heading_paths(units) == [
+        [], ["基层窗口服务问题的原因分析"], ["基层窗口服务问题的原因分析", "人员编制不足"], ["基层窗口服务问题的原因分析"],
+        ["基层窗口服务问题的原因分析", "考核机制单一"], [], ["改进窗口服务的对策"]]
+    # without a chapter that names a job, unnumbered titles stay siblings
+    assert assign_heading_paths([Unit("高额回报的诱惑", True), Unit("利率动辄翻倍。"), Unit("监管存在空白", True),
+                                 Unit("部门职责交叉。")]) == [[], ["高额回报的诱惑"], [], ["监管存在空白"]]
