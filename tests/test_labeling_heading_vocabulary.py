@@ -36,3 +36,9 @@ def test_run_in_headings_are_found_at_the_start_of_a_sentence_only():
     assert run_in_heading("当前警民关系存在的问题，主要是信任度下降。") is None  # punctuation follows: a clause
     assert run_in_heading("群众对公安机关的信任度有所降低。") is None
     assert run_in_heading("造成这些问题的原因主要有以下几点：") is None  # the clause goes on
+
+
+def test_plans_harms_and_overviews_announce_their_class():
+    assert heading_class("三、解决方案") == "countermeasure"
+    assert heading_class("二、网络谣言的危害") == "problem"
+    assert heading_class("一、基本情况") == "other"

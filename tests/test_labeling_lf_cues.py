@@ -1,7 +1,8 @@
 from pcc.records import Sentence
 from training.labeling.candidates import build_candidates
 from training.labeling.lf import ABSTAIN
-from training.labeling.lf_cues import cause_connective, negative_state, negative_state_mentioned, positive_state, proposal
+from training.labeling.lf_cues import (cause_connective, negative_state, negative_state_mentioned, positive_state, proposal,
+                                      worsening)
 
 
 def candidate(text, path=()):
@@ -46,3 +47,16 @@ def test_proposals_and_positive_states():
     assert proposal(candidate("这些建议很有价值。")) == ABSTAIN
     assert positive_state(candidate("警民关系进一步得到了好转，群众满意率逐步提升。")) == "other"
     assert positive_state(candidate("警民关系比较和谐，但信任度下降。")) == ABSTAIN  # also names a negative state
+
+
+def test_the_paper_announcing_its_proposals_proposes_nothing():
+    assert proposal(candidate("本文最后提出了改进的对策。")) == ABSTAIN
+    assert proposal(candidate("笔者就此提出相应的治理策略。")) == ABSTAIN
+
+
+def test_a_growing_harm_is_a_problem_with_or_without_figures_unless_a_section_claims_it():
+    assert worsening(candidate("随着网购普及，退货纠纷日益凸显。")) == "problem"
+    assert worsening(candidate("去年消费者投诉达一万余件，同比增长三成。")) == "problem"
+    assert worsening(candidate("群众对此反映强烈。")) == "problem"
+    assert worsening(candidate("退货纠纷日益凸显。", ["二、原因分析"])) == ABSTAIN
+    assert worsening(candidate("群众对公共服务的需求日益增加。")) == ABSTAIN  # a need that grows is no harm

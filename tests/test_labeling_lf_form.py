@@ -66,3 +66,8 @@ def test_copula_descriptions_are_other_but_not_negative_or_prescriptive_ones():
     assert copula_description(candidate("执法水平是队伍素质和执法能力的综合反映。")) == "other"
     assert copula_description(candidate("这种状况是不能令人满意的结果。")) == ABSTAIN
     assert copula_description(candidate("民警应是群众的贴心人。")) == ABSTAIN
+
+
+def test_figures_of_a_growing_harm_are_left_to_the_problem_rules():
+    assert statistic(candidate("据民政部门统计，全市共有养老机构120家。")) == "other"
+    assert statistic(candidate("去年消费者投诉达一万余件，同比增长35%。")) == ABSTAIN

@@ -25,6 +25,10 @@ _CAUSE_CONNECTIVE = re.compile(r"由于|因为|导致|造成|源于|致使|以�
                                r"|受[^，。；]{0,15}影响|是[^，。；]{0,10}(?:结果|产物)|究其(?:根源|原因)"
                                r"|(?:重要|主要|根本|深层次?)(?:原因|因素|根源)")
 _PROPOSAL = re.compile(r"(?:提出|采取|给出|探索|寻求)[^，。；]{0,12}(?:对策|措施|建议|办法|途径|方略|策略)")
+# A harm that grows or draws complaint, as papers open their problem ("……问题日益凸显", "投诉……同比增长……",
+# "群众反映强烈"): a problem even where figures carry it.
+_WORSENING = re.compile(r"(?:日益|日趋|愈发|愈加|越来越|不断|持续|逐年|频繁)(?:凸显|突出|严重|严峻|加剧|恶化|尖锐|频发)|屡屡出现|频频出现|层出不穷|屡禁不止|暴露出|不容忽视|反映强烈|困扰"
+                        r"|(?:投诉|纠纷|案件|事故|举报|受害)[^。；]{0,24}(?:增加|上升|攀升|增长|多发)")
 _POSITIVE_STATE = re.compile(r"(?:比较|较为|日益|逐步|逐渐|明显|进一步)(?:和谐|好转|提升|改善|密切|融洽|增强)"
                              r"|得到[^，。；]{0,6}(?:好转|改善|提升|认可|认同|肯定|支持)|(?:成效|成绩)(?:显著|明显)")
 
@@ -52,9 +56,30 @@ def cause_connective(c: Candidate):
     return "cause" if _CAUSE_CONNECTIVE.search(c.text) else ABSTAIN
 
 
+def worsening_mentioned(text: str) -> bool:
+    """True when the text reports a harm that grows or draws complaint (日益凸显, 屡屡出现, 投诉……增长)."""
+    return bool(_WORSENING.search(text))
+
+
+@labeling_function()
+def worsening(c: Candidate):
+    """A harm that grows or draws complaint ("……问题日益凸显", "纠纷数量逐年攀升") states a problem, with or
+    without figures, unless a causes or countermeasures section or list claims the sentence (rule 2)."""
+    if c.is_heading or context_class(c) in ("cause", "countermeasure") or not worsening_mentioned(c.text):
+        return ABSTAIN
+    return "problem"
+
+
+# The paper speaking of itself: "本文提出了相应的对策" announces its content, it proposes nothing.
+_ABOUT_THE_PAPER = re.compile(r"本文|笔者|文章|本报告|本研究|论文")
+
+
 @labeling_function()
 def proposal(c: Candidate):
-    """Offering 对策/措施/建议 (提出以下建议, 采取措施) is a countermeasure."""
+    """Offering 对策/措施/建议 (提出以下建议, 采取措施) is a countermeasure; the paper announcing that it offers
+    them ("本文最后提出了改进的对策") is not."""
+    if _ABOUT_THE_PAPER.search(c.text):
+        return ABSTAIN
     return "countermeasure" if _PROPOSAL.search(c.text) else ABSTAIN
 
 

@@ -5,6 +5,7 @@ import re
 
 from training.labeling.candidates import Candidate
 from training.labeling.context import context_class
+from training.labeling.lf_cues import worsening_mentioned
 from training.labeling.heading_vocabulary import ACTION_VERBS, prescribes_action
 from training.labeling.lf import ABSTAIN, labeling_function
 
@@ -66,7 +67,10 @@ def definition(c: Candidate):
 
 @labeling_function()
 def statistic(c: Candidate):
-    """Figures (percentages, 万/亿, 据…统计) report facts: other."""
+    """Figures (percentages, 万/亿, 据…统计) report facts: other; figures of a growing harm ("投诉……同比增长")
+    are left to the problem rules."""
+    if worsening_mentioned(c.text):
+        return ABSTAIN
     return "other" if _STATISTIC.search(c.text) else ABSTAIN
 
 
