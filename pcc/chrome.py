@@ -18,7 +18,7 @@ INTERFACE_WORDS = (
     "APP", "App", "客户端", "小程序", "扫码", "二维码", "阅读全文", "展开全文", "展开剩余", "查看全文", "查看更多",
     "全文阅读", "相关推荐", "相关文档", "相关阅读", "相关文章", "猜你喜欢", "上一页", "下一页", "上一篇", "下一篇",
     "当前第", "温馨提示", "免责声明", "仅代表", "返回顶部", "文档页数", "阅读模式", "字号", "积分", "VIP", "登录",
-    "注册", "侵权", "部分内容", "仅显示", "试读", "往期推荐", "往期回顾", "责任编辑", "版权归", "仅供学习",
+    "注册", "侵权", "部分内容", "仅显示", "试读", "往期推荐", "往期回顾", "责任编辑", "版权归", "仅供学习", "写留言",
 )
 SITE_WORDS = ("下载", "点击", "预览", "收藏", "分享", "举报", "点赞", "评论", "关注", "上传", "浏览", "阅读", "打开",
               "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员")
@@ -40,6 +40,10 @@ _SITE_NAME = re.compile(r"(?:网|网站|文库|论坛|平台|公众号|百科|�
 _SENTENCE_END = re.compile(r"[。！？!?]\s*$")
 _FIELD = re.compile(rf"^[{CJK}A-Za-z]{{1,6}}\s*[:：]")  # `上传者：…`, `阅读：…`
 SHORT_LINE = 25  # Chinese characters: a line this short with one site word is chrome when unrelated to the paper
+
+
+# A journal's name and issue, as a running header prints them: `某某研究 2024年第3期`, `学报 2021年4期`, `Vol.12 No.3`.
+_ISSUE_HEADER = re.compile(r"\d{4}年(?:第)?\d{1,2}期|\d{4}年(?:第)?[一二三四五六七八九十]{1,2}期|Vol\.?\d+,?No\.?\d+", re.IGNORECASE)
 
 
 def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
@@ -64,6 +68,8 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
         return "hashtag line"
     if _SENTENCE_END.search(text) and cjk_count(text) > SHORT_LINE:
         return None  # a full sentence of some length: the paper's, whatever words it uses
+    if _ISSUE_HEADER.search(compact) and len(compact) <= 32 and not re.search(r"[，。；：！？]", compact):
+        return "journal running header"  # on a one-page PDF it repeats on no other page, so nothing else takes it out
     if is_reference_entry(text):
         return None
     parts = [part for part in _SEPARATOR.split(text) if part.strip()]

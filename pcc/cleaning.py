@@ -260,8 +260,13 @@ def is_reference_entry(text: str) -> bool:
     return bool(_REFERENCE_NUMBER.match(text) and _REFERENCE_TYPE.search(text))
 
 
+# A page footer a page break glued into the text (`……有限。第1页共3页社会组织……`): never part of a sentence.
+_GLUED_PAGE_LABEL = re.compile(r"第\s*\d+\s*页\s*[,，/]?\s*共\s*\d+\s*页")
+
+
 def clean_line(raw: str) -> str:
     text = _EMOJI.sub("", _CYRILLIC_RUN.sub(" ", raw)).translate(_FULL_WIDTH_ALNUM)
+    text = _GLUED_PAGE_LABEL.sub("", text)
     text = despace(text)
     if is_reference_entry(text):
         return text

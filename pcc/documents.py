@@ -6,6 +6,7 @@ with a title line, recognised by its shape and by what follows it — never by i
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ _MIN_TITLE_CJK = 8  # a title not confirmed by a repeat below it must be at leas
 _MAX_TITLE_PREFIX = 4  # `浅谈` / `浅析` … may precede the title where it is repeated on the next line
 _NON_TERMINAL_END = "，、：,:（(“《"
 _FULL_LINE = 0.8  # share of the wrap width from which an unpunctuated line is a wrapped one
+_MAX_NUMBERED_HEADING = 40  # characters of a numbered line with a comma that may still be a heading
+_MAX_NUMBERED_POINT = 12  # … and of its point before the comma (`1.车位不足`)
 
 
 @dataclass
@@ -88,7 +91,30 @@ def leave_out_furniture(raw_lines: list[str]) -> tuple[list[tuple[int, str]], li
             left_out.append(LeftOut(number, line.strip(), reason))
         else:
             kept.append((number, line))
-    return kept, left_out
+    summaries = _site_summaries(kept)
+    left_out += [LeftOut(number, line.strip(), "site summary repeating the text below") for number, line in summaries]
+    left_out.sort(key=lambda item: item.line)
+    return [pair for pair in kept if pair not in summaries], left_out
+
+
+_SUMMARY_PREFIX = 40  # characters (without spaces and punctuation) a summary shares with the text it repeats
+_SUMMARY_SEARCH = (30, 30)  # lines looked at from the top, and lines after one that are joined to compare
+
+
+def _bare(text: str) -> str:
+    return "".join(c for c in text if not c.isspace() and not unicodedata.category(c).startswith("P"))
+
+
+def _site_summaries(kept: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Lines near the top that a site made by running the opening of the text below into one line (a summary
+    or preview): the text that follows them starts with what they start with."""
+    found = []
+    for index, (number, line) in enumerate(kept[:_SUMMARY_SEARCH[0]]):
+        start = _bare(line)[:_SUMMARY_PREFIX]
+        following = _bare("".join(text for _, text in kept[index + 1:index + 1 + _SUMMARY_SEARCH[1]]))
+        if len(start) == _SUMMARY_PREFIX and following.startswith(start):
+            found.append((number, line))
+    return found
 
 
 def looks_like_title(text: str) -> bool:
@@ -174,6 +200,14 @@ def _cut_by_the_page(text: str, following: str) -> bool:
     return not names_a_section(text) and cjk_count(first_clause) <= 6 and not opens_sentence(following)
 
 
+def _numbered_heading(text: str, full: bool) -> bool:
+    """A numbered line with a comma but no end, shorter than the page's full lines, whose point before the comma is
+    short: a heading that states its point (`1.车位不足，老旧小区没有预留车位`), not a sentence running on."""
+    first_clause = text.split("，", 1)[0]
+    return (not full and is_numbered(text) and len(text) <= _MAX_NUMBERED_HEADING and "，" in text
+            and len(first_clause) <= _MAX_NUMBERED_POINT and text[-1] not in _NON_TERMINAL_END)
+
+
 def join_wrapped_lines(lines: list[Line]) -> list[Line]:
     """Join lines that a page layout broke mid-sentence back into paragraphs.
 
@@ -193,7 +227,7 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
         end = line.text.rstrip("”’」』）)")[-1:] or line.text[-1]
         full = len(line.text) >= _FULL_LINE * width
         following = lines[index + 1].text if index + 1 < len(lines) else ""
-        continues = end not in TERMINALS and not _self_contained(line.text) and (
+        continues = end not in TERMINALS and not _self_contained(line.text) and not _numbered_heading(line.text, full) and (
             line.text[-1] in _NON_TERMINAL_END or not is_heading_line(line.text) or full
             or _cut_by_the_page(line.text, following)
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pcc.segmentation import is_heading_line, opens_sentence, subtitle_end
+from pcc.segmentation import SUBTITLE_FOLLOWERS, is_heading_line, subtitle_end
 
 _HEADING_MARK = re.compile(r"(?:^|(?<=\s))#{1,6}[ \t\u3000]+")
 _EMPHASIS = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
@@ -32,9 +32,13 @@ def _heading_and_rest(text: str) -> list[str]:
     body_start = re.match(r"^\d+(?:\.\d+)*[.．、]?\s*", text)
     start = body_start.end() if body_start else 0
     end = subtitle_end(text[start:])
+    # A heading holds no punctuation: the sentence starts within its first clause.
+    clause = min(len(re.split(r"[，。；：！？,;:!?]", text[start:], maxsplit=1)[0]), _MAX_HEADING)
     if end is None:
-        end = next((pos for pos in range(2, min(_MAX_HEADING, len(text) - start - 4))
-                    if opens_sentence(text[start + pos:]) and not opens_sentence(text[start + pos - 1:])), None)
+        end = next((pos for pos in range(2, clause) if text[start + pos:].startswith(SUBTITLE_FOLLOWERS)), None)
+    if end is None:  # `2. 年龄结构老化60岁以上的……`: figures open the sentence
+        digits = re.search(r"(?<=[\u4e00-\u9fff])\d", text[start:start + clause])
+        end = digits.start() if digits and digits.start() >= 2 else None
     if end is None:
         return [text]
     return [text[:start + end], text[start + end:]]

@@ -218,25 +218,31 @@ def _glued_boundary(body: str) -> int | None:
 _STATE_ENDINGS = (
     "不足", "不够", "严重", "过多", "过少", "过重", "过高", "过低", "过大", "淡薄", "薄弱", "滞后", "不及时", "不高",
     "不强", "不严", "缺失", "缺位", "缺乏", "不健全", "不完善", "不规范", "不到位", "不畅", "困难", "突出", "混乱", "单一",
-    "不均衡", "失衡", "乏力", "偏低", "偏高", "不清", "不明", "脱节", "割裂", "低下", "落后", "分散", "紧张",
+    "不均衡", "失衡", "乏力", "偏低", "偏高", "不清", "不明", "脱节", "割裂", "低下", "落后", "分散", "紧张", "老化",
+    "乏人", "萎缩", "下降", "减少", "流失", "短缺", "匮乏", "偏差", "模糊", "不力", "欠缺", "不畅通", "不充分", "缺口",
+    "扩大", "攀升", "不止", "增多", "泛滥", "严峻", "普遍", "反弹",
 )
 # Verbs that open a countermeasure's sub-title ("加强窗口管理"), a few of the commonest.
 _ACTION_OPENINGS = ("加强", "建立", "健全", "完善", "提高", "提升", "推进", "强化", "加大", "优化", "规范", "创新",
                     "构建", "落实", "推动", "深化", "引导", "发挥", "拓宽", "改善", "改进", "严格", "明确", "促进")
 # Words that carry a sentence on from the job noun before them ("问题意识", "问题的…", "对策是…"): no heading ends there.
 _CONTINUATIONS = ("的", "是", "和", "与", "及", "在", "上", "中", "等", "有", "为", "意识", "导向", "化", "性", "主要",
-                  "方面", "较", "也", "都", "已", "日益", "越来越")
+                  "方面", "较", "也", "都", "已", "日益", "越来越", "分析", "探析", "剖析", "研究", "探讨", "思考", "建议",
+                  "对策", "措施", "下")
+# What a bare job heading ends with: a job noun (`存在的问题`, `对策建议`, `原因分析`) or a section word (`结语`).
+_JOB_HEADING_ENDINGS = _STRONG_HEADING_NOUNS + ("表现", "分析", "探析", "结语", "结论", "引言", "前言", "小结", "总结")
+_MAX_JOB_HEADING = 12  # characters of a bare job heading run into its text (`基层负担的主要表现`)
 # Multi-character sentence openers that may follow a glued sub-title directly.
-_SUBTITLE_FOLLOWERS = tuple(o for o in _OPENERS if len(o) >= 2 and o not in ("我们", "一是", "第一", "要")) + (
-    "一些", "部分", "许多", "很多", "有些", "不少", "个别", "据")
+SUBTITLE_FOLLOWERS = tuple(o for o in _OPENERS if len(o) >= 2 and o not in ("我们", "一是", "第一", "要")) + (
+    "一些", "部分", "许多", "很多", "有些", "不少", "个别", "据", "近两年", "近三年", "近五年", "近十年", "近几年")
 
 
 def job_heading_end(body: str) -> int | None:
     """Where a bare job heading glued to its section's text ends, after a numeral: `存在的问题|窗口服务不规范…`,
     `对策|加强窗口管理…` (a short heading that ends with a job noun, followed by new text rather than a compound)."""
-    for pos in range(2, min(9, len(body) - 8)):
+    for pos in range(2, min(_MAX_JOB_HEADING + 1, len(body) - 8)):
         head, rest = body[:pos], body[pos:]
-        if (all(is_cjk(c) for c in head) and head.endswith(_STRONG_HEADING_NOUNS) and is_cjk(rest[0])
+        if (all(is_cjk(c) for c in head) and head.endswith(_JOB_HEADING_ENDINGS) and is_cjk(rest[0])
                 and not rest.startswith(_CONTINUATIONS) and cjk_count(re.split(r"[，。；：！？]", rest)[0]) >= 6):
             return pos
     return None
@@ -267,13 +273,14 @@ def subtitle_end(text: str) -> int | None:
 
     ends = []
     for pos in range(4, min(17, len(text) - 6)):
-        if not all(is_cjk(c) or c in "“”" for c in text[:pos]) or not is_cjk(text[pos]):
+        if not all(is_cjk(c) or c in "“”" or c.isascii() and c.isalpha() for c in text[:pos]):
             break
-        ends.append(pos)
+        if is_cjk(text[pos]):
+            ends.append(pos)
     # The sentence takes up the sub-title's word at once (`经费保障不足|经费保障是`) or opens as sentences do; failing
     # that, a short sub-title's word comes back within its first words (`服务意识淡薄|窗口服务的…`).
     for pos in ends:
-        if (shaped(pos) and (repeated(pos, 0) or text[pos:].startswith(_SUBTITLE_FOLLOWERS))
+        if (shaped(pos) and (repeated(pos, 0) or text[pos:].startswith(SUBTITLE_FOLLOWERS))
                 or prescribes(pos) and repeated(pos, 0)):
             return pos
     for pos in ends:
@@ -288,6 +295,10 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     `standalone`: the unit is a whole paragraph, so a longer one-sentence heading is allowed.
     """
     marker = heading_marker(unit)
+    if marker is not None and unit.rstrip().endswith(("；", ";")) and marker[0] <= _SECTION_LEVEL:
+        job = job_heading_end(unit[marker[1]:])
+        if job is not None:  # `三、对策建议一是落实……；`: a section's heading run into its first item
+            return [_heading(unit[: marker[1] + job], marker[0]), Unit(unit[marker[1] + job:].strip())]
     if marker is None or unit.rstrip().endswith(("；", ";")) or (marker[0] == _ITEM_LEVEL and "，" in unit):
         return [Unit(unit)]  # not numbered, or an item of a list (`①执法不规范，给了网民口实；`)
     level, marker_end = marker
@@ -347,9 +358,21 @@ def is_heading_line(text: str) -> bool:
     )
 
 
+# An author's affiliation on a line of its own (`华东某某大学公共管理学院`, `某省委党校 210000`): front matter, not a
+# heading over the paper's text.
+_AFFILIATION = re.compile(r"^[^，。；\s]{2,20}?(?:大学|学院|研究所|研究院|研究中心|党校)"
+                          r"(?:[^，。；\s]{0,12}?(?:学院|系|所|中心|研究院|部))?"
+                          r"(?:[，,\s]+[^，。；\s]{2,6}){0,2}(?:[，,\s]*\d{6})?$")
+
+
+def is_affiliation(text: str) -> bool:
+    """Whether a short line names an institution (and perhaps its city and postcode) and nothing else."""
+    return len(text) <= 40 and not is_numbered(text) and bool(_AFFILIATION.search(text)) and not names_a_section(text)
+
+
 def segment_paragraph(paragraph: str) -> list[Unit]:
     """One cleaned paragraph → its sentences and headings, in order."""
-    if is_reference_entry(paragraph):
+    if is_reference_entry(paragraph) or is_affiliation(paragraph):
         return [Unit(paragraph)]
     if is_heading_line(paragraph):
         marker = heading_marker(paragraph)
@@ -366,8 +389,9 @@ def segment_paragraph(paragraph: str) -> list[Unit]:
     for index, sentence in enumerate(sentences):
         if index and sentences[index - 1][-1] in "；;":
             units.append(Unit(sentence))  # the next item of a list, not a heading
-        elif index == 0 and not is_numbered(sentence):
-            units.extend(split_subtitle(sentence))  # `经费保障不足经费保障是…`: a page lost the line break
+        elif not is_numbered(sentence):
+            # `经费保障不足经费保障是…`: a page lost the line break before (and after) a sub-title
+            units.extend(split_subtitle(sentence))
         else:
             units.extend(split_heading(sentence, standalone=len(sentences) == 1))
     return [unit for unit in units if re.search(r"\w", unit.text)]  # drop leftovers like a lone `@`

@@ -66,10 +66,12 @@ def list_announcements(ordered: Sequence[Sentence]) -> list[str | None]:
     """Per sentence of one paper: the announcement of the enumerated list it is an item of.
 
     A list starts at item 1 of a marker style, announced by the text before "：1." in the same sentence or
-    by the sentence just before; later items of that style inherit it until the style restarts at 1.
+    by the sentence just before; later items of that style inherit it until the style restarts at 1. The
+    sentences after an item in its paragraph explain it, and inherit its announcement too.
     """
     current: dict[str, str | None] = {}
     result: list[str | None] = []
+    run: tuple[int, str] | None = None  # (paragraph, announcement) of the item whose explanation may follow
     for position, sentence in enumerate(ordered):
         inline = _INLINE_LIST_START.match(sentence.text)
         marker = enumeration(sentence.text)
@@ -79,13 +81,20 @@ def list_announcements(ordered: Sequence[Sentence]) -> list[str | None]:
             if style is not None:
                 current[style[0]] = lead
             result.append(lead)
+            run = (sentence.paragraph, lead)
             continue
         if marker is None:
-            result.append(None)
+            # "第一，监管力量薄弱。很多司法所只有一名专职人员。第二，……": the sentences that explain an item, in its
+            # paragraph, belong to the list too; a heading or a new paragraph ends the item.
+            explains = run is not None and not sentence.is_heading and sentence.paragraph == run[0]
+            result.append(run[1] if explains else None)
+            if not explains:
+                run = None
             continue
         style, number = marker
         if number == 1 or style not in current:
             previous = ordered[position - 1].text if position > 0 else ""
             current[style] = announcement(previous) if number == 1 else None
         result.append(current[style])
+        run = (sentence.paragraph, current[style]) if current[style] and not sentence.is_heading else None
     return result

@@ -56,3 +56,9 @@ def test_site_chrome_is_recognised_with_its_reason(line, reason):
 ])
 def test_the_papers_own_lines_are_not_chrome(line):
     assert chrome_reason(line, paper_bigrams(line)) is None
+
+
+def test_a_journal_running_header_is_chrome_but_a_sentence_citing_an_issue_is_not():
+    assert chrome_reason("警察学研究  2024年第3期") == "journal running header"
+    assert chrome_reason("某某学院学报 2019年第2期") == "journal running header"
+    assert chrome_reason("2024年第3期的数据显示，辖区警情数量有所增加。") is None

@@ -150,3 +150,8 @@ def test_emoji_are_taken_out_so_a_short_sentence_is_not_read_as_noise():
     assert not sentence_garbled(clean_line("👍但调研中我们也发现了一些问题。"))
     assert not sentence_garbled("✅非警务活动占用大量时间。👨‍👩‍👧")  # a listed sentence keeps its emoji
     assert clean_line("①执法不规范；②宣传不到位。") == "①执法不规范；②宣传不到位。"  # circled numbers are numbering
+
+
+def test_a_page_footer_glued_into_a_sentence_is_taken_out():
+    assert clean_line("第三，社会参与不够。第1页共3页社会组织参与的渠道有限。") == "第三，社会参与不够。社会组织参与的渠道有限。"
+    assert clean_line("共享空间第 2 页 / 共 5 页不足。") == "共享空间不足。"

@@ -375,3 +375,16 @@ def test_load_document_gives_each_paper_its_left_out_lines(tmp_path):
     path.write_text(WEB_PAGE, "utf-8")
     (paper,) = load_document(path)
     assert [item.line for item in paper.left_out] == [1, 2, 3, 6, 13]
+
+
+def test_a_site_summary_that_runs_the_opening_together_is_left_out_and_a_numbered_point_stays_a_heading():
+    text = ("社区停车管理的几点建议\n"
+            "社区停车管理的几点建议一、主要问题1.车位不足，老旧小区规划时没有预留停车位部分居民只能把车停在通道上"
+            "下面是小编整理的社区停车管理的几点建议，供大家参考。\n"
+            "社区停车管理的几点建议\n一、主要问题\n1.车位不足，老旧小区规划时没有预留停车位\n"
+            "部分居民只能把车停在消防通道上，存在安全隐患。\n")
+    prepared = prepare_text(text)
+    assert [(item.line, item.reason) for item in prepared.left_out] == [(2, "site summary repeating the text below")]
+    last = prepared.sentences[-1]
+    assert last.text == "部分居民只能把车停在消防通道上，存在安全隐患。"
+    assert last.heading_path == ["一、主要问题", "1.车位不足，老旧小区规划时没有预留停车位"]

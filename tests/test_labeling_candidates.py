@@ -3,7 +3,8 @@ from training.labeling.candidates import build_candidates
 
 
 def paper(texts, paper_id="p#01", title="论题", headings=()):
-    return [Sentence(paper_id, title, i, t, is_heading=i in headings) for i, t in enumerate(texts)]
+    """One paragraph a sentence, as a paper with its lines apart."""
+    return [Sentence(paper_id, title, i, t, is_heading=i in headings, paragraph=i + 1) for i, t in enumerate(texts)]
 
 
 def test_body_drops_the_marker_and_title_is_recognised_near_the_start_only():

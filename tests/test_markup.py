@@ -24,3 +24,9 @@ def test_a_markdown_page_reads_as_a_paper_with_nested_headings():
     by_text = {s.text: s.heading_path for s in sentences}
     assert by_text["据调查，护理人员缺口较大。"] == ["存在的问题", "1. 人手紧张"]
     assert by_text["要提高护理人员待遇。"] == ["对策"]
+
+
+def test_a_flattened_heading_is_cut_where_figures_or_an_opener_start_its_sentence_never_past_a_comma():
+    assert unflatten_markup("### 2. 年龄结构老化60岁以上的村医占比超过四成，不少人仍在坚守。") == [
+        "2. 年龄结构老化", "60岁以上的村医占比超过四成，不少人仍在坚守。"]
+    assert unflatten_markup("### 3. 后继乏人近五年新进入的年轻人不足20人。") == ["3. 后继乏人", "近五年新进入的年轻人不足20人。"]

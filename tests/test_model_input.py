@@ -5,8 +5,8 @@ from pcc.records import Sentence
 TITLE = "当前警民关系存在的问题及对策"
 
 
-def sentence(index, text, heading_path=(), is_heading=False, title=TITLE):
-    return Sentence("p", title, index, text, list(heading_path), is_heading)
+def sentence(index, text, heading_path=(), is_heading=False, title=TITLE, paragraph=0):
+    return Sentence("p", title, index, text, list(heading_path), is_heading, paragraph=paragraph)
 
 
 def test_the_heading_path_is_joined_into_one_segment():
@@ -55,7 +55,7 @@ def test_each_sentence_is_led_by_its_lists_announcement_or_the_sentence_before_i
     path = ["二、原因分析"]
     paper = [sentence(0, TITLE, is_heading=True), sentence(1, "二、原因分析", is_heading=True),
              sentence(2, "究其原因，主要有以下几点：", path), sentence(3, "一是警力不足。", path),
-             sentence(4, "二是经费紧张。", path), sentence(5, "群众意见很大。", path),
+             sentence(4, "二是经费紧张。", path), sentence(5, "群众意见很大。", path, paragraph=2),
              sentence(6, "三、对策", is_heading=True), sentence(7, "要加强队伍建设。", ["三、对策"])]
     leads = paper_leads(paper[::-1])[::-1]  # any order: neighbours come from the paper's own order
     assert leads == [None, None, None, "究其原因，主要有以下几点：", "究其原因，主要有以下几点：", "二是经费紧张。", None, None]
@@ -82,3 +82,12 @@ def test_clauses_of_an_unnumbered_list_are_led_by_the_announcement_in_its_first_
     assert leads[6] == "经费保障不到位。"  # the list ended: the sentence before, as everywhere
     assert leads[8:] == ["下一段的第二句话；", "没有冒号的清单继续；"]  # a run without an announcement: the clause before
     assert paper_contexts(paper, HEADINGS_AND_LEAD)[3] == "摘要 ‖ " + first[:first.index("：") + 1][-LEAD_CHARS:]
+
+
+def test_sentences_explaining_an_item_in_its_paragraph_are_led_by_the_lists_announcement():
+    paper = [sentence(0, "下面从几个方面分析其成因。", paragraph=1), sentence(1, "第一，监管力量薄弱。", paragraph=1),
+             sentence(2, "很多司法所只有一名专职人员。", paragraph=1), sentence(3, "第二，经费保障不足。", paragraph=1),
+             sentence(4, "专项经费常被挤占。", paragraph=1), sentence(5, "矫正工作还要依靠社会力量。", paragraph=2)]
+    leads = paper_leads(paper)
+    assert leads[1:5] == ["下面从几个方面分析其成因。"] * 4
+    assert leads[5] == "专项经费常被挤占。"  # a new paragraph ends the list

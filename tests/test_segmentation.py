@@ -158,3 +158,24 @@ def test_unnumbered_aspect_sub_titles_keep_the_chapter_that_names_their_job():
     # without a chapter that names a job, unnumbered titles stay siblings
     assert assign_heading_paths([Unit("高额回报的诱惑", True), Unit("利率动辄翻倍。"), Unit("监管存在空白", True),
                                  Unit("部门职责交叉。")]) == [[], ["高额回报的诱惑"], [], ["监管存在空白"]]
+
+
+def test_an_affiliation_line_is_front_matter_not_a_heading():
+    assert texts(segment_paragraph("华东某某大学公共管理学院")) == [("华东某某大学公共管理学院", False)]
+    assert texts(segment_paragraph("某某大学社会学院 南京 210023")) == [("某某大学社会学院 南京 210023", False)]
+    # headings that name a college or a university stay headings
+    assert texts(segment_paragraph("高职学院发展对策")) == [("高职学院发展对策", True)]
+    assert texts(segment_paragraph("高校学院管理问题研究")) == [("高校学院管理问题研究", True)]
+
+
+def test_sub_titles_glued_inside_a_run_on_paragraph_and_job_headings_run_into_a_list_are_cut_off():
+    units = segment_paragraph("一、存在的问题人手紧张由于编制多年未调，窗口经常排长队。设施配置不到位部分窗口面积狭小，群众排队无处可坐。")
+    assert texts(units) == [("一、存在的问题", True), ("人手紧张", True), ("由于编制多年未调，窗口经常排长队。", False),
+                            ("设施配置不到位", True), ("部分窗口面积狭小，群众排队无处可坐。", False)]
+    assert texts(segment_paragraph("三、对策建议一是充实窗口力量；二是改善办事环境。")) == [
+        ("三、对策建议", True), ("一是充实窗口力量；", False), ("二是改善办事环境。", False)]
+    assert texts(segment_paragraph("四、结语窗口服务的改进是一项长期任务，需要久久为功。")) == [
+        ("四、结语", True), ("窗口服务的改进是一项长期任务，需要久久为功。", False)]
+    # `原因分析` is one heading, not `原因` and a sub-title `分析…`
+    assert texts(segment_paragraph("二、原因分析编制不足由于人口增长，编制多年未调。"))[:2] == [
+        ("二、原因分析", True), ("编制不足", True)]
