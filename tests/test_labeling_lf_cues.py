@@ -60,3 +60,10 @@ def test_a_growing_harm_is_a_problem_with_or_without_figures_unless_a_section_cl
     assert worsening(candidate("群众对此反映强烈。")) == "problem"
     assert worsening(candidate("退货纠纷日益凸显。", ["二、原因分析"])) == ABSTAIN
     assert worsening(candidate("群众对公共服务的需求日益增加。")) == ABSTAIN  # a need that grows is no harm
+
+
+def test_gaps_and_hard_problems_are_negative_states_unless_closed():
+    assert negative_state_mentioned("城乡学校之间的差距进一步拉大。")
+    assert negative_state_mentioned("退卡难成为消费者面临的一大难题。")
+    assert not negative_state_mentioned("要努力缩小城乡差距。")
+    assert not negative_state_mentioned("各地积极破解这一难题。")

@@ -33,3 +33,13 @@ def test_headings_announce_their_own_class_or_inherit_their_sections():
     assert heading_announces(candidate("群众对公安机关的意见和建议很多。")) == ABSTAIN  # not a heading
     title = candidate(TITLE, is_heading=True, index=0)
     assert heading_announces(title) == ABSTAIN  # a title is other, even when it names 对策
+
+
+def test_a_shortfall_named_in_a_sub_section_of_a_causes_section_is_a_cause():
+    path = ["二、窗口排长队的原因", "1. 基层人手不足"]
+    assert section_cause(candidate("一名民警要负责三个社区。", path)) == "cause"
+    assert section_problem(candidate("一名民警要负责三个社区。", path)) == ABSTAIN
+    assert heading_announces(candidate("1. 基层人手不足", path[:1], is_heading=True)) == "cause"
+    # in a problems section the same shortfall stays a problem
+    assert section_problem(candidate("一名民警要负责三个社区。", ["一、存在的问题", "1. 基层人手不足"])) == "problem"
+    assert heading_announces(candidate("1. 基层人手不足", ["一、存在的问题"], is_heading=True)) == "problem"

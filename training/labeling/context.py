@@ -15,16 +15,23 @@ def section_class(candidate: Candidate) -> str | None:
     own = without_space(candidate.text)
     path = candidate.heading_path or ([candidate.run_in_section] if candidate.run_in_section else [])
     headings = [h for h in path if without_space(h) not in (title, own)]
-    for heading in reversed(headings):
-        label = heading_class(heading)
-        announced = candidate.heading_announcements.get(without_space(heading).rstrip("。"))
-        if label is None and announced is not None:
-            label = heading_class(announced)
+    for depth in range(len(headings) - 1, -1, -1):
+        label = _announced(candidate, headings[depth])
+        if label == "problem" and any(_announced(candidate, outer) == "cause" for outer in headings[:depth]):
+            # `……的原因 > 1. 基层资源不足`: a sub-section of a causes section names its cause as a shortfall
+            return "cause"
         if label is not None:
             return label
     if any(prescribes_action(ENUMERATOR.sub("", h, count=1)) for h in headings):
         return "countermeasure"
     return None
+
+
+def _announced(candidate: Candidate, heading: str) -> str | None:
+    """The class a heading announces by its keyword, or by the list it is an item of."""
+    label = heading_class(heading)
+    announced = candidate.heading_announcements.get(without_space(heading).rstrip("。"))
+    return heading_class(announced) if label is None and announced is not None else label
 
 
 def context_class(candidate: Candidate) -> str | None:

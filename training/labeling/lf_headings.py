@@ -43,10 +43,14 @@ def section_other(c: Candidate):
 
 @labeling_function()
 def heading_announces(c: Candidate):
-    """A heading carries the class its own keyword announces (原因 → cause, 对策 → countermeasure)."""
+    """A heading carries the class its own keyword announces (原因 → cause, 对策 → countermeasure); a shortfall
+    named in a sub-heading of a causes section is a cause."""
     if not c.is_heading or c.is_title:
         return ABSTAIN
-    return heading_class(c.body) or ABSTAIN
+    own = heading_class(c.body)
+    if own == "problem" and section_class(c) == "cause":
+        return "cause"  # `……的原因 > 1. 基层资源不足`: the shortfall is named as a cause (rule 2)
+    return own or ABSTAIN
 
 
 @labeling_function()
