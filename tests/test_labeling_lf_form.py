@@ -71,3 +71,9 @@ def test_copula_descriptions_are_other_but_not_negative_or_prescriptive_ones():
 def test_figures_of_a_growing_harm_are_left_to_the_problem_rules():
     assert statistic(candidate("据民政部门统计，全市共有养老机构120家。")) == "other"
     assert statistic(candidate("去年消费者投诉达一万余件，同比增长35%。")) == ABSTAIN
+
+
+def test_a_directive_reported_from_elsewhere_is_not_the_authors_proposal():
+    assert imperative(candidate("座谈会强调要提升队伍能力，强化工作绩效。")) == ABSTAIN
+    assert imperative(candidate("文件明确提出：要大力促进教育公平。")) == ABSTAIN
+    assert imperative(candidate("笔者认为，需要构建政府监管与行业自律并重的格局。")) == "countermeasure"

@@ -35,10 +35,15 @@ _META_TEXT = re.compile(r"本文|笔者|拙文|谈一些|作一些|试就|以期
 _GOOD_PRACTICE = re.compile(r"(?:近年来|近几年|以来|去年|今年).{0,30}(?:开展了|组织了|推出了|建立了|取得了|得到了)")
 
 
+# A directive reported from elsewhere ("会议强调要……", "十八大提出：要……"): background, not the author's proposal.
+_REPORTED_DIRECTIVE = re.compile(r"(?:强调|指出|提出|号召|部署|明确)[：:，,]?\s*[“\"]?(?:要|应|必须)")
+
+
 @labeling_function()
 def imperative(c: Candidate):
-    """要/应/必须/需要 (or an actor + 可以) followed by what to do tells the reader what to do."""
-    if _IMPORTANCE.search(c.body):
+    """要/应/必须/需要 (or an actor + 可以) followed by what to do tells the reader what to do, unless it reports
+    someone else's directive ("会议强调要……")."""
+    if _IMPORTANCE.search(c.body) or _REPORTED_DIRECTIVE.search(c.body):
         return ABSTAIN
     found = _IMPERATIVE.search(c.body) or _BARE_MODAL.search(c.body) or _ACTOR_CAN.search(c.body)
     return "countermeasure" if found else ABSTAIN
