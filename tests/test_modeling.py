@@ -95,16 +95,3 @@ def test_scale_logits_divides_the_model_output_by_the_temperature(tiny_checkpoin
         scale_logits(model, 0.25)
         after = model(**batch).logits
     assert torch.allclose(after, before / 0.25, atol=1e-5)
-
-
-def test_collator_can_show_the_lead_without_the_headings(tiny_checkpoint):
-    tokenizer, _ = load_model(str(tiny_checkpoint))
-    row = {"text": "警力不足。", "context": "二、原因 ‖ 究其原因，主要有：", "headings": "二、原因", "lead": "究其原因，主要有：",
-           "soft_labels": [0.1, 0.7, 0.1, 0.1]}
-    lengths = {name: len(tokenizer("警力不足。", row[name])["input_ids"]) for name in ("context", "headings", "lead")}
-    batch = SoftLabelCollator(tokenizer, 64, use_heading=True, heading_drop=0.0, seed=0, lead_drop=0.0,
-                              heading_path_drop=0.5)([row] * 400)
-    shown = batch["attention_mask"].sum(1)
-    share_lead_only = (shown == lengths["lead"]).float().mean().item()
-    assert 0.4 < share_lead_only < 0.6
-    assert ((shown == lengths["lead"]) | (shown == lengths["context"])).all()

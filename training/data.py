@@ -7,8 +7,6 @@ on their gold sentences; a fold's model trains on `train` plus the other folds' 
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pcc.model_input import sentence_context
 from pcc.records import LABELS, Sentence
 from training.gold import GoldSentence
@@ -31,10 +29,9 @@ def assign_folds(gold: list[GoldSentence], paper_ids: set[str], n_folds: int) ->
 
 
 def _sentence_columns(sentence: Sentence, leads: dict[str, str | None]) -> dict:
-    """The sentence, its full context (headings and lead), its context without the lead and without the headings."""
+    """The sentence, its full context (headings and lead) and its context without the lead."""
     return {"id": sentence.id, "paper_id": sentence.paper_id, "text": sentence.text,
-            "context": sentence_context(sentence, leads.get(sentence.id)), "headings": sentence_context(sentence),
-            "lead": sentence_context(replace(sentence, heading_path=[]), leads.get(sentence.id))}
+            "context": sentence_context(sentence, leads.get(sentence.id)), "headings": sentence_context(sentence)}
 
 
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],
@@ -81,14 +78,12 @@ def _dataset(rows: list[dict], features):
 def _weak_features():
     from datasets import Features, List, Value
     return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
-                     "context": Value("string"), "headings": Value("string"), "lead": Value("string"),
-                     "soft_labels": List(Value("float32")),
+                     "context": Value("string"), "headings": Value("string"), "soft_labels": List(Value("float32")),
                      "fold": Value("int32")})
 
 
 def _gold_features():
     from datasets import Features, Value
     return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
-                     "context": Value("string"), "headings": Value("string"), "lead": Value("string"),
-                     "label": Value("int32"), "line": Value("int32"),
+                     "context": Value("string"), "headings": Value("string"), "label": Value("int32"), "line": Value("int32"),
                      "fold": Value("int32")})

@@ -82,18 +82,16 @@ class SoftLabelCollator:
 
     Dropping the whole context (probability `heading_drop`) teaches the model to classify a bare sentence, as it
     gets when a caller has no headings; dropping only the lead (`lead_drop`, of the rest) teaches it to work from
-    headings alone; dropping only the headings (`heading_path_drop`, of the rest) teaches it to work from the lead
-    alone, as on a page or an excerpt without headings. Its own seeded generator keeps runs reproducible.
+    headings alone. Its own seeded generator keeps runs reproducible.
     """
 
     def __init__(self, tokenizer, max_length: int, use_heading: bool, heading_drop: float, seed: int,
-                 lead_drop: float = 0.0, heading_path_drop: float = 0.0):
+                 lead_drop: float = 0.0):
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.use_heading = use_heading
         self.heading_drop = heading_drop
         self.lead_drop = lead_drop
-        self.heading_path_drop = heading_path_drop
         self.random = random.Random(seed)
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
@@ -106,8 +104,6 @@ class SoftLabelCollator:
             return None
         if self.lead_drop and self.random.random() < self.lead_drop:
             return row["headings"]
-        if self.heading_path_drop and self.random.random() < self.heading_path_drop:
-            return row["lead"]
         return row["context"]
 
 

@@ -64,8 +64,6 @@ class TrainConfig:
                                               "announcement of the sentence's list, or the sentence before it)")
     heading_drop: float = _option(0.3, "share of training sentences shown bare, so a bare sentence works too")
     lead_drop: float = _option(0.2, "share of the others shown with their headings but without their lead")
-    heading_path_drop: float = _option(0.0, "share of the rest shown with their lead but without their headings, "
-                                            "as on a page or an excerpt without headings")
     heading_variants: int = _option(1, "copies of each sentence a section rule labelled, under a made-up heading "
                                        "of its class")
     made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
@@ -392,9 +390,8 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
-    with_leads = config.context == HEADINGS_AND_LEAD
     collator = SoftLabelCollator(tokenizer, config.max_length, config.use_heading, config.heading_drop, config.seed,
-                                 config.lead_drop if with_leads else 0.0, config.heading_path_drop if with_leads else 0.0)
+                                 config.lead_drop if config.context == HEADINGS_AND_LEAD else 0.0)
     trainer = SoftLabelTrainer(
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
         callbacks=[recorder], head_learning_rate=config.head_learning_rate,
