@@ -74,6 +74,6 @@ def test_figures_of_a_growing_harm_are_left_to_the_problem_rules():
 
 
 def test_a_directive_reported_from_elsewhere_is_not_the_authors_proposal():
-    assert imperative(candidate("座谈会强调要提升队伍能力，强化工作绩效。")) == ABSTAIN
-    assert imperative(candidate("文件明确提出：要大力促进教育公平。")) == ABSTAIN
+    assert imperative(candidate("推进会强调要压实属地责任，按期完成整改。")) == ABSTAIN
+    assert imperative(candidate("通知明确提出：要规范窗口收费行为。")) == ABSTAIN
     assert imperative(candidate("笔者认为，需要构建政府监管与行业自律并重的格局。")) == "countermeasure"
