@@ -81,10 +81,10 @@ class Unit:
 
     text: str
     is_heading: bool = False
-    level: int | None = UNNUMBERED_LEVEL
+    level: float | None = UNNUMBERED_LEVEL  # nesting depth; SUBTITLE_LEVEL sits between two numbered levels
 
 
-def _heading(text: str, level: int | None) -> Unit:
+def _heading(text: str, level: float | None) -> Unit:
     # A bare leading 、 only marked the lost numeral; it is not part of the heading's text.
     return Unit(text.lstrip("、").strip(), True, level)
 
@@ -249,7 +249,7 @@ def job_heading_end(body: str) -> int | None:
 
 
 def subtitle_end(text: str) -> int | None:
-    """Where a sub-title glued to the first sentence of its paragraph ends, when a page lost the line break:
+    """Where a sub-title glued to the sentence after it ends, when a page lost the line breaks around it:
     `经费保障不足|经费保障是…`, `人手紧张|由于编制…`, `加强窗口管理|窗口人员应当…`.
 
     The sub-title is a short run of Chinese characters that names a shortfall (`…不足`, `…严重`), and the sentence
