@@ -6,7 +6,6 @@ with a title line, recognised by its shape and by what follows it — never by i
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from pcc.cleaning import (
 from pcc.errors import UserError
 from pcc.markup import unflatten_markup
 from pcc.readers import read_text
-from pcc.records import Paper, Sentence
+from pcc.records import Paper, Sentence, normalise_text
 from pcc.segmentation import (
     TERMINALS,
     Unit,
@@ -101,20 +100,14 @@ _SUMMARY_PREFIX = 40  # characters (without spaces and punctuation) a summary sh
 _SUMMARY_SEARCH = (30, 30)  # lines looked at from the top, and lines after one that are joined to compare
 
 
-def _bare(text: str) -> str:
-    return "".join(c for c in text if not c.isspace() and not unicodedata.category(c).startswith("P"))
-
-
 def _site_summaries(kept: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Lines near the top that a site made by running the opening of the text below into one line (a summary
     or preview): the text that follows them starts with what they start with."""
-    found = []
-    for index, (number, line) in enumerate(kept[:_SUMMARY_SEARCH[0]]):
-        start = _bare(line)[:_SUMMARY_PREFIX]
-        following = _bare("".join(text for _, text in kept[index + 1:index + 1 + _SUMMARY_SEARCH[1]]))
-        if len(start) == _SUMMARY_PREFIX and following.startswith(start):
-            found.append((number, line))
-    return found
+    top, following = _SUMMARY_SEARCH
+    bare = [normalise_text(line) for _, line in kept[:top + following]]
+    return [kept[index] for index in range(min(top, len(kept)))
+            if len(bare[index]) >= _SUMMARY_PREFIX
+            and "".join(bare[index + 1:index + 1 + following]).startswith(bare[index][:_SUMMARY_PREFIX])]
 
 
 def looks_like_title(text: str) -> bool:

@@ -17,6 +17,7 @@ _BULLET = re.compile(r"^[ \t\u3000]*[-*•·▪]+(?:[ \t\u3000]+|$)")
 _TRAILING_BULLET = re.compile(r"[ \t\u3000]+[-*•·▪]$")
 # A bullet run into the line before it, after the end of a sentence: `…复杂度。 - 数据孤岛…`.
 _INLINE_BULLET = re.compile(r"(?<=[。！？；])[ \t\u3000]+[-*•·▪][ \t\u3000]+(?=\S)")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)*[.．、]?\s*")  # `1. `, `2.3 `: a heading's number and the space after it
 _MAX_HEADING = 24  # characters of a Markdown heading looked through for the sentence run into it
 
 
@@ -26,11 +27,11 @@ def _heading_and_rest(text: str) -> list[str]:
     text = text.strip()
     if not text or is_heading_line(text):
         return [text] if text else []
+    number = _NUMBER.match(text)
+    start = number.end() if number else 0
     space = re.search(r"[ \t\u3000]+", text[:_MAX_HEADING + 8])
-    if space and space.start() >= 2 and not re.match(r"^\d+(?:\.\d+)*[.．、]?$", text[:space.start()]):
+    if space and space.start() >= 2 and space.start() >= start:  # the space after a heading's number is no boundary
         return [text[:space.start()], text[space.end():]]
-    body_start = re.match(r"^\d+(?:\.\d+)*[.．、]?\s*", text)
-    start = body_start.end() if body_start else 0
     end = subtitle_end(text[start:])
     # A heading holds no punctuation: the sentence starts within its first clause.
     clause = min(len(re.split(r"[，。；：！？,;:!?]", text[start:], maxsplit=1)[0]), _MAX_HEADING)

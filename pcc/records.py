@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,6 +67,11 @@ class Sentence:
 def without_space(text: str) -> str:
     """Text without whitespace, for comparing extracted text with titles and headings."""
     return re.sub(r"\s+", "", text)
+
+
+def normalise_text(text: str) -> str:
+    """Text without whitespace or punctuation, so that a hand-cleaned or re-laid copy matches the extracted text."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if not c.isspace() and not unicodedata.category(c).startswith("P"))
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:

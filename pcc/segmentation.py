@@ -295,14 +295,18 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
     `standalone`: the unit is a whole paragraph, so a longer one-sentence heading is allowed.
     """
     marker = heading_marker(unit)
-    if marker is not None and unit.rstrip().endswith(("；", ";")) and marker[0] <= _SECTION_LEVEL:
-        job = job_heading_end(unit[marker[1]:])
-        if job is not None:  # `三、对策建议一是落实……；`: a section's heading run into its first item
-            return [_heading(unit[: marker[1] + job], marker[0]), Unit(unit[marker[1] + job:].strip())]
-    if marker is None or unit.rstrip().endswith(("；", ";")) or (marker[0] == _ITEM_LEVEL and "，" in unit):
-        return [Unit(unit)]  # not numbered, or an item of a list (`①执法不规范，给了网民口实；`)
+    if marker is None:
+        return [Unit(unit)]
     level, marker_end = marker
     body = unit[marker_end:]
+    if unit.rstrip().endswith(("；", ";")):
+        job = job_heading_end(body) if level <= _SECTION_LEVEL else None
+        if job is None:
+            return [Unit(unit)]  # an item of a list (`①执法不规范，给了网民口实；`)
+        # `三、对策建议一是落实……；`: a section's heading run into its first item
+        return [_heading(unit[: marker_end + job], level), Unit(body[job:].strip())]
+    if level == _ITEM_LEVEL and "，" in unit:
+        return [Unit(unit)]  # an item of a list (`（1）执法不规范，给了网民口实。`)
     nested = _nested_marker_at(body, level)
     if nested is not None:
         return [_heading(unit[: marker_end + nested], level)] + split_heading(body[nested:].strip())
@@ -310,16 +314,17 @@ def split_heading(unit: str, standalone: bool = False) -> list[Unit]:
         return [Unit(unit)]  # `（1）加强培训；（2）完善制度。` is a list in one sentence
     if _has_lead_in(body):
         return [Unit(unit)]  # `2. 提高培训水平：加大培训力度。` is an item with a lead-in, not a heading
-    glued = (job_heading_end(body) if level <= _SECTION_LEVEL else None, subtitle_end(body))
-    if len(body.strip()) <= (_MAX_STANDALONE_HEADING if standalone else _MAX_SHORT_HEADING):
-        # All heading, commas and all (`一、加强培训，提高素质`), unless it ends as a sentence and a bare job heading
-        # or a sub-title is glued in front of it (`一、存在的问题窗口服务不规范随着…，…。`).
-        sentence_shaped = body.rstrip().endswith(tuple(TERMINALS)) and "，" in body
-        if not sentence_shaped or glued == (None, None):
-            return [_heading(unit, level)]
-    job, subtitle = glued
+    # A unit this short is all heading, commas and all (`一、加强培训，提高素质`), unless it ends as a sentence and a
+    # bare job heading or a sub-title is glued in front of it (`一、存在的问题窗口服务不规范随着…，…。`).
+    short = len(body.strip()) <= (_MAX_STANDALONE_HEADING if standalone else _MAX_SHORT_HEADING)
+    if short and not (body.rstrip().endswith(tuple(TERMINALS)) and "，" in body):
+        return [_heading(unit, level)]
+    job = job_heading_end(body) if level <= _SECTION_LEVEL else None
     if job is not None:
         return [_heading(unit[: marker_end + job], level), *split_subtitle(body[job:].strip())]
+    subtitle = subtitle_end(body)
+    if short and subtitle is None:
+        return [_heading(unit, level)]
     boundary = subtitle if subtitle is not None else _glued_boundary(body)
     if boundary is None:
         return [Unit(unit)]  # a numbered paragraph, not a heading

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -15,15 +14,11 @@ from typing import Iterator
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, paper_leads
-from pcc.records import CHINESE_LABELS, LABELS, Sentence, label_named, read_input_text, read_numbered_jsonl
+from pcc.records import (CHINESE_LABELS, LABELS, Sentence, label_named, normalise_text, read_input_text,
+                         read_numbered_jsonl)
 
 GOLD_PAPER_CODE = re.compile(r"D(\d+)")
 REBUILT_PAPER = "rebuilt:"  # paper id prefix of a paper rebuilt from gold rows
-
-
-def normalise_text(text: str) -> str:
-    """Text without whitespace or punctuation, so hand-cleaned gold text matches extracted text."""
-    return "".join(c for c in unicodedata.normalize("NFKC", text) if not c.isspace() and not unicodedata.category(c).startswith("P"))
 
 
 @dataclass

@@ -15,13 +15,13 @@ def section_class(candidate: Candidate) -> str | None:
     own = without_space(candidate.text)
     path = candidate.heading_path or ([candidate.run_in_section] if candidate.run_in_section else [])
     headings = [h for h in path if without_space(h) not in (title, own)]
-    for depth in range(len(headings) - 1, -1, -1):
-        label = _announced(candidate, headings[depth])
-        if label == "problem" and any(_announced(candidate, outer) == "cause" for outer in headings[:depth]):
+    labels = [_announced(candidate, heading) for heading in headings]
+    for depth in range(len(labels) - 1, -1, -1):
+        if labels[depth] == "problem" and "cause" in labels[:depth]:
             # `……的原因 > 1. 基层资源不足`: a sub-section of a causes section names its cause as a shortfall
             return "cause"
-        if label is not None:
-            return label
+        if labels[depth] is not None:
+            return labels[depth]
     if any(prescribes_action(ENUMERATOR.sub("", h, count=1)) for h in headings):
         return "countermeasure"
     return None
