@@ -25,7 +25,7 @@ _SEQUENCE = {"首先": 1, "其次": 2, "再次": 3}
 # lead may end with a comma: "究其原因，一是警力不足；" → lead "究其原因".
 _INLINE_LIST_START = re.compile(r"^(?:(?P<lead>.{4,}?)[:：]|(?P<short_lead>[^，,：:。]{2,10})[，,])\s*"
                                 r"(?=(?:(?:1|一|[（(]\s*[1一]\s*[）)])\s*[、.．）)是]|第一|首先|其一))")
-_ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|存在[^。]{0,12}(?:问题|不足|困境)|[:：]\s*$")
+_ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|存在[^。等]{0,12}(?:问题|不足|困境)|[:：]\s*$")
 
 
 def enumeration(text: str) -> tuple[str, int | None] | None:

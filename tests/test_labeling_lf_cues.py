@@ -54,6 +54,14 @@ def test_the_paper_announcing_its_proposals_proposes_nothing():
     assert proposal(candidate("笔者就此提出相应的治理策略。")) == ABSTAIN
 
 
+def test_the_paper_describing_its_plan_states_no_problem_or_cause():
+    plan = "本文将从考核制度的缺陷入手，分析基层减负难以落实的原因。"
+    assert negative_state(candidate(plan)) == ABSTAIN
+    assert cause_connective(candidate("本文通过问卷调查，分析了执法不规范导致投诉增多的情况。")) == ABSTAIN
+    assert worsening(candidate("第二章梳理了近年来纠纷数量逐年攀升的情况。")) == ABSTAIN
+    assert negative_state(candidate("基层减负难以落实。")) == "problem"
+
+
 def test_a_growing_harm_is_a_problem_with_or_without_figures_unless_a_section_claims_it():
     assert worsening(candidate("随着网购普及，退货纠纷日益凸显。")) == "problem"
     assert worsening(candidate("去年消费者投诉达一万余件，同比增长三成。")) == "problem"

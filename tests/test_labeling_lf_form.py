@@ -54,10 +54,15 @@ def test_definitions_statistics_metadata_significance_meta_text_and_practice_are
     assert metadata(candidate("基金项目：江苏省高校青蓝工程项目")) == "other"
     assert metadata(candidate("中图分类号：D631")) == "other"
     assert metadata(candidate("群众的关键诉求没有得到回应。")) == ABSTAIN
+    assert metadata(candidate("【摘要】")) == "other"
+    # an abstract's sentence does the job its content does
+    assert metadata(candidate("摘要：近年来农村空巢老人的照护压力持续加大。")) == ABSTAIN
     assert significance(candidate("和谐的警民关系有利于增强社会安全感。")) == "other"
     assert significance(candidate("执法不公损害了警察形象。")) == ABSTAIN
     assert meta_text(candidate("笔者结合工作实际，就如何构建和谐警民关系作一些初步探讨。")) == "other"
     assert meta_text(candidate("群众对民警不信任。")) == ABSTAIN
+    assert meta_text(candidate("本报告在入户走访的基础上梳理了调解工作的短板。")) == "other"
+    assert meta_text(candidate("第四章讨论了完善考核办法的具体做法。")) == "other"
     assert good_practice(candidate("近年来，某县公安局组织开展了一系列爱民实践活动。")) == "other"
     assert good_practice(candidate("要积极深入到群众当中。")) == ABSTAIN
 

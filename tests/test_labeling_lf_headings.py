@@ -16,6 +16,7 @@ def test_section_rules_vote_their_class_for_sentences_only():
     assert section_cause(inside_causes) == "cause"
     assert section_problem(inside_causes) == ABSTAIN
     assert section_problem(candidate("群众信任度降低。", ["一、当前警民关系的现状"])) == "problem"
+    assert section_problem(candidate("本章首先介绍调查的方法。", ["一、当前警民关系的现状"])) == ABSTAIN
     assert section_countermeasure(candidate("要加强队伍建设。", ["三、构建和谐警民关系的对策"])) == "countermeasure"
     assert section_other(candidate("网络拓展了交流的视野。", ["一、网络时代警民关系的特点"])) == "other"
     heading = candidate("（二）来自公众方面的原因", ["一、影响警民关系的因素"], is_heading=True)

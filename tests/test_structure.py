@@ -18,6 +18,9 @@ def test_announcement_needs_a_list_opening():
     assert announcement("原因主要有以下几点：") == "原因主要有以下几点："
     assert announcement("我们提出如下建议：1.加强教育。") == "我们提出如下建议"
     assert announcement("群众对公安机关的信任度有所降低。") is None
+    assert announcement("当前基层调解工作存在诸多问题。") == "当前基层调解工作存在诸多问题。"
+    # a concrete problem stated with 等, not a list to come
+    assert announcement("部分乡镇卫生院存在设备陈旧和人员流失等问题。") is None
 
 
 def test_items_numbered_by_ordinals_with_yao_share_their_announcement():

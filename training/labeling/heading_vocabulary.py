@@ -100,3 +100,14 @@ def announced_class(text: str) -> str | None:
         return "cause"
     opening = announcement(text)
     return heading_class(opening) if opening else None
+
+
+# The paper describing its own plan ("本文将从……的原因入手", "第三章阐述了……的现状"): its problem, cause and
+# measure words name the paper's content, not a claim.
+_PAPER_PLAN = re.compile(rf"(?:本文|本报告|本研究|论文|文章|本章|第[{CHINESE_NUMERAL}]+章)[^。，；]{{0,8}}?"
+                         r"(?:将|旨在|拟|首先|基于|从|通过|试图|力求|分析|阐述|探讨|梳理|介绍|剖析|论述)")
+
+
+def describes_the_paper(text: str) -> bool:
+    """True when the sentence is the paper announcing what it does."""
+    return bool(_PAPER_PLAN.search(text))

@@ -5,6 +5,7 @@ import re
 
 from training.labeling.candidates import Candidate
 from training.labeling.context import context_class
+from training.labeling.heading_vocabulary import describes_the_paper
 from training.labeling.lf import ABSTAIN, labeling_function
 
 NEGATIVE_STATES = ("不足", "不够", "缺乏", "缺少", "缺失", "淡薄", "淡化", "弱化", "减弱", "下降", "降低", "紧张", "矛盾",
@@ -44,7 +45,7 @@ def negative_state(c: Candidate):
     """A negative state (不足, 缺乏, 淡薄) is a problem, or a cause in a causes section or list (rule 2); not in
     a background section."""
     section = context_class(c)
-    if section == "other" or not negative_state_mentioned(c.text):
+    if section == "other" or describes_the_paper(c.text) or not negative_state_mentioned(c.text):
         return ABSTAIN
     return "cause" if section == "cause" else "problem"
 
@@ -52,7 +53,7 @@ def negative_state(c: Candidate):
 @labeling_function()
 def cause_connective(c: Candidate):
     """由于/导致/造成/源于/受…影响 explain why, unless a problems section claims the sentence (rule 2)."""
-    if context_class(c) in ("problem", "countermeasure", "other"):
+    if context_class(c) in ("problem", "countermeasure", "other") or describes_the_paper(c.text):
         return ABSTAIN
     return "cause" if _CAUSE_CONNECTIVE.search(c.text) else ABSTAIN
 
@@ -66,7 +67,8 @@ def worsening_mentioned(text: str) -> bool:
 def worsening(c: Candidate):
     """A harm that grows or draws complaint ("……问题日益凸显", "纠纷数量逐年攀升") states a problem, with or
     without figures, unless a causes or countermeasures section or list claims the sentence (rule 2)."""
-    if c.is_heading or context_class(c) in ("cause", "countermeasure") or not worsening_mentioned(c.text):
+    if (c.is_heading or context_class(c) in ("cause", "countermeasure") or describes_the_paper(c.text)
+            or not worsening_mentioned(c.text)):
         return ABSTAIN
     return "problem"
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from training.labeling.candidates import Candidate
 from training.labeling.context import section_class
-from training.labeling.heading_vocabulary import heading_class
+from training.labeling.heading_vocabulary import describes_the_paper, heading_class
 from training.labeling.lf import ABSTAIN, labeling_function
 
 
 def _in_section(candidate: Candidate, label: str) -> str | int:
-    if candidate.is_heading or candidate.is_title:
+    if candidate.is_heading or candidate.is_title or describes_the_paper(candidate.text):
         return ABSTAIN
     return label if section_class(candidate) == label else ABSTAIN
 
