@@ -11,6 +11,7 @@ import re
 from collections import Counter
 
 from pcc.cleaning import CJK, cjk_count, is_reference_entry
+from pcc.structure import enumeration
 
 # Words of a site's own interface. The first kind never occurs in a paper's text; the second does (a paper on
 # online opinion speaks of 评论 and 转载), so a line holding only those must also share little with the paper.
@@ -88,7 +89,10 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
     date = _DATE.search(text)
     if date and cjk_count(text.replace(date.group(0), "")) <= 8:
         return "date or time line"
-    if site_words and (len(site_words) >= 2 or cjk_count(text) <= SHORT_LINE) and _shares_little(compact, text_bigrams):
+    # A numbered line is the paper's heading ("3.社会对……缺少实质性关注") unless more than one site word says otherwise.
+    numbered = enumeration(text) is not None
+    if (site_words and (len(site_words) >= 2 or (cjk_count(text) <= SHORT_LINE and not numbered))
+            and _shares_little(compact, text_bigrams)):
         return "site notice"
     if not cjk_count(text) and _COUNT.fullmatch(compact):
         return "number alone"

@@ -45,6 +45,7 @@ def test_site_chrome_is_recognised_with_its_reason(line, reason):
     *PAPER,
     "加强网络评论与转载的规范管理",  # a heading about comments: its words are the paper's
     "2.3.2 经费保障不足",
+    "3.基层组织对独居老人缺少持续关注",  # a numbered heading that happens to hold one site word
     "文／刘某",
     "作者：王某某　　指导教师：张某某 教授",
     "陈某某（某某大学法学院，江苏 南京 210000）",
