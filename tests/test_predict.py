@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -158,6 +159,26 @@ def test_a_bad_sentences_jsonl_line_is_named_and_nothing_is_written(tiny_bundle,
     assert predict(tiny_bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "s.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", ["/dev/null", "empty.txt", "blank.jsonl"])
+def test_a_sentences_file_without_sentences_says_so(tiny_bundle, tmp_path, capsys, name):
+    listed = Path(name) if name.startswith("/") else tmp_path / name
+    if not name.startswith("/"):
+        listed.write_text("" if name == "empty.txt" else "\n  \n", encoding="utf-8")
+    assert predict(tiny_bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 2
+    error = capsys.readouterr().err
+    assert f"no sentences in {listed} (--sentences)" in error and "no such file" not in error
+    assert not (tmp_path / "s.jsonl").exists()
+    assert predict(tiny_bundle, "--sentences", tmp_path / "none.txt", "--out", tmp_path / "s.jsonl") == 2
+    assert f"--sentences {tmp_path / 'none.txt'}: no such file" in capsys.readouterr().err
+
+
+def test_resume_on_a_file_predict_did_not_write_names_its_own_options(tiny_bundle, papers, tmp_path, capsys):
+    other = tmp_path / "gold.csv"
+    other.write_text("text,label\n警民关系紧张。,problem\n", encoding="utf-8")
+    assert predict(tiny_bundle, papers / "a.txt", "--out", other, "--resume") == 2
+    assert "it is not a `pcc predict` output: choose another --out or drop --resume" in capsys.readouterr().err
 
 
 def test_resume_after_an_interruption_skips_finished_files(tiny_bundle, papers, tmp_path, capsys):

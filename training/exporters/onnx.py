@@ -349,7 +349,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, check_set
         (staging / attempt.pop("file")).unlink(missing_ok=True)
     if not chosen["passed"]:
         print(f"int8 criteria NOT met by any quantisation setting; kept {chosen['options']}. "
-              "Use `--precision fp32` for full accuracy.")
+              "`pcc predict` and `pcc serve` use fp32 for this bundle unless given `--precision int8`.")
     batch_diff = _batch_dependence(staging, check_sets, scores)
     print(f"int8 batch dependence: max |batch 1 - batch 32| probability = {batch_diff:.1e}")
     return {
