@@ -12,6 +12,8 @@ all of them and inside a container:
   PCC_WORKERS    worker processes, each loads its own copy of the model (default 1)
   PCC_BATCHING   1 (default): BentoML merges concurrent /classify requests into one model call; 0: it does not
   PCC_CORRECTIONS_DIR  folder where POST /corrections appends corrections.jsonl (unset: the route answers 404)
+  PCC_UPLOAD_SECONDS, PCC_UPLOAD_MEMORY_MB  what reading one uploaded file may take (default 60 s, 512 MB); the
+                 process reading it is killed past either, or when its client goes away
 """
 from __future__ import annotations
 
@@ -27,11 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pcc.documents import PreparedPaper
 from pcc.model_input import HEADINGS_AND_LEAD, heading_context
 from pcc.paths import CORRECTIONS_ENV
 from serving.corrections import CorrectionsIn, CorrectionStore
 from serving.model_store import STORE_MODEL
-from serving.uploads import Refused, limited, read_paper, receive_paper
+from serving.uploads import ReadLimits, Refused, limited, read_upload, receive_paper
 from serving.web import page_app
 
 MAX_SENTENCES = 256
@@ -48,6 +51,9 @@ ONNX_BATCH_SIZE = 8
 
 DEVICE = os.environ.get("PCC_DEVICE", "auto")
 BATCHING = os.environ.get("PCC_BATCHING", "1") != "0"
+# Under BentoML's request timeout (120 s, `traffic` below), so that the classification has time left.
+UPLOAD_LIMITS = ReadLimits(float(os.environ.get("PCC_UPLOAD_SECONDS", "60")),
+                           int(os.environ.get("PCC_UPLOAD_MEMORY_MB", "512")))
 
 SentenceText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SENTENCE_CHARS)]
 HeadingText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
@@ -131,11 +137,12 @@ class FileAnalysisOut(AnalysisOut):
 
 async def analyze_file(request: Request) -> JSONResponse:
     """POST /analyze_file: a .pdf, .docx or .txt paper in the multipart field `file`, read as `pcc prepare` reads
-    it → /analyze's answer for all its papers, with the file's name and the lines left out. Refusals are
-    4xx with {"error": message} (`serving.uploads`)."""
+    it (in a process of its own, within UPLOAD_LIMITS) → /analyze's answer for all its papers, with the file's
+    name and the lines left out. Refusals are 4xx with {"error": message} (`serving.uploads`)."""
     try:
         name, content = await receive_paper(request, MAX_UPLOAD_BYTES)
-        analysis = await run_in_threadpool(bentoml.get_current_service().analyze_upload, name, content)
+        papers = await read_upload(name, content, MAX_DOCUMENT_CHARS, UPLOAD_LIMITS, request.is_disconnected)
+        analysis = await run_in_threadpool(bentoml.get_current_service().analyze_upload, name, papers)
     except Refused as refused:
         return refused.response()
     return JSONResponse(analysis.model_dump())
@@ -194,9 +201,8 @@ class PCC:
         sentences = [SentenceOut(**_sentence_fields(item)) for item in analysis.sentences]
         return AnalysisOut(title=analysis.paper.title, sentences=sentences, summary=analysis.summary())
 
-    def analyze_upload(self, name: str, content: bytes) -> FileAnalysisOut:
-        """`analyze` for the papers of an uploaded file (`serving.uploads.read_paper`; a Refused when unreadable)."""
-        prepared = read_paper(name, content, MAX_DOCUMENT_CHARS)
+    def analyze_upload(self, name: str, prepared: list[PreparedPaper]) -> FileAnalysisOut:
+        """`analyze` for the papers read from an uploaded file (`serving.uploads.read_upload`)."""
         analyses = self.classifier.classify_papers(prepared)
         items = [(analysis.paper.paper_id, item) for analysis in analyses for item in analysis.sentences]
         summaries = [analysis.summary() for analysis in analyses]

@@ -217,6 +217,15 @@ def test_exit_status_when_nothing_can_be_processed(tiny_bundle, papers, tmp_path
     assert predict(tiny_bundle, papers, "--out", tmp_path / "x.txt") == 2
 
 
+def test_a_docx_zip_bomb_is_skipped_with_its_reason_not_read(tiny_bundle, docx_bomb, tmp_path, capsys):
+    started = time.monotonic()
+    assert predict(tiny_bundle, docx_bomb, "--out", tmp_path / "out.jsonl") == 1
+    assert time.monotonic() - started < 60  # loading the model; reading the bomb would take minutes
+    [error] = read_jsonl(tmp_path / "out.errors.jsonl")
+    assert error["path"] == str(docx_bomb) and "it looks like a zip bomb" in error["reason"]
+    assert "bomb.docx: part word/document.xml expands" in capsys.readouterr().err
+
+
 def test_a_real_interruption_leaves_only_complete_files(tiny_bundle, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()

@@ -6,16 +6,19 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 import httpx
+import psutil
 import pytest
 
 from pcc.model_input import heading_context
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
+from tests.conftest import SEED_CORPUS
 from tests.server import free_port, running_server
 from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES, MAX_UPLOAD_BYTES
 from tests.fixtures.papers import COLLECTED, COLLECTED_TITLES, write_docx, write_pdf
@@ -253,6 +256,37 @@ def test_analyze_file_refuses_encrypted_scanned_large_and_malformed_requests(ser
     response = httpx.post(f"{server}/analyze_file", json={"text": PAPER}, timeout=30)
     assert response.status_code == 415 and "multipart/form-data" in response.json()["error"]
     assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
+def test_analyze_file_refuses_a_zip_bomb_before_reading_it(server, docx_bomb):
+    started = time.monotonic()
+    response = upload(server, "bomb.docx", docx_bomb.read_bytes())
+    assert time.monotonic() - started < 10  # it used to be read for minutes, past the request's 120 s timeout
+    assert response.status_code == 413 and response.json()["error"].startswith("bomb.docx: part word/document.xml")
+    assert "it looks like a zip bomb" in response.json()["error"]
+
+
+def test_the_reading_of_an_upload_stops_when_its_client_goes_away(server):
+    """Reading the file goes on in a process of its own, which the worker kills once the client has gone."""
+    name = f"slow-{time.time_ns()}.txt"  # names this test's reader among every process of the machine
+    readers = lambda: [process for process in psutil.process_iter(["cmdline"])  # noqa: E731
+                       if any(name in part for part in process.info["cmdline"] or [])]
+    content = SEED_CORPUS.read_bytes() * 96  # ~4 MB of papers: half a minute to read on a laptop
+    with ThreadPoolExecutor(1) as pool:
+        request = pool.submit(httpx.post, f"{server}/analyze_file", files={"file": (name, content)},
+                              timeout=httpx.Timeout(60, read=3))
+        assert wait_until(readers, 10), "no reader process for the upload"
+        with pytest.raises(httpx.ReadTimeout):
+            request.result()
+    assert wait_until(lambda: not readers(), 3), "the reader went on after its client had gone"
+    assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
+def wait_until(condition, seconds: float):
+    deadline = time.monotonic() + seconds
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
 
 
 # --- corrections: POST /corrections ------------------------------------------------------------------
