@@ -16,6 +16,7 @@ time is up or the client goes away. Starting it costs about half a second per up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -156,12 +157,14 @@ async def read_upload(name: str, content: bytes, max_chars: int, limits: ReadLim
             answer, errors = finished.result()
         finally:
             if child.returncode is None:
-                child.kill()
+                with contextlib.suppress(ProcessLookupError):  # it may end on its own meanwhile
+                    child.kill()
             finished.cancel()
             await child.wait()
+    if errors:  # the reader's warnings and tracebacks, for the server log
+        logger.warning("reading the upload %s (exit status %s): %s", name, child.returncode,
+                       errors.decode(errors="replace")[-4000:])
     if not answer:
-        logger.warning("reading the upload %s stopped (exit status %s): %s", name, child.returncode,
-                       errors.decode(errors="replace")[-2000:])
         raise Refused(413, f"{name}: reading it needed more than the {limits.describe()} an upload may use; split "
                            "the document and send the parts")
     kind, *result = pickle.loads(answer)
