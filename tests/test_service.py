@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import psutil
 import pytest
 
 from pcc.model_input import heading_context
+from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
 from tests.conftest import SEED_CORPUS
@@ -415,7 +417,8 @@ def test_metrics_count_requests_by_endpoint_and_status(server):
 
 
 def run_pcc_serve(*options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pcc.cli", "serve", *options],
+    environment = {name: value for name, value in os.environ.items() if name != API_TOKEN_ENV}
+    return subprocess.run([sys.executable, "-m", "pcc.cli", "serve", *options], env=environment,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -433,3 +436,26 @@ def test_pcc_serve_reports_a_busy_port(tiny_bundle):
         result = run_pcc_serve("--bundle", str(tiny_bundle), "--port", str(port))
     assert result.returncode == 2
     assert f"--port {port}: cannot listen there" in result.stderr
+
+
+# --- who may write: POST /corrections beyond loopback --------------------------------------------------
+
+
+def test_a_server_open_to_other_machines_without_a_token_stores_no_corrections(tiny_bundle, tmp_path):
+    """As a container runs it: `bentoml serve` on every address, a corrections folder and no $PCC_API_TOKEN."""
+    folder = tmp_path / "corrections"
+    with running_server(tiny_bundle, ("--host", "0.0.0.0"), tmp_path / "server.log", plain_bentoml=True,
+                        env={CORRECTIONS_ENV: str(folder)}) as url:
+        refused = httpx.post(f"{url}/corrections", json={"paper": "p", "corrections": [{"text": "句子。", "label": "cause"}]},
+                             headers={"Authorization": "Bearer guess"}, timeout=30)
+        read = httpx.post(f"{url}/classify", json={"sentences": SENTENCES}, timeout=30)
+    assert refused.status_code == 403 and f"restart it with {API_TOKEN_ENV} set" in refused.json()["error"]
+    assert read.status_code == 200 and not (folder / "corrections.jsonl").exists()
+
+
+def test_pcc_serve_will_not_open_corrections_to_other_machines_without_a_token(tiny_bundle, tmp_path):
+    result = run_pcc_serve("--bundle", str(tiny_bundle), "--port", str(free_port()), "--host", "0.0.0.0",
+                           "--corrections-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--host 0.0.0.0 with --corrections-dir: anyone who reaches the port" in result.stderr
+    assert f"set {API_TOKEN_ENV} to a secret" in result.stderr
