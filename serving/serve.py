@@ -76,10 +76,6 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: give a port between 1 and 65535")
     _check_port_free(args.host, args.port)
-    bundle = (args.bundle or default_bundle_dir()).resolve()
-    # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
-    # not as a traceback from every worker.
-    args.precision = SentenceClassifier(bundle, device=args.device, precision=args.precision).precision
     corrections = args.corrections_dir or os.environ.get(CORRECTIONS_ENV)
     if corrections:
         if not _is_loopback(args.host) and not os.environ.get(API_TOKEN_ENV):
@@ -87,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
                             f"corrections that train the next model; set {API_TOKEN_ENV} to a secret (the page asks "
                             "for it once), or listen on 127.0.0.1")
         corrections = _writable_folder(Path(corrections))
+    bundle = (args.bundle or default_bundle_dir()).resolve()
+    # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
+    # not as a traceback from every worker.
+    args.precision = SentenceClassifier(bundle, device=args.device, precision=args.precision).precision
 
     env = {
         **os.environ,
