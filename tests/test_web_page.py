@@ -277,9 +277,11 @@ def test_upload_correct_reload_and_export(browser, server, corrections_dir, tmp_
     # Saved to the server, which wants its token: the page asks for it once, then saves with it.
     find(browser, "#save-server")[0].click()
     wait_for(browser, lambda d: find(d, "#token-form")[0].is_displayed())
-    assert "this server stores corrections only for those who know its access token" in find(browser, "#status")[0].text
+    assert find(browser, "#status")[0].text.startswith("This server saves corrections for those who know its access token.")
     assert browser.switch_to.active_element == find(browser, "#token")[0]
-    assert not (corrections_dir / "corrections.jsonl").exists()
+    find(browser, "#token")[0].send_keys("a guess" + Keys.ENTER)
+    wait_for(browser, lambda d: find(d, "#status")[0].text.startswith("Wrong access token."))
+    assert find(browser, "#token-form")[0].is_displayed() and not (corrections_dir / "corrections.jsonl").exists()
     find(browser, "#token")[0].send_keys(TOKEN + Keys.ENTER)
     wait_for(browser, lambda d: find(d, "#status")[0].text.startswith("Saved"))
     assert not find(browser, "#token-form")[0].is_displayed()

@@ -488,12 +488,16 @@ async function saveToServer() {
     tokenForm.hidden = true;
     showStatus(`Saved ${saved} corrections to the server. 已保存到服务器。`);
   } catch (error) {
-    showStatus(error.message, true);
-    if (error.status === 401) {
-      sessionStorage.removeItem(TOKEN_KEY);
-      tokenForm.hidden = false;
-      tokenInput.focus();
+    if (error.status !== 401) {
+      showStatus(error.message, true);
+      return;
     }
+    const typed = sessionStorage.getItem(TOKEN_KEY) !== null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    tokenForm.hidden = false;
+    tokenInput.focus();
+    showStatus(`${typed ? "Wrong access token. 令牌错误。" : "This server saves corrections for those who know its access token."}`
+               + " Type it in the field under the toolbar and press Save. 请输入访问令牌。", true);
   }
 }
 
