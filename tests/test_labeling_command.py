@@ -1,5 +1,6 @@
 """`pcc label` end to end on the seed corpus, prepared by `pcc prepare`."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,11 @@ def test_missing_sentences_file_is_a_clear_error(tmp_path, capsys):
     assert main(["label", "--sentences", str(tmp_path / "none.jsonl"), "--config",
                  str(REPO / "configs" / "label.yaml")]) == 2
     assert "run `pcc prepare` first" in capsys.readouterr().err
+    for empty in ("/dev/null", tmp_path / "empty.jsonl"):
+        Path(tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+        assert main(["label", "--sentences", str(empty), "--config", str(REPO / "configs" / "label.yaml")]) == 2
+        error = capsys.readouterr().err
+        assert f"no sentences in {empty} (--sentences)" in error and "no such file" not in error
 
 
 def test_gold_is_placed_by_text_without_whitespace_or_punctuation_and_glued_rows_at_their_sentence():

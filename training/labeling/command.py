@@ -70,11 +70,11 @@ def pair_scores(pairs: list[tuple[str, str | None, str]]) -> dict:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     sentences_path = Path(args.sentences)
-    if not sentences_path.is_file():
+    if not sentences_path.exists() or sentences_path.is_dir():
         raise UserError(f"{sentences_path}: no such file; run `pcc prepare` first or pass --sentences")
     sentences = read_sentences(sentences_path)
     if not sentences:
-        raise UserError(f"{sentences_path}: holds no sentences; rerun `pcc prepare`")
+        raise UserError(f"no sentences in {sentences_path} (--sentences); rerun `pcc prepare`")
     gold = match_gold(read_gold(args.gold), sentences)
     out = Path(args.out)
     own_run = sentences_path.resolve() == SENTENCES.resolve()
