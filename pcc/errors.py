@@ -3,3 +3,7 @@ class UserError(Exception):
 
     The message names the file, line or field at fault and says what to do about it.
     """
+
+
+class TooLarge(UserError):
+    """A file refused for what reading it would take (an archive that expands too far): the service answers 413."""

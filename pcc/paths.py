@@ -16,6 +16,7 @@ WILD_GOLD = Path("data/gold/wild.jsonl")
 # Gold files that score models: never training input (`pcc train --human-labels` refuses their sentences).
 CHECK_SETS = (DEV_GOLD, OUTSIDE_CORPUS_GOLD, WILD_GOLD)
 CORRECTIONS_ENV = "PCC_CORRECTIONS_DIR"  # where the service appends the corrections POSTed to /corrections
+API_TOKEN_ENV = "PCC_API_TOKEN"  # the secret a client sends to the service's routes that write to disk
 
 CONFIGS = Path("configs")
 LABEL_CONFIG = CONFIGS / "label.yaml"

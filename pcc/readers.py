@@ -8,7 +8,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from pcc.errors import UserError
+from pcc.errors import TooLarge, UserError
 
 SUPPORTED_SUFFIXES = (".txt", ".pdf", ".docx")
 # Formats papers often come in that are not read: a folder scan still picks them up, so each is reported
@@ -187,11 +187,53 @@ def read_docx(path: Path) -> str:
     _check_not_other_kind(path, ".docx")
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path}: not a valid .docx file (it is not a zip package); re-save it from Word")
+    check_package_expansion(path)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise UserError(f"{path}: not a readable .docx file ({error}); re-save it from Word") from None
     return "\n".join(_block_lines(document.element.body, document._body))
+
+
+# What the parts of a .docx package may expand to, read from the zip's central directory before any part is
+# decompressed (python-docx holds every part in memory and parses its XML parts into trees, ~9x their size). A
+# header that understates a part cannot expand it further: zipfile stops at the declared size, and the part then
+# fails its CRC check.
+MAX_PARTS = 10_000
+MAX_XML_BYTES = 64 * 1024 * 1024  # the XML parts together; a 200,000-character paper needs a few MB
+MAX_EXPANDED_BYTES = 512 * 1024 * 1024  # all parts together (pictures are stored as they are)
+MAX_RATIO = 100  # expanded size / compressed size of any part over 1 MB: XML compresses 3-30x, a bomb ~1000x
+_RATIO_FROM_BYTES = 1024 * 1024
+_XML_PARTS = (".xml", ".rels")
+
+
+def check_package_expansion(path: Path) -> None:
+    """Refuse a zip package (a .docx) that would expand past the limits above, from its central directory alone:
+    a TooLarge naming the file, the part and the limit."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise UserError(f"{path}: not a readable .docx file ({error}); re-save it from Word") from None
+    advice = "a Word paper expands to far less; save it again from Word, or split it"
+    if len(parts) > MAX_PARTS:
+        raise TooLarge(f"{path}: the package holds {len(parts):,} parts, more than {MAX_PARTS:,}; {advice}")
+    for part in parts:
+        if part.file_size > _RATIO_FROM_BYTES and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            raise TooLarge(f"{path}: part {part.filename} expands {part.file_size / max(part.compress_size, 1):,.0f} "
+                           f"times, to {_megabytes(part.file_size)} (at most {MAX_RATIO} times for a part over "
+                           f"{_megabytes(_RATIO_FROM_BYTES)}): it looks like a zip bomb; {advice}")
+    expanded = sum(part.file_size for part in parts)
+    xml = sum(part.file_size for part in parts if part.filename.lower().endswith(_XML_PARTS))
+    if xml > MAX_XML_BYTES:
+        raise TooLarge(f"{path}: its XML parts expand to {_megabytes(xml)}, more than {_megabytes(MAX_XML_BYTES)}; {advice}")
+    if expanded > MAX_EXPANDED_BYTES:
+        raise TooLarge(f"{path}: its parts expand to {_megabytes(expanded)}, more than "
+                       f"{_megabytes(MAX_EXPANDED_BYTES)}; {advice}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:,.0f} MB" if size >= 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

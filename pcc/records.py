@@ -93,7 +93,7 @@ def read_input_text(path: Path) -> str:
 def read_numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """`read_jsonl` with each object's line number, for messages about its fields (blank lines are skipped)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # not is_file(): /dev/stdin and pipes are read too
         raise UserError(f"{path}: no such file")
     for number, line in enumerate(read_input_text(path).split("\n"), 1):
         if not line.strip():

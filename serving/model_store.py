@@ -2,8 +2,10 @@
 packs exactly one bundle into the Bento and a Bento serves it from any directory or container."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from pcc.errors import UserError
@@ -12,13 +14,30 @@ STORE_MODEL = "pcc-classifier"
 # bundle.json fields copied into the store model's metadata (`bentoml models get pcc-classifier:<version>`).
 _METADATA_FIELDS = ("labels", "max_length", "use_heading", "source_model", "base_model", "opset", "files",
                     "int8_scheme", "exported_at", "checks")
+# bundle.json fields that record the export rather than the model (its time; the checks, which hold timings): two
+# exports of the same model differ in them and nowhere else.
+_EXPORT_RECORD = ("exported_at", "checks")
+FINGERPRINT_LABEL = "bundle_sha256"
 
 
-def save_bundle(bundle_dir: str | Path) -> str:
-    """Copy a checked bundle into the model store as a new version of `STORE_MODEL`; its tag."""
+@dataclass
+class Stored:
+    tag: str
+    reused: bool  # the bundle was identical to the newest stored version, whose tag this is
+    removed: list[str]  # older versions deleted to keep the store to its size
+
+
+def save_bundle(bundle_dir: str | Path, keep: int) -> Stored:
+    """Copy a checked bundle into the model store as a new version of `STORE_MODEL`, unless it is identical to the
+    newest version (then that version's tag); then delete all but the newest `keep` versions, except those a Bento
+    in the local Bento store packs (a Bento refers to its model in the store, it holds no copy)."""
     import bentoml
 
     bundle_dir = Path(bundle_dir)
+    fingerprint = bundle_fingerprint(bundle_dir)
+    stored = _stored_versions()
+    if stored and stored[0].info.labels.get(FINGERPRINT_LABEL) == fingerprint:
+        return Stored(str(stored[0].tag), True, _prune(keep))
     bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
     checks = bundle.get("checks", {})
     labels = {
@@ -26,13 +45,54 @@ def save_bundle(bundle_dir: str | Path) -> str:
         "classes": ",".join(bundle["labels"]),
         "source_run": Path(bundle.get("source_model", "unknown")).name,
         "int8_checks": "passed" if checks.get("int8_passed") else "not passed",
+        FINGERPRINT_LABEL: fingerprint,
     }
     metadata = _without_nulls({name: bundle[name] for name in _METADATA_FIELDS if name in bundle})
     with bentoml.models.create(STORE_MODEL, labels=labels, metadata=metadata) as model:
         for path in bundle_dir.iterdir():
             if path.is_file():
                 shutil.copy2(path, model.path_of(path.name))
-    return str(model.tag)
+    return Stored(str(model.tag), False, _prune(keep))
+
+
+def bundle_fingerprint(bundle_dir: Path) -> str:
+    """SHA-256 of the bundle's files, bundle.json without the record of the export (`_EXPORT_RECORD`)."""
+    digest = hashlib.sha256()
+    for path in sorted(path for path in bundle_dir.iterdir() if path.is_file()):
+        digest.update(path.name.encode() + b"\0")
+        if path.name == "bundle.json":
+            bundle = json.loads(path.read_text(encoding="utf-8"))
+            digest.update(json.dumps({key: value for key, value in bundle.items() if key not in _EXPORT_RECORD},
+                                     sort_keys=True).encode())
+        else:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _stored_versions() -> list:
+    """The store's versions of `STORE_MODEL`, newest first."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        models = bentoml.models.list(STORE_MODEL)
+    except NotFound:
+        return []
+    return sorted(models, key=lambda model: model.creation_time, reverse=True)
+
+
+def _prune(keep: int) -> list[str]:
+    """Delete the versions after the newest `keep` that no Bento packs; their tags."""
+    import bentoml
+
+    packed = {str(model.tag) for bento in bentoml.bentos.list() for model in bento.info.all_models}
+    removed = [str(model.tag) for model in _stored_versions()[keep:] if str(model.tag) not in packed]
+    for tag in removed:
+        bentoml.models.delete(tag)
+    return removed
 
 
 def _without_nulls(value):

@@ -86,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
     tables: list[Path] = []
     if args.sentences:
         jobs, missing = [args.sentences], []
-        if not args.sentences.is_file():
+        # Not is_file(): /dev/stdin, a pipe or a process substitution are read as well.
+        if not args.sentences.exists() or args.sentences.is_dir():
             raise UserError(f"--sentences {args.sentences}: no such file")
         listed_paper = Paper(paper_id=args.sentences.stem, title=args.sentences.name, source=str(args.sentences))
         listed = _read_sentence_file(args.sentences, listed_paper)  # a bad file fails before the model loads
+        if not listed:
+            raise UserError(f"no sentences in {args.sentences} (--sentences); give one sentence per line, or a .jsonl "
+                            "file with a 'text' field on each line")
     else:
         jobs, missing = find_papers(args.paths)
         if args.paths and not jobs and not missing:
@@ -392,22 +396,23 @@ def write_rows(path: Path, rows: list[dict]) -> None:
             })
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The rows of an earlier output (the format its suffix names), as `write_rows` wrote them."""
-    if path.suffix.lower() == ".jsonl":
+def read_rows(path: Path, advice: str = "choose another --out or drop --resume") -> list[dict]:
+    """The rows of an earlier output (the format its suffix names), as `write_rows` wrote them; a file that is not
+    one is a UserError ending with `advice`, which names the options of the command that reads it."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
         rows = list(read_jsonl(path))
-    elif path.suffix.lower() == ".parquet":
+    elif suffix == ".parquet":
         import pyarrow.parquet
 
         rows = [row for part in _parquet_folder(path) for row in pyarrow.parquet.read_table(part).to_pylist()]
     else:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = [_from_csv(row) for row in csv.DictReader(handle)]
+            rows = list(csv.DictReader(handle))
     for number, row in enumerate(rows, 1):
         if "source" not in row:
-            raise UserError(f"{path}: row {number} has no 'source'; it is not a `pcc predict` output. "
-                            "Choose another --out or drop --resume")
-    return rows
+            raise UserError(f"{path}: row {number} has no 'source'; it is not a `pcc predict` output: {advice}")
+    return rows if suffix in (".jsonl", ".parquet") else [_from_csv(row) for row in rows]
 
 
 PART_PATTERN = "part-*.parquet"

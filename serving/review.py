@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--explore {args.explore}: give a share from 0 to 1")
     if not args.predictions.is_file():
         raise UserError(f"--predictions {args.predictions}: no such file; write one with `pcc predict PAPERS --out FILE`")
-    rows = read_rows(args.predictions)
+    rows = read_rows(args.predictions, "give --predictions a file that `pcc predict PAPERS --out FILE` wrote")
     excluded = set().union(*(texts_in(path) for path in args.exclude)) if args.exclude else set()
     candidates = review_candidates(rows, args.by, args.include_headings, excluded)
     picked = spread_picks(candidates, args.select, args.spread, args.explore, args.seed)

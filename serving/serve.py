@@ -6,13 +6,14 @@ through PCC_* environment variables, which is also how a container or a plain `b
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 import sys
 from pathlib import Path
 
 from pcc.errors import UserError
-from pcc.paths import CORRECTIONS_ENV
+from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 
 SERVICE = "serving.service:PCC"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer every /classify request alone instead of merging concurrent ones")
     parser.add_argument("--corrections-dir", type=Path,
                         help="folder where POST /corrections appends the corrections made in the page to "
-                             "corrections.jsonl (default: $PCC_CORRECTIONS_DIR; unset: corrections are not stored)")
+                             "corrections.jsonl (default: $PCC_CORRECTIONS_DIR; unset: corrections are not stored); "
+                             f"with a --host beyond loopback, set ${API_TOKEN_ENV} to a secret that writers must send")
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -46,6 +48,13 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as error:
             raise UserError(f"--host {host} --port {port}: cannot listen there ({error.strerror}); "
                             "stop what uses the port or pick another with --port") from None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # BentoML takes addresses only, and says so itself
+        return False
 
 
 def _writable_folder(folder: Path) -> Path:
@@ -67,13 +76,17 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: give a port between 1 and 65535")
     _check_port_free(args.host, args.port)
+    corrections = args.corrections_dir or os.environ.get(CORRECTIONS_ENV)
+    if corrections:
+        if not _is_loopback(args.host) and not os.environ.get(API_TOKEN_ENV):
+            raise UserError(f"--host {args.host} with --corrections-dir: anyone who reaches the port could add to the "
+                            f"corrections that train the next model; set {API_TOKEN_ENV} to a secret (the page asks "
+                            "for it once), or listen on 127.0.0.1")
+        corrections = _writable_folder(Path(corrections))
     bundle = (args.bundle or default_bundle_dir()).resolve()
     # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
     # not as a traceback from every worker.
     args.precision = SentenceClassifier(bundle, device=args.device, precision=args.precision).precision
-    corrections = args.corrections_dir or os.environ.get(CORRECTIONS_ENV)
-    if corrections:
-        corrections = _writable_folder(Path(corrections))
 
     env = {
         **os.environ,
@@ -88,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--working-dir", str(PROJECT_ROOT),
                "--host", args.host, "--port", str(args.port)]
     print(f"pcc serve: http://{args.host}:{args.port}/ with bundle {bundle} ({args.device}, {args.precision})"
-          + (f"; corrections go to {corrections}" if corrections else ""), file=sys.stderr, flush=True)
+          + (f"; corrections go to {corrections}" if corrections else "")
+          + (f" from those who send ${API_TOKEN_ENV}" if corrections and os.environ.get(API_TOKEN_ENV) else ""),
+          file=sys.stderr, flush=True)
     # Become the server, so that signals sent to this process (Ctrl+C, SIGTERM) reach BentoML directly.
     os.execve(sys.executable, command, env)
 

@@ -12,9 +12,15 @@ all of them and inside a container:
   PCC_WORKERS    worker processes, each loads its own copy of the model (default 1)
   PCC_BATCHING   1 (default): BentoML merges concurrent /classify requests into one model call; 0: it does not
   PCC_CORRECTIONS_DIR  folder where POST /corrections appends corrections.jsonl (unset: the route answers 404)
+  PCC_API_TOKEN  secret that POST /corrections requires (as `Authorization: Bearer TOKEN`); without it the route
+                 is open only while the service listens on loopback alone, and refused (403) otherwise
+  PCC_UPLOAD_SECONDS, PCC_UPLOAD_MEMORY_MB  what reading one uploaded file may take (default 60 s, 512 MB); the
+                 process reading it is killed past either, or when its client goes away
 """
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -27,11 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pcc.documents import PreparedPaper
 from pcc.model_input import HEADINGS_AND_LEAD, heading_context
-from pcc.paths import CORRECTIONS_ENV
+from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 from serving.corrections import CorrectionsIn, CorrectionStore
 from serving.model_store import STORE_MODEL
-from serving.uploads import Refused, limited, read_paper, receive_paper
+from serving.uploads import ReadLimits, Refused, limited, read_upload, receive_paper
 from serving.web import page_app
 
 MAX_SENTENCES = 256
@@ -48,6 +55,9 @@ ONNX_BATCH_SIZE = 8
 
 DEVICE = os.environ.get("PCC_DEVICE", "auto")
 BATCHING = os.environ.get("PCC_BATCHING", "1") != "0"
+# Under BentoML's request timeout (120 s, `traffic` below), so that the classification has time left.
+UPLOAD_LIMITS = ReadLimits(float(os.environ.get("PCC_UPLOAD_SECONDS", "60")),
+                           int(os.environ.get("PCC_UPLOAD_MEMORY_MB", "512")))
 
 SentenceText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SENTENCE_CHARS)]
 HeadingText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
@@ -131,11 +141,12 @@ class FileAnalysisOut(AnalysisOut):
 
 async def analyze_file(request: Request) -> JSONResponse:
     """POST /analyze_file: a .pdf, .docx or .txt paper in the multipart field `file`, read as `pcc prepare` reads
-    it → /analyze's answer for all its papers, with the file's name and the lines left out. Refusals are
-    4xx with {"error": message} (`serving.uploads`)."""
+    it (in a process of its own, within UPLOAD_LIMITS) → /analyze's answer for all its papers, with the file's
+    name and the lines left out. Refusals are 4xx with {"error": message} (`serving.uploads`)."""
     try:
         name, content = await receive_paper(request, MAX_UPLOAD_BYTES)
-        analysis = await run_in_threadpool(bentoml.get_current_service().analyze_upload, name, content)
+        papers = await read_upload(name, content, MAX_DOCUMENT_CHARS, UPLOAD_LIMITS, request.is_disconnected)
+        analysis = await run_in_threadpool(bentoml.get_current_service().analyze_upload, name, papers)
     except Refused as refused:
         return refused.response()
     return JSONResponse(analysis.model_dump())
@@ -144,11 +155,13 @@ async def analyze_file(request: Request) -> JSONResponse:
 async def save_corrections(request: Request) -> JSONResponse:
     """POST /corrections: {paper, corrections: [{text, heading_path, label, previous_label}]} → appended to
     $PCC_CORRECTIONS_DIR/corrections.jsonl (`serving.corrections`); 404 when no folder is configured."""
-    store = bentoml.get_current_service().corrections
+    service = bentoml.get_current_service()
+    store = service.corrections
     if store is None:
         return Refused(404, f"this server does not store corrections: start it with `pcc serve --corrections-dir "
                             f"DIR` (or set {CORRECTIONS_ENV}), or export them from the page").response()
     try:
+        service.check_write_access(request)
         corrections = CorrectionsIn.model_validate_json(await limited(request, MAX_CORRECTIONS_BYTES,
                                                                      "send the corrections in several requests").body())
     except Refused as refused:
@@ -178,6 +191,22 @@ class PCC:
         # The first run sizes ONNX Runtime's buffers; pay for it before /readyz answers, not in a request.
         self.classifier.classify(["预热模型。"])
         self.corrections = _correction_store(self.classifier.bundle)
+        self.api_token = os.environ.get(API_TOKEN_ENV) or None
+        self.open_to_others = listens_beyond_loopback()
+
+    def check_write_access(self, request: Request) -> None:
+        """A Refused unless `request` may change what is on disk: with $PCC_API_TOKEN set, only a request that sends
+        it; without, none while the service listens beyond loopback (anyone who reaches the port could add to the
+        corrections that train the next model). Routes that only read stay open."""
+        if self.api_token:
+            sent = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(sent, f"Bearer {self.api_token}".encode()):
+                raise Refused(401, "this server stores corrections only for those who know its access token: type it "
+                                   "in the page when it asks, or send the header `Authorization: Bearer TOKEN`")
+        elif self.open_to_others:
+            raise Refused(403, f"this server listens beyond this machine and has no access token, so it stores no "
+                               f"corrections: restart it with {API_TOKEN_ENV} set to a secret (then give it in the "
+                               "page), or on 127.0.0.1; or export the corrections from the page")
 
     # A request that would wait longer than max_latency_ms in the batching queue gets a 503 (overloaded).
     @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=60_000)
@@ -194,9 +223,8 @@ class PCC:
         sentences = [SentenceOut(**_sentence_fields(item)) for item in analysis.sentences]
         return AnalysisOut(title=analysis.paper.title, sentences=sentences, summary=analysis.summary())
 
-    def analyze_upload(self, name: str, content: bytes) -> FileAnalysisOut:
-        """`analyze` for the papers of an uploaded file (`serving.uploads.read_paper`; a Refused when unreadable)."""
-        prepared = read_paper(name, content, MAX_DOCUMENT_CHARS)
+    def analyze_upload(self, name: str, prepared: list[PreparedPaper]) -> FileAnalysisOut:
+        """`analyze` for the papers read from an uploaded file (`serving.uploads.read_upload`)."""
         analyses = self.classifier.classify_papers(prepared)
         items = [(analysis.paper.paper_id, item) for analysis in analyses for item in analysis.sentences]
         summaries = [analysis.summary() for analysis in analyses]
@@ -215,6 +243,16 @@ def _sentence_fields(item) -> dict:
     return {"index": sentence.index, "text": sentence.text, "heading_path": sentence.heading_path, "lead": item.lead,
             "is_heading": sentence.is_heading, "quality": sentence.quality,
             **(asdict(item.prediction) if item.prediction else {"label": None, "confidence": None, "scores": None})}
+
+
+def listens_beyond_loopback() -> bool:
+    """Whether this worker's listening socket (BentoML's arbiter hands it down) accepts connections from other
+    machines; also when none is found, as nothing then says it does not."""
+    import psutil
+
+    listening = [connection.laddr.ip for connection in psutil.Process().net_connections(kind="inet")
+                 if connection.status == psutil.CONN_LISTEN]
+    return not listening or not all(ipaddress.ip_address(address).is_loopback for address in listening)
 
 
 def _correction_store(bundle: dict):

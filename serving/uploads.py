@@ -1,16 +1,33 @@
 """A paper file sent over HTTP (`POST /analyze_file`): received within a size limit and read by the readers of
-`pcc prepare`. Whatever is wrong with it is a `Refused` (status code and a message naming the file and what to
-do): 400 no file in the form, 413 too large, 415 a type that is not read, 422 a file that cannot be read
-(encrypted, scanned without a text layer, damaged, not text).
+`pcc prepare` in a process of its own, within a time and memory limit. Whatever is wrong with it is a `Refused`
+(status code and a message naming the file and what to do): 400 no file in the form, 413 too large (the request,
+the archive's expansion, the text, or the time or memory reading it took), 415 a type that is not read, 422 a file
+that cannot be read (encrypted, scanned without a text layer, damaged, not text).
 
 BentoML's own file inputs read the whole upload into memory before the service sees it, and fetch a URL
 given in place of the file; hence a plain Starlette route (`serving.service.analyze_file`) with this module.
+
+The readers run in a child process (`python -m serving.uploads`), not in a thread of the worker: a thread cannot
+be stopped, so a file that takes minutes to read (a zip bomb the archive check lets through, a huge text) would
+go on using the worker's CPU and memory after its request has timed out. The child limits its own address space
+(RLIMIT_AS) and CPU time (RLIMIT_CPU, a backstop should the worker die), and the worker kills it when the reading
+time is up or the client goes away. Starting it adds about 0.3 s to an upload (Python and the readers load).
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import math
+import os
+import pickle
+import resource
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Awaitable, Callable, Optional
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -19,10 +36,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from pcc.documents import PreparedPaper, load_document
-from pcc.errors import UserError
+from pcc.errors import TooLarge, UserError
 from pcc.readers import CONVERT_FIRST, SUPPORTED_SUFFIXES
 
 FILE_FIELD = "file"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where `python -m serving.uploads` finds the project
+_POLL_SECONDS = 0.1  # how often the worker looks whether the reading is done or its client has gone
 _MAX_NAME_BYTES = 200  # of UTF-8: file systems allow 255 bytes for a name, and a Chinese character takes 3
 logger = logging.getLogger(__name__)
 
@@ -102,22 +121,103 @@ def _safe_name(filename: str) -> str:
     return stem + suffix
 
 
-def read_paper(name: str, content: bytes, max_chars: int) -> list[PreparedPaper]:
-    """The papers of an uploaded file, read as `pcc prepare` reads them (`pcc.documents.load_document`) from a
-    temporary copy under the file's own name, so that messages name it as its owner does."""
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one upload may take: wall-clock seconds and memory (beyond what the reader needs loaded)."""
+    seconds: float
+    memory_mb: int
+
+    def describe(self) -> str:
+        return f"{self.seconds:g} s and {self.memory_mb:,} MB of memory"
+
+
+async def read_upload(name: str, content: bytes, max_chars: int, limits: ReadLimits,
+                      disconnected: Optional[Callable[[], Awaitable[bool]]] = None) -> list[PreparedPaper]:
+    """The papers of an uploaded file, read as `pcc prepare` reads them (`pcc.documents.load_document`) in a child
+    process within `limits`, from a temporary copy under the file's own name, so that messages name it as its owner
+    does. The child is killed when the time is up (a Refused 413), when `disconnected()` turns true (a Refused 499,
+    which no one reads) or when the awaiting task is cancelled (BentoML's request timeout)."""
     with tempfile.TemporaryDirectory(prefix="pcc-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(content)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "serving.uploads", str(path), str(max_chars), str(limits.seconds),
+            str(limits.memory_mb), cwd=PACKAGE_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        finished = asyncio.ensure_future(child.communicate())
         try:
-            papers = load_document(path)
-        except UserError as error:
-            raise Refused(422, str(error).replace(str(path), name)) from None
-        except Exception as error:  # the PDF and Word libraries raise many types on damaged files
-            logger.warning("reading the upload %s failed", name, exc_info=True)
-            raise Refused(422, f"{name}: not readable ({type(error).__name__}: {error}); check that the file is "
-                               "complete, or save it again") from None
+            deadline = asyncio.get_running_loop().time() + limits.seconds
+            while not finished.done():
+                if disconnected is not None and await disconnected():
+                    raise Refused(499, f"{name}: the client closed the connection before the file was read")
+                if asyncio.get_running_loop().time() > deadline:
+                    raise Refused(413, f"{name}: reading it takes longer than the {limits.describe()} an upload may "
+                                       "use; split the document and send the parts")
+                await asyncio.wait([finished], timeout=_POLL_SECONDS)
+            answer, errors = finished.result()
+        finally:
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):  # it may end on its own meanwhile
+                    child.kill()
+            finished.cancel()
+            await child.wait()
+    if errors:  # the reader's warnings and tracebacks, for the server log
+        logger.warning("reading the upload %s (exit status %s): %s", name, child.returncode,
+                       errors.decode(errors="replace")[-4000:])
+    if not answer:
+        raise Refused(413, f"{name}: reading it needed more than the {limits.describe()} an upload may use; split "
+                           "the document and send the parts")
+    kind, *result = pickle.loads(answer)
+    if kind == "refused":
+        raise Refused(*result)
+    return result[0]
+
+
+def _read_in_child(path: Path, max_chars: int, limits: ReadLimits) -> tuple:
+    """What `read_upload` receives: ("papers", papers) or ("refused", status, message)."""
+    name = path.name
+    _limit_this_process(limits)
+    try:
+        papers = load_document(path)
+    except TooLarge as error:
+        return "refused", 413, str(error).replace(str(path), name)
+    except UserError as error:
+        return "refused", 422, str(error).replace(str(path), name)
+    except MemoryError:
+        return "refused", 413, (f"{name}: reading it needed more than the {limits.describe()} an upload may use; "
+                                "split the document and send the parts")
+    except Exception as error:  # the PDF and Word libraries raise many types on damaged files
+        logger.warning("reading the upload %s failed", name, exc_info=True)
+        return "refused", 422, (f"{name}: not readable ({type(error).__name__}: {error}); check that the file is "
+                                "complete, or save it again")
     chars = sum(len(s.text) for paper in papers for s in paper.sentences)
     if chars > max_chars:
-        raise Refused(413, f"{name}: its text is {chars:,} characters, more than the {max_chars:,} one request "
-                           "may hold; split the document and send the parts")
-    return papers
+        return "refused", 413, (f"{name}: its text is {chars:,} characters, more than the {max_chars:,} one request "
+                                "may hold; split the document and send the parts")
+    return "papers", papers
+
+
+def _limit_this_process(limits: ReadLimits) -> None:
+    """Cap the address space at what is mapped now (Python and the readers, loaded) plus `limits.memory_mb`, and
+    the CPU time at the reading time, rounded up, plus a second, past which the kernel stops the process."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    memory = mapped + limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    seconds = math.ceil(limits.seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+
+
+def _main(argv: list[str]) -> None:
+    """`python -m serving.uploads PATH MAX_CHARS SECONDS MEMORY_MB`: the child of `read_upload`; writes its answer,
+    pickled, to stdout."""
+    import docx  # noqa: F401  the readers import these when they first read: load them before the memory cap
+    import pypdf  # noqa: F401
+
+    path, max_chars, seconds, memory_mb = Path(argv[0]), int(argv[1]), float(argv[2]), int(argv[3])
+    answer = _read_in_child(path, max_chars, ReadLimits(seconds, memory_mb))
+    sys.stdout.buffer.write(pickle.dumps(answer))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

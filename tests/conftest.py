@@ -57,3 +57,11 @@ def tiny_bundle(tiny_checkpoint, seed_sentences, tmp_path_factory) -> Path:
     settings = load_settings(REPO / "configs" / "export.yaml")
     return export_bundle(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "onnx", gold=[DEV_GOLD, OUTSIDE_CORPUS_GOLD],
                          settings=settings, calibration=seed_sentences)
+
+
+@pytest.fixture(scope="session")
+def docx_bomb(tmp_path_factory) -> Path:
+    """A 140 KB Word file whose document.xml expands to 100 MB (`tests.fixtures.papers.write_docx_bomb`)."""
+    from tests.fixtures.papers import write_docx_bomb
+
+    return write_docx_bomb(tmp_path_factory.mktemp("bomb") / "bomb.docx", expanded_mb=100)

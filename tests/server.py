@@ -23,19 +23,26 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(bundle: str | Path, options: tuple[str, ...] = (), log_path: Path | None = None,
-                   ready_timeout: float = 120) -> Iterator[str]:
-    """Run `pcc serve` on a free loopback port in a subprocess; yield its URL once /readyz answers, stop it after.
+                   ready_timeout: float = 120, env: dict[str, str] | None = None,
+                   plain_bentoml: bool = False) -> Iterator[str]:
+    """Run `pcc serve` on a free port in a subprocess; yield its loopback URL once /readyz answers, stop it after.
 
     For tests and benchmarks. BentoML keeps its Prometheus files under $BENTOML_HOME and wipes them when a
-    server starts, so each server started here gets a private home and its metrics stay its own.
+    server starts, so each server started here gets a private home and its metrics stay its own. `env` adds to
+    the environment; `plain_bentoml` runs `bentoml serve serving.service:PCC` instead (as a container does, the
+    bundle in $PCC_BUNDLE, the other settings in `env`), with `options` such as --host.
     """
     port = free_port()
-    command = [sys.executable, "-m", "pcc.cli", "serve", "--bundle", str(bundle), "--port", str(port), *options]
+    if plain_bentoml:
+        command = [sys.executable, "-m", "bentoml", "serve", "serving.service:PCC", "--port", str(port), *options]
+        env = {**(env or {}), "PCC_BUNDLE": str(bundle)}
+    else:
+        command = [sys.executable, "-m", "pcc.cli", "serve", "--bundle", str(bundle), "--port", str(port), *options]
     with tempfile.TemporaryDirectory(prefix="pcc-serve-") as home:
         log_path = log_path or Path(home) / "server.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "BENTOML_HOME": home})
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent,
+                                       env={**os.environ, **(env or {}), "BENTOML_HOME": home})
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + ready_timeout

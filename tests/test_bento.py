@@ -16,6 +16,7 @@ from serving.model_store import STORE_MODEL
 from tests.conftest import REPO
 from tests.fixtures.papers import write_docx
 from tests.server import free_port
+from tests.test_model_store import save_each, variant
 
 SENTENCES = ["民警宗旨意识淡薄。", "要加强警民沟通。"]
 
@@ -34,7 +35,7 @@ def bento(tiny_bundle, tmp_path_factory):
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
     env.pop("PCC_BUNDLE", None)
     saved = subprocess.run(
-        [sys.executable, "-c", "import sys; from serving.model_store import save_bundle; print(save_bundle(sys.argv[1]))",
+        [sys.executable, "-c", "import sys; from serving.model_store import save_bundle; print(save_bundle(sys.argv[1], keep=3).tag)",
          str(tiny_bundle)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert saved.returncode == 0, saved.stderr[-3000:]
     model_tag = saved.stdout.strip().splitlines()[-1]
@@ -97,3 +98,10 @@ def test_the_bento_serves_its_model_from_another_directory(bento, tiny_bundle, t
     assert [p["confidence"] for p in answer.json()] == pytest.approx([p.confidence for p in expected], abs=1e-5)
     assert uploaded.status_code == 200 and uploaded.json()["file_name"] == "paper.docx", uploaded.text
     assert not_stored.status_code == 404 and "pcc serve --corrections-dir" in not_stored.json()["error"]
+
+
+def test_the_store_keeps_the_model_a_bento_packs_however_many_come_after(bento, tiny_bundle, tmp_path):
+    model_tag, _, env = bento
+    newer = [variant(tiny_bundle, tmp_path / f"newer{n}", f"2031-01-0{n}T00:00:00+00:00", f"n{n}") for n in (1, 2)]
+    *_, last = save_each(newer, env["BENTOML_HOME"], keep=1)
+    assert last["store"] == sorted([model_tag, last["tag"]])  # a Bento refers to its model in the store

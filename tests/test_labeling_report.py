@@ -21,7 +21,7 @@ def test_report_shows_coverage_scores_rules_errors_and_unmatched_rows(tmp_path):
               "abstained_fallback": {"problem": 0.1, "cause": 0.1, "countermeasure": 0.1, "other": 0.7}}
     write_report(tmp_path, config=config, rules=[always_other], votes=votes, gold_index=np.array([3, 0, -1]),
                  estimated_accuracies=np.array([0.7]), comparison={"majority_vote": {True: scores, False: scores}},
-                 gold=gold, pairs=pairs, n_sentences=4, garbled_gold=0)
+                 gold=gold, gold_path="gold.jsonl", pairs=pairs, n_sentences=4, garbled_gold=0)
     report = (tmp_path / "labeling.md").read_text(encoding="utf-8")
     assert "**66.7%**" in report  # coverage: 2 of 3 clean sentences have a vote
     assert f"**{scores['macro_f1']:.3f}**" in report

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -160,6 +161,26 @@ def test_a_bad_sentences_jsonl_line_is_named_and_nothing_is_written(tiny_bundle,
     assert not (tmp_path / "s.jsonl").exists()
 
 
+@pytest.mark.parametrize("name", ["/dev/null", "empty.txt", "blank.jsonl"])
+def test_a_sentences_file_without_sentences_says_so(tiny_bundle, tmp_path, capsys, name):
+    listed = Path(name) if name.startswith("/") else tmp_path / name
+    if not name.startswith("/"):
+        listed.write_text("" if name == "empty.txt" else "\n  \n", encoding="utf-8")
+    assert predict(tiny_bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 2
+    error = capsys.readouterr().err
+    assert f"no sentences in {listed} (--sentences)" in error and "no such file" not in error
+    assert not (tmp_path / "s.jsonl").exists()
+    assert predict(tiny_bundle, "--sentences", tmp_path / "none.txt", "--out", tmp_path / "s.jsonl") == 2
+    assert f"--sentences {tmp_path / 'none.txt'}: no such file" in capsys.readouterr().err
+
+
+def test_resume_on_a_file_predict_did_not_write_names_its_own_options(tiny_bundle, papers, tmp_path, capsys):
+    other = tmp_path / "gold.csv"
+    other.write_text("text,label\n警民关系紧张。,problem\n", encoding="utf-8")
+    assert predict(tiny_bundle, papers / "a.txt", "--out", other, "--resume") == 2
+    assert "it is not a `pcc predict` output: choose another --out or drop --resume" in capsys.readouterr().err
+
+
 def test_resume_after_an_interruption_skips_finished_files(tiny_bundle, papers, tmp_path, capsys):
     full = tmp_path / "full.jsonl"
     assert predict(tiny_bundle, papers, "--out", full) == 0
@@ -194,6 +215,15 @@ def test_exit_status_when_nothing_can_be_processed(tiny_bundle, papers, tmp_path
     assert main(["predict", str(papers), "--bundle", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert "pcc export" in capsys.readouterr().err
     assert predict(tiny_bundle, papers, "--out", tmp_path / "x.txt") == 2
+
+
+def test_a_docx_zip_bomb_is_skipped_with_its_reason_not_read(tiny_bundle, docx_bomb, tmp_path, capsys):
+    started = time.monotonic()
+    assert predict(tiny_bundle, docx_bomb, "--out", tmp_path / "out.jsonl") == 1
+    assert time.monotonic() - started < 60  # loading the model; reading the bomb would take minutes
+    [error] = read_jsonl(tmp_path / "out.errors.jsonl")
+    assert error["path"] == str(docx_bomb) and "it looks like a zip bomb" in error["reason"]
+    assert "bomb.docx: part word/document.xml expands" in capsys.readouterr().err
 
 
 def test_a_real_interruption_leaves_only_complete_files(tiny_bundle, tmp_path):

@@ -1,11 +1,13 @@
 import re
+import time
 
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from pcc.errors import UserError
+from pcc import readers
+from pcc.errors import TooLarge, UserError
 from pcc.readers import decode_text, papers_in_folder, read_text
-from tests.fixtures.papers import TITLE, write_docx, write_pdf
+from tests.fixtures.papers import TITLE, write_docx, write_docx_bomb, write_pdf
 
 CHINESE = "构建和谐警民关系，是公安机关的重要任务。"
 
@@ -124,6 +126,38 @@ def test_docx_that_is_not_a_zip_package(tmp_path):
     path.write_text("这不是一个文档", encoding="utf-8")
     with pytest.raises(UserError, match="fake.docx.*zip"):
         read_text(path)
+
+
+def test_a_docx_zip_bomb_is_refused_from_its_central_directory_before_anything_is_parsed(docx_bomb):
+    started = time.monotonic()
+    with pytest.raises(TooLarge) as refused:
+        read_text(docx_bomb)
+    assert time.monotonic() - started < 1  # parsing it takes seconds and a gigabyte; its directory, microseconds
+    assert str(refused.value).startswith(f"{docx_bomb}: part word/document.xml expands 1,0")
+    assert "times, to 100 MB (at most 100 times for a part over 1 MB): it looks like a zip bomb" in str(refused.value)
+
+
+@pytest.mark.parametrize("limit, value, message", [
+    ("MAX_PARTS", 5, "the package holds 1"),
+    ("MAX_XML_BYTES", 1000, "its XML parts expand to"),
+    ("MAX_EXPANDED_BYTES", 1000, "its parts expand to"),
+])
+def test_a_docx_past_any_expansion_limit_is_refused(tmp_path, monkeypatch, limit, value, message):
+    path = write_docx(tmp_path / "paper.docx")
+    assert TITLE in read_text(path)
+    monkeypatch.setattr(readers, limit, value)
+    with pytest.raises(TooLarge, match=f"paper.docx: {message}"):
+        read_text(path)
+
+
+def test_a_docx_part_whose_header_understates_it_expands_no_further(tmp_path):
+    """zipfile stops at the size the central directory declares (which the check above reads) and then checks the
+    part's CRC: a bomb that lies about its size is a damaged file, found after reading the declared 4 KB."""
+    path = write_docx_bomb(tmp_path / "lying.docx", expanded_mb=100, declared_bytes=4096)
+    started = time.monotonic()
+    with pytest.raises(UserError, match="lying.docx: not a readable .docx file .Bad CRC-32 for file 'word/document.xml'"):
+        read_text(path)
+    assert time.monotonic() - started < 5
 
 
 def test_a_document_named_as_another_kind_says_what_it_is(tmp_path):

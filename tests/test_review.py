@@ -201,3 +201,10 @@ def test_review_reports_bad_arguments(tmp_path, capsys):
     assert "--explore 1.5: give a share from 0 to 1" in capsys.readouterr().err
     assert main(["review", "--predictions", str(predicted), "--select", "2", "--out", str(tmp_path / "r")]) == 2
     assert "no classified sentence left to pick" in capsys.readouterr().err
+    # A file `pcc predict` did not write (here a gold CSV) is named with the options of `pcc review`.
+    gold = tmp_path / "gold.csv"
+    gold.write_text("text,label\n警民关系紧张。,problem\n", encoding="utf-8")
+    assert main(["review", "--predictions", str(gold), "--select", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "it is not a `pcc predict` output: give --predictions a file that `pcc predict" in error
+    assert "drop --resume" not in error

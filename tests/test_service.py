@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 import httpx
+import psutil
 import pytest
 
 from pcc.model_input import heading_context
+from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 from pcc.records import LABELS
 from serving.classifier import SentenceClassifier
+from tests.conftest import SEED_CORPUS
 from tests.server import free_port, running_server
 from serving.service import MAX_DOCUMENT_CHARS, MAX_SENTENCE_CHARS, MAX_SENTENCES, MAX_UPLOAD_BYTES
 from tests.fixtures.papers import COLLECTED, COLLECTED_TITLES, write_docx, write_pdf
@@ -255,6 +260,37 @@ def test_analyze_file_refuses_encrypted_scanned_large_and_malformed_requests(ser
     assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
 
 
+def test_analyze_file_refuses_a_zip_bomb_before_reading_it(server, docx_bomb):
+    started = time.monotonic()
+    response = upload(server, "bomb.docx", docx_bomb.read_bytes())
+    assert time.monotonic() - started < 10  # it used to be read for minutes, past the request's 120 s timeout
+    assert response.status_code == 413 and response.json()["error"].startswith("bomb.docx: part word/document.xml")
+    assert "it looks like a zip bomb" in response.json()["error"]
+
+
+def test_the_reading_of_an_upload_stops_when_its_client_goes_away(server):
+    """Reading the file goes on in a process of its own, which the worker kills once the client has gone."""
+    name = f"slow-{time.time_ns()}.txt"  # names this test's reader among every process of the machine
+    readers = lambda: [process for process in psutil.process_iter(["cmdline"])  # noqa: E731
+                       if any(name in part for part in process.info["cmdline"] or [])]
+    content = SEED_CORPUS.read_bytes() * 96  # ~4 MB of papers: half a minute to read on a laptop
+    with ThreadPoolExecutor(1) as pool:
+        request = pool.submit(httpx.post, f"{server}/analyze_file", files={"file": (name, content)},
+                              timeout=httpx.Timeout(60, read=3))
+        assert wait_until(readers, 10), "no reader process for the upload"
+        with pytest.raises(httpx.ReadTimeout):
+            request.result()
+    assert wait_until(lambda: not readers(), 3), "the reader went on after its client had gone"
+    assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
+def wait_until(condition, seconds: float):
+    deadline = time.monotonic() + seconds
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
+
+
 # --- corrections: POST /corrections ------------------------------------------------------------------
 
 
@@ -381,7 +417,8 @@ def test_metrics_count_requests_by_endpoint_and_status(server):
 
 
 def run_pcc_serve(*options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pcc.cli", "serve", *options],
+    environment = {name: value for name, value in os.environ.items() if name != API_TOKEN_ENV}
+    return subprocess.run([sys.executable, "-m", "pcc.cli", "serve", *options], env=environment,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -399,3 +436,26 @@ def test_pcc_serve_reports_a_busy_port(tiny_bundle):
         result = run_pcc_serve("--bundle", str(tiny_bundle), "--port", str(port))
     assert result.returncode == 2
     assert f"--port {port}: cannot listen there" in result.stderr
+
+
+# --- who may write: POST /corrections beyond loopback --------------------------------------------------
+
+
+def test_a_server_open_to_other_machines_without_a_token_stores_no_corrections(tiny_bundle, tmp_path):
+    """As a container runs it: `bentoml serve` on every address, a corrections folder and no $PCC_API_TOKEN."""
+    folder = tmp_path / "corrections"
+    with running_server(tiny_bundle, ("--host", "0.0.0.0"), tmp_path / "server.log", plain_bentoml=True,
+                        env={CORRECTIONS_ENV: str(folder)}) as url:
+        refused = httpx.post(f"{url}/corrections", json={"paper": "p", "corrections": [{"text": "句子。", "label": "cause"}]},
+                             headers={"Authorization": "Bearer guess"}, timeout=30)
+        read = httpx.post(f"{url}/classify", json={"sentences": SENTENCES}, timeout=30)
+    assert refused.status_code == 403 and f"restart it with {API_TOKEN_ENV} set" in refused.json()["error"]
+    assert read.status_code == 200 and not (folder / "corrections.jsonl").exists()
+
+
+def test_pcc_serve_will_not_open_corrections_to_other_machines_without_a_token(tiny_bundle, tmp_path):
+    result = run_pcc_serve("--bundle", str(tiny_bundle), "--port", str(free_port()), "--host", "0.0.0.0",
+                           "--corrections-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--host 0.0.0.0 with --corrections-dir: anyone who reaches the port" in result.stderr
+    assert f"set {API_TOKEN_ENV} to a secret" in result.stderr

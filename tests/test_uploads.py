@@ -1,13 +1,34 @@
-"""Reading an uploaded paper file: the readers of `pcc prepare`, and a status code with a message for each refusal.
-(Over HTTP, through the real service: tests/test_service.py.)"""
+"""Reading an uploaded paper file: the readers of `pcc prepare` in a child process within a time and memory limit,
+and a status code with a message for each refusal. (Over HTTP, through the real service: tests/test_service.py.)"""
+import asyncio
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from serving.uploads import Refused, _safe_name, read_paper
+from serving.uploads import ReadLimits, Refused, _safe_name, read_upload
+from tests.conftest import SEED_CORPUS
 from tests.fixtures.papers import COLLECTED, COLLECTED_TITLES, TITLE, write_docx, write_pdf
 from tests.test_service import PAPER
+
+LIMITS = ReadLimits(seconds=60, memory_mb=1024)
+
+
+def read_paper(name: str, content: bytes, max_chars: int = 200_000, limits: ReadLimits = LIMITS, disconnected=None):
+    return asyncio.run(read_upload(name, content, max_chars, limits, disconnected))
+
+
+def readers_running() -> list[psutil.Process]:
+    """The upload readers this process has started and not yet reaped."""
+    return [child for child in psutil.Process().children(recursive=True)
+            if "serving.uploads" in " ".join(child.cmdline())]
+
+
+def slow_text() -> bytes:
+    """About 1 MB of papers (the seed corpus, many times over): several seconds to read."""
+    return SEED_CORPUS.read_bytes() * 24
 
 
 def scanned_pdf(path: Path) -> Path:
@@ -28,9 +49,10 @@ def encrypted_pdf(path: Path, tmp_path: Path) -> Path:
     return path
 
 
-def refusal(name: str, content: bytes, max_chars: int = 200_000) -> Refused:
+def refusal(name: str, content: bytes, max_chars: int = 200_000, limits: ReadLimits = LIMITS,
+            disconnected=None) -> Refused:
     with pytest.raises(Refused) as refused:
-        read_paper(name, content, max_chars)
+        read_paper(name, content, max_chars, limits, disconnected)
     return refused.value
 
 
@@ -79,3 +101,38 @@ def test_a_long_chinese_file_name_is_cut_so_that_it_can_be_written():
     assert papers and len(name.encode()) <= 200 and name.endswith(".txt")
     with pytest.raises(Refused, match="has no name"):
         _safe_name("..")
+
+
+def test_a_docx_zip_bomb_is_refused_before_it_is_parsed(docx_bomb):
+    started = time.monotonic()
+    refused = refusal("bomb.docx", docx_bomb.read_bytes())
+    assert time.monotonic() - started < 5  # mostly starting the reader
+    assert refused.status == 413 and refused.message.startswith("bomb.docx: part word/document.xml expands")
+    assert "it looks like a zip bomb" in refused.message
+
+
+def test_a_file_that_takes_too_long_to_read_is_refused_and_its_reader_killed():
+    started = time.monotonic()
+    refused = refusal("long.txt", slow_text(), limits=ReadLimits(seconds=1, memory_mb=1024))
+    assert time.monotonic() - started < 4
+    assert refused.status == 413 and "long.txt: reading it takes longer than the 1 s and 1,024 MB" in refused.message
+    assert not readers_running()
+
+
+def test_a_file_that_needs_too_much_memory_to_read_is_refused():
+    refused = refusal("long.txt", slow_text(), limits=ReadLimits(seconds=60, memory_mb=20))
+    assert refused.status == 413 and "long.txt: reading it needed more than the 60 s and 20 MB" in refused.message
+    assert not readers_running()
+
+
+def test_the_reader_is_killed_when_the_client_goes_away():
+    asked = []
+
+    async def disconnected():
+        asked.append(time.monotonic())
+        return len(asked) > 5
+
+    started = time.monotonic()
+    refused = refusal("long.txt", slow_text(), disconnected=disconnected)
+    assert refused.status == 499 and "the client closed the connection" in refused.message
+    assert time.monotonic() - started < 3 and not readers_running()

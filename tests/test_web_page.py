@@ -14,6 +14,7 @@ from typing import Iterator
 import httpx
 import pytest
 
+from pcc.paths import API_TOKEN_ENV
 from tests.server import running_server
 from tests.test_service import PAPER
 
@@ -74,10 +75,14 @@ def corrections_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("page-corrections")
 
 
+TOKEN = "page-test-token-42"  # the server's access token: corrections are stored only for those who send it
+
+
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory, corrections_dir) -> Iterator[str]:
     options = ("--precision", "int8", "--corrections-dir", str(corrections_dir))
-    with running_server(tiny_bundle, options, log_path=tmp_path_factory.mktemp("page") / "server.log") as url:
+    with running_server(tiny_bundle, options, log_path=tmp_path_factory.mktemp("page") / "server.log",
+                        env={API_TOKEN_ENV: TOKEN}) as url:
         yield url
 
 
@@ -269,14 +274,26 @@ def test_upload_correct_reload_and_export(browser, server, corrections_dir, tmp_
         table = list(csv.DictReader(handle))
     assert len(table) == len(expected["sentences"]) and table[0]["paper"] == "基层治理"
 
-    # Saved to the server: appended to its corrections file, with the model's label as the previous one.
+    # Saved to the server, which wants its token: the page asks for it once, then saves with it.
     find(browser, "#save-server")[0].click()
+    wait_for(browser, lambda d: find(d, "#token-form")[0].is_displayed())
+    assert find(browser, "#status")[0].text.startswith("This server saves corrections for those who know its access token.")
+    assert browser.switch_to.active_element == find(browser, "#token")[0]
+    find(browser, "#token")[0].send_keys("a guess" + Keys.ENTER)
+    wait_for(browser, lambda d: find(d, "#status")[0].text.startswith("Wrong access token."))
+    assert find(browser, "#token-form")[0].is_displayed() and not (corrections_dir / "corrections.jsonl").exists()
+    find(browser, "#token")[0].send_keys(TOKEN + Keys.ENTER)
     wait_for(browser, lambda d: find(d, "#status")[0].text.startswith("Saved"))
+    assert not find(browser, "#token-form")[0].is_displayed()
     assert find(browser, "#status")[0].text == "Saved 2 corrections to the server. 已保存到服务器。"
     stored = [json.loads(line) for line in (corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()]
     assert [(r["paper"], r["text"], r["label"], r["previous_label"], r["lead"]) for r in stored] == [
         ("基层治理", text, label, by_text[text]["label"], by_text[text]["lead"])
         for text, label in ((first, new_label), (second, second_label))]
+    # Asked once: a later save from this tab sends the token by itself.
+    find(browser, "#save-server")[0].click()
+    wait_for(browser, lambda d: find(d, "#status")[0].text == "Saved 2 corrections to the server. 已保存到服务器。"
+             and len((corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()) == 4)
     browser.execute_script("localStorage.clear()")
 
 
@@ -298,3 +315,16 @@ def test_an_unreadable_file_is_reported(browser, server, tmp_path):
     status = find(browser, "#status")[0]
     wait_for(browser, lambda d: "error" in status.get_attribute("class"))
     assert status.text.startswith("broken.pdf: not a readable PDF")
+
+
+def test_writes_need_the_servers_token_and_reads_do_not(server, corrections_dir):
+    body = {"paper": "令牌检查", "corrections": [{"text": "民警宗旨意识淡薄。", "label": "cause"}]}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        refused = httpx.post(f"{server}/corrections", json=body, headers=headers, timeout=30)
+        assert refused.status_code == 401 and "access token" in refused.json()["error"]
+    saved = httpx.post(f"{server}/corrections", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    assert saved.status_code == 200 and saved.json()["saved"] == 1
+    stored = [json.loads(line) for line in (corrections_dir / "corrections.jsonl").read_text("utf-8").splitlines()]
+    assert [row["text"] for row in stored if row["paper"] == "令牌检查"] == ["民警宗旨意识淡薄。"]
+    assert httpx.post(f"{server}/classify", json={"sentences": ["警民关系紧张。"]}, timeout=30).status_code == 200
+    assert httpx.get(f"{server}/", timeout=30).status_code == 200

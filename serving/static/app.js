@@ -18,6 +18,7 @@ const READ_ON_SERVER = [".pdf", ".docx"]; // a .txt file is read here, into the 
 const HEADING_SEPARATOR = " > "; // joins a heading path in CSV files, as pcc predict and gold CSV files do
 const STORE_PREFIX = "pcc:corrections:"; // + a fingerprint of the document's sentences
 const LAST_DOCUMENT = "pcc:last";
+const TOKEN_KEY = "pcc:token"; // the server's access token, in sessionStorage: typed once per tab
 
 const form = document.getElementById("paper-form");
 const titleInput = document.getElementById("title");
@@ -34,6 +35,8 @@ const selectedInfo = document.getElementById("selected-info");
 const labelButtons = [...document.querySelectorAll("#toolbar [data-set]")];
 const undoButton = document.getElementById("undo");
 const correctionCount = document.getElementById("correction-count");
+const tokenForm = document.getElementById("token-form");
+const tokenInput = document.getElementById("token");
 
 // The document on show: the service's analysis, where its corrections are kept, and what a person changed.
 const state = { analysis: null, key: null, corrections: new Map(), selected: null };
@@ -91,7 +94,7 @@ async function post(url, options) {
     throw new Error(`Could not reach the server: ${error.message}`);
   }
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(describeError(response.status, body));
+  if (!response.ok) throw Object.assign(new Error(describeError(response.status, body)), { status: response.status });
   return body;
 }
 
@@ -460,7 +463,14 @@ document.getElementById("export-gold-csv").addEventListener("click", () => {
   showStatus(`Exported ${state.corrections.size} corrections to ${baseName()}.corrections.csv.`);
 });
 
-document.getElementById("save-server").addEventListener("click", async () => {
+// Writing to the server needs its access token when it has one (it answers 401 until it gets it): the page then
+// asks for the token once and sends it with every save from this tab.
+function tokenHeader() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function saveToServer() {
   const byPaper = new Map();
   for (const index of [...state.corrections.keys()].sort((a, b) => a - b)) {
     const sentence = state.analysis.sentences[index];
@@ -471,13 +481,32 @@ document.getElementById("save-server").addEventListener("click", async () => {
   try {
     let saved = 0;
     for (const [paper, corrections] of byPaper) {
-      const body = await post("/corrections", { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ paper, corrections }) });
+      const headers = { "Content-Type": "application/json", ...tokenHeader() };
+      const body = await post("/corrections", { headers, body: JSON.stringify({ paper, corrections }) });
       saved += body.saved;
     }
+    tokenForm.hidden = true;
     showStatus(`Saved ${saved} corrections to the server. 已保存到服务器。`);
   } catch (error) {
-    showStatus(error.message, true);
+    if (error.status !== 401) {
+      showStatus(error.message, true);
+      return;
+    }
+    const typed = sessionStorage.getItem(TOKEN_KEY) !== null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    tokenForm.hidden = false;
+    tokenInput.focus();
+    showStatus(`${typed ? "Wrong access token. 令牌错误。" : "This server saves corrections for those who know its access token."}`
+               + " Type it in the field under the toolbar and press Save. 请输入访问令牌。", true);
   }
+}
+
+document.getElementById("save-server").addEventListener("click", saveToServer);
+tokenForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim());
+  tokenInput.value = "";
+  saveToServer();
 });
 
 function resultRows() {

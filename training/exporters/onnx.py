@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=EXPORT_CONFIG, help="export settings (default: %(default)s)")
     parser.add_argument("--no-store", dest="store", action="store_false",
                         help="do not also save the bundle to the BentoML model store ($BENTOML_HOME/models) as "
-                             "a new version of pcc-classifier")
+                             "a new version of pcc-classifier (which keeps the newest `store_keep` versions)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,16 +74,24 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         from serving.model_store import save_bundle
 
-        print(f"saved to the BentoML model store as {save_bundle(bundle_dir)} (`bentoml build` packs the newest)")
+        stored = save_bundle(bundle_dir, settings["store_keep"])
+        removed = (f"; removed {len(stored.removed)} older version(s), keeping the newest {settings['store_keep']}"
+                   if stored.removed else "")
+        print(f"{'identical to' if stored.reused else 'saved to'} the BentoML model store as {stored.tag}{removed} "
+              "(`bentoml build` packs the newest)")
     return 0
 
 
 def load_settings(path: Path) -> dict:
     settings = read_settings(path, f"pass --config {EXPORT_CONFIG}")
-    required = ("opset", "fp32_tolerance", "min_int8_agreement", "max_int8_f1_drop", "quantization_attempts")
+    required = ("opset", "fp32_tolerance", "min_int8_agreement", "max_int8_f1_drop", "quantization_attempts",
+                "store_keep")
     missing = [key for key in required if key not in settings]
     if missing:
         raise UserError(f"{path}: missing setting(s) {', '.join(missing)}")
+    if not isinstance(settings["store_keep"], int) or settings["store_keep"] < 1:
+        raise UserError(f"{path}: store_keep is {settings['store_keep']!r}; give how many versions of the model the "
+                        "BentoML model store keeps, at least 1")
     if settings["opset"] < 17:
         raise UserError(f"{path}: opset {settings['opset']} is too old; use 17 or newer")
     if not isinstance(settings.get("check_gold", []), list):
@@ -349,7 +357,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, check_set
         (staging / attempt.pop("file")).unlink(missing_ok=True)
     if not chosen["passed"]:
         print(f"int8 criteria NOT met by any quantisation setting; kept {chosen['options']}. "
-              "Use `--precision fp32` for full accuracy.")
+              "`pcc predict` and `pcc serve` use fp32 for this bundle unless given `--precision int8`.")
     batch_diff = _batch_dependence(staging, check_sets, scores)
     print(f"int8 batch dependence: max |batch 1 - batch 32| probability = {batch_diff:.1e}")
     return {

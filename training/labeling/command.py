@@ -1,5 +1,9 @@
 """`pcc label`: weak-label every clean sentence with the labeling functions and a label model, and report
-how the rules and both label models do against the dev gold."""
+how the rules and both label models do against the dev gold, on the gold rows found among the sentences.
+
+The project's own run (its prepared sentences, `data/processed/sentences.jsonl`) writes `reports/labeling.md` and
+the configured `fitted_label_model`; a run on other sentences writes both beside its --out, so that labelling a
+corpus of one's own never replaces the project's report or label model."""
 from __future__ import annotations
 
 import argparse
@@ -25,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sentences", default=str(SENTENCES), help="prepared sentences (default: %(default)s)")
     parser.add_argument("--gold", default=str(DEV_GOLD), help="hand labels to score against (default: %(default)s)")
     parser.add_argument("--out", default=str(WEAK_LABELS), help="weak labels to write (default: %(default)s)")
-    parser.add_argument("--report-dir", default=str(REPORTS),
-                        help="folder for labeling.md and labeling_confusion.png (default: %(default)s)")
+    parser.add_argument("--report-dir",
+                        help=f"folder for labeling.md and labeling_confusion.png (default: {REPORTS} for the "
+                             f"project's own sentences, {SENTENCES}; else the folder of --out)")
     parser.add_argument("--config", default=str(LABEL_CONFIG), help="settings (default: %(default)s)")
 
 
@@ -38,6 +43,11 @@ class GoldMatch:
     @property
     def unmatched(self) -> list[dict]:
         return [row for row, position in zip(self.rows, self.positions) if position is None]
+
+    @property
+    def placed(self) -> int:
+        """How many gold rows are among the sentences: the rows that score the labels."""
+        return len(self.rows) - len(self.unmatched)
 
 
 def match_gold(gold_rows: list[dict], sentences: list[Sentence]) -> GoldMatch:
@@ -60,12 +70,17 @@ def pair_scores(pairs: list[tuple[str, str | None, str]]) -> dict:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     sentences_path = Path(args.sentences)
-    if not sentences_path.is_file():
+    if not sentences_path.exists() or sentences_path.is_dir():
         raise UserError(f"{sentences_path}: no such file; run `pcc prepare` first or pass --sentences")
     sentences = read_sentences(sentences_path)
     if not sentences:
-        raise UserError(f"{sentences_path}: holds no sentences; rerun `pcc prepare`")
+        raise UserError(f"no sentences in {sentences_path} (--sentences); rerun `pcc prepare`")
     gold = match_gold(read_gold(args.gold), sentences)
+    out = Path(args.out)
+    own_run = sentences_path.resolve() == SENTENCES.resolve()
+    report_dir = Path(args.report_dir) if args.report_dir else REPORTS if own_run else out.parent
+    if not own_run:
+        config = {**config, "fitted_label_model": str(out.parent / Path(config["fitted_label_model"]).name)}
 
     clean, votes = clean_votes(sentences, RULES)
     models = {MajorityVote.name: MajorityVote(**config["majority_vote"]).fit(votes),
@@ -78,18 +93,17 @@ def run(args: argparse.Namespace) -> int:
             full[i] = labels[row]
         return full
 
-    # Both models, with abstained sentences labelled by the fallback and left unlabelled: the report's comparison.
-    comparison = {}
-    for name, model in models.items():
+    # Both models, with abstained sentences labelled by the fallback and left unlabelled: the report's comparison,
+    # on the gold rows found among these sentences (none: nothing to score).
+    def scores_of(model) -> dict:
         raw = model.predict_proba(votes)
-        comparison[name] = {
-            labelled: pair_scores(gold_pairs(gold, by_sentence(
-                resolve_abstained(raw, votes, config["abstained_fallback"], labelled)[1])))
-            for labelled in (True, False)
-        }
+        return {labelled: pair_scores(gold_pairs(gold, by_sentence(
+                    resolve_abstained(raw, votes, config["abstained_fallback"], labelled)[1])))
+                for labelled in (True, False)}
+
+    comparison = {name: scores_of(model) for name, model in models.items()} if gold.placed else None
 
     probs, labels = label_votes(votes, config, models[config["model"]])
-    out = Path(args.out)
     write_jsonl(out, (WeakRow(sentences[i], probs[row], labels[row], votes_by_name(votes[row], RULES)).to_json()
                       for row, i in enumerate(clean)))
     used = {**config, "labeling_functions": [rule.name for rule in RULES], "sentences": str(sentences_path),
@@ -102,15 +116,19 @@ def run(args: argparse.Namespace) -> int:
     for gold_row, position in zip(gold.rows, gold.positions):
         if position in row_of:
             gold_index[row_of[position]] = LABELS.index(gold_row["label"])
-    written = comparison[config["model"]][config["label_abstained"]]
     write_report(
-        Path(args.report_dir), config=config, rules=RULES, votes=votes, gold_index=gold_index,
-        estimated_accuracies=models[LearnedLabelModel.name].accuracies(), comparison=comparison, gold=gold,
+        report_dir, config=config, rules=RULES, votes=votes, gold_index=gold_index,
+        estimated_accuracies=models[LearnedLabelModel.name].accuracies(),
+        comparison=comparison, gold=gold, gold_path=args.gold,
         pairs=gold_pairs(gold, by_sentence(labels)), n_sentences=len(sentences),
         garbled_gold=sum(1 for p in gold.positions if p is not None and p not in row_of),
     )
-    scored = (f"gold macro-F1 {written['macro_f1']:.3f}" if len(gold.unmatched) < len(gold.rows)
-              else f"no sentence of {args.gold} found in the prepared sentences: nothing scored")
+    if gold.placed:
+        written = comparison[config["model"]][config["label_abstained"]]
+        scored = (f"macro-F1 {written['macro_f1']:.3f} on the {gold.placed} of the {len(gold.rows)} rows of "
+                  f"{args.gold} found among these sentences")
+    else:
+        scored = f"none of the {len(gold.rows)} rows of {args.gold} is among these sentences: nothing scored"
     print(f"wrote {out} ({len(clean)} clean sentences, {covered(votes).mean():.1%} with a rule's vote) and "
-          f"{Path(args.report_dir) / 'labeling.md'}; {scored}")
+          f"{report_dir / 'labeling.md'}; {scored}")
     return 0
