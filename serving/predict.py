@@ -21,16 +21,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pcc.bundle import PRECISIONS, Bundle, default_bundle_dir
 from pcc.cleaning import sentence_garbled
 from pcc.documents import load_document
 from pcc.errors import UserError
-from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, heading_context, lead_as_read
+from pcc.model_input import HEADING_SEPARATOR, given_heading_path, model_inputs
 from pcc.paths import PREDICTIONS
 from pcc.records import (LABELS, Paper, Sentence, atomic_open, read_input_text, read_jsonl, read_numbered_jsonl,
                          write_jsonl)
 from pcc.readers import find_papers
-from serving.classifier import (DEVICES, MODEL_FILES, AnalyzedSentence, PaperAnalysis,
-                                SentenceClassifier, batch_independent, default_bundle_dir)
+from serving.classifier import DEVICES, AnalyzedSentence, PaperAnalysis, SentenceClassifier
 from serving.tables import DONE, REPEAT, RowChecker, check_table, prepare_row, read_table
 
 OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary", type=Path, help="per-paper Markdown summary (default: <out stem>.md next to --out)")
     parser.add_argument("--bundle", type=Path, help="ONNX bundle from `pcc export` (default: $PCC_BUNDLE or models/latest/onnx)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: %(default)s")
-    parser.add_argument("--precision", choices=tuple(MODEL_FILES),
+    parser.add_argument("--precision", choices=PRECISIONS,
                         help="default: int8 where the bundle's int8 model is calibrated (its labels, like fp32's, never "
                              "depend on how sentences are batched) and passed the export checks, else fp32")
     parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
@@ -157,11 +157,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UserError("--sentences runs on the local engine (a list of sentences is one job); drop --engine ray")
 
 
-def describe_run(bundle_dir: Path, precision: str, provider: str, bundle: dict) -> str:
+def describe_run(bundle_dir: Path, precision: str, provider: str, bundle: Bundle) -> str:
     """What the summary says classified the run: the bundle, precision, execution provider and source model."""
-    return (f"`{bundle_dir}` ({precision}"
-            + ("" if batch_independent(precision, bundle) else ", labels may depend on batching")
-            + f", {provider}; model `{Path(bundle.get('source_model', 'unknown')).name}`)")
+    batching = "" if bundle.batch_independent(precision) else ", labels may depend on batching"
+    return f"`{bundle_dir}` ({precision}{batching}, {provider}; model `{bundle.source_run}`)"
 
 
 class LocalEngine:
@@ -234,25 +233,26 @@ def _read_sentence_file(path: Path, paper: Paper) -> list[tuple[Sentence, str | 
     else:
         lines = read_input_text(path).splitlines()
         items = [(index, line.strip(), [], None) for index, line in enumerate(lines) if line.strip()]
-    return [(Sentence(paper.paper_id, paper.title, index, text, headings,
-                      quality="garbled" if sentence_garbled(text) else "ok"), lead)
-            for index, text, headings, lead in items]
+    # A listed sentence is given alone: no paper title of its own, so none reads as a title.
+    return [(Sentence(paper.paper_id, "", index, text, headings, quality="garbled" if sentence_garbled(text) else "ok"),
+             lead) for index, text, headings, lead in items]
 
 
 def _classify_lines(classifier: SentenceClassifier, paper: Paper, listed: list[tuple[Sentence, str | None]]
                     ) -> PaperAnalysis:
     """Each listed sentence in the context it was given (never its neighbours in the list: they are unrelated)."""
-    reads_leads = classifier.context_scheme == HEADINGS_AND_LEAD
-    listed = [(s, lead_as_read(lead) if reads_leads else None) for s, lead in listed]
+    sentences = [s for s, _ in listed]
+    inputs = model_inputs(classifier.card, sentences, papers=(), given_leads={s.id: lead for s, lead in listed})
+    pairs = list(zip(sentences, inputs))
     analyzed = []
     with tqdm(total=len(listed), desc="sentences", unit="sentence", disable=None) as progress:
         for start in range(0, len(listed), SENTENCE_CHUNK):
-            chunk = listed[start:start + SENTENCE_CHUNK]
-            readable = [(s, lead) for s, lead in chunk if s.quality == "ok"]
-            predictions = iter(classifier.classify(
-                [s.text for s, _ in readable], [heading_context(s.heading_path, lead) for s, lead in readable]))
-            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, lead)
-                         for s, lead in chunk]
+            chunk = pairs[start:start + SENTENCE_CHUNK]
+            readable = [item for s, item in chunk if s.quality == "ok"]
+            predictions = iter(classifier.classify([item.text for item in readable],
+                                                   [item.context for item in readable]))
+            analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, item.lead)
+                         for s, item in chunk]
             progress.update(len(chunk))
     return PaperAnalysis(paper, analyzed)
 

@@ -38,11 +38,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pcc.bundle import choose_precision, default_bundle_dir, read_bundle
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.records import Paper, Sentence
-from serving.classifier import (CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier, choose_precision, default_bundle_dir,
-                                read_bundle)
+from serving.classifier import CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier
 from serving.predict import CHECKPOINT_SECONDS, analysis_rows, describe_run, reason_of
 from serving.tables import REPEAT, RowChecker, paper_key, prepare_row, table_columns, table_format, text_digest
 

@@ -3,11 +3,11 @@
 The student is the teacher's architecture with fewer encoder layers (by default 6 of 12, evenly spaced and
 ending with the last), initialised from the teacher's weights: embeddings, the chosen layers, pooler and
 classifier are copied. It learns to reproduce the teacher's probabilities, softened by a temperature, on every
-readable prepared corpus sentence in its paper's context (`pcc.model_input.paper_contexts` with the teacher's
-context scheme), and on the same sentences bare, as a caller without headings sends them. No label, weak or
+readable prepared corpus sentence in its paper's context (`pcc.model_input.model_inputs` with the teacher's
+model card), and on the same sentences bare, as a caller without headings sends them. No label, weak or
 gold, is used: the teacher is the only target.
 
-It writes a model directory like `pcc train`'s (`training.model_card`), whose card names the teacher and the
+It writes a model directory like `pcc train`'s (`training.run_dir`), whose card names the teacher and the
 layers kept, so that `pcc export`, `pcc evaluate` and `pcc predict` take it unchanged. It does not move
 `models/latest`.
 
@@ -31,11 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, paper_contexts, sentence_context
+from pcc.model_card import ModelCard, read_model_card
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, model_inputs
 from pcc.paths import LATEST_MODEL, MODELS, SENTENCES
 from pcc.records import LABELS, read_sentences
 from training.metrics import macro_f1
-from training.model_card import ModelCard, new_run_dir, read_metrics, read_model_card, write_run_records
+from training.run_dir import new_run_dir, read_metrics, write_run_records
 
 
 def _option(default, help: str):
@@ -178,8 +179,8 @@ def _read_corpus(config: DistillConfig) -> list:
 def _inputs(sentences: list, card: ModelCard, borrowed: int = 0, seed: int = 0) -> list[tuple[str, str | None]]:
     """Each readable sentence in its paper's context, bare, and under `borrowed` contexts of other sentences
     drawn at random; each distinct input once."""
-    contexts = paper_contexts(sentences, card.context) if card.use_heading else [None] * len(sentences)
-    readable = [(s.text, context) for s, context in zip(sentences, contexts) if s.quality == "ok"]
+    readable = [(item.text, item.context) for s, item in zip(sentences, model_inputs(card, sentences))
+                if s.quality == "ok"]
     pool = sorted({context for _, context in readable if context})
     draw = random.Random(seed)
     others = [(text, draw.choice(pool)) for text, _ in readable for _ in range(borrowed)] if pool else []
@@ -262,7 +263,7 @@ def _length_grouped_batches(lengths: list[int], batch_size: int, order: random.R
 def _compare_on_gold(config: DistillConfig, sentences: list, card: ModelCard, teacher, student, tokenizer) -> list[dict]:
     """Macro-F1 of teacher and student on each gold file, bare and in context, with the share of its sentences
     whose paper is in the distillation corpus (seen)."""
-    from training.gold import gold_leads, gold_papers, locate_gold, read_gold
+    from training.gold import place_gold, read_gold
 
     corpus_papers = {s.paper_id for s in sentences}
     results = []
@@ -270,14 +271,10 @@ def _compare_on_gold(config: DistillConfig, sentences: list, card: ModelCard, te
         if not Path(path).is_file():
             print(f"{path}: no such gold file, skipped")
             continue
-        rows = read_gold(path)
-        placed = sentences + gold_papers(rows, sentences)
-        located = locate_gold(rows, placed)
-        leads = gold_leads(placed, located, card.context)
-        texts, truth = [g.sentence.text for g in located], [g.label for g in located]
-        views = {WITH_CONTEXT: [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None
-                                for g in located],
-                 BARE: [None] * len(located)}
+        placed = place_gold(read_gold(path), sentences)
+        located, inputs = placed.gold, placed.inputs(card)
+        texts, truth = [item.text for item in inputs], [g.label for g in located]
+        views = {WITH_CONTEXT: [item.context for item in inputs], BARE: [None] * len(located)}
         seen = sum(g.sentence.paper_id in corpus_papers for g in located) / max(len(located), 1)
         entry = {"gold": path, "sentences": len(located), "seen_share": round(seen, 3)}
         for view in VIEWS:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, CONTEXT_SCHEMES, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads
+from pcc.model_card import CONTEXT_SCHEMES, HEADINGS_AND_LEAD, ModelCard
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT
 from pcc.paths import DEV_GOLD, MODELS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS
 from pcc.records import LABELS, read_sentences, read_settings
 from training import augment, data, distributed
@@ -33,7 +34,7 @@ from training.human_labels import merge_human_labels
 from training.labeling.apply import load_config
 from training.labeling.weak_labels import read_weak_labels, settings_path
 from training.metrics import calibration_scores, classification_scores, macro_f1
-from training.model_card import ModelCard, new_run_dir, point_latest, write_run_records
+from training.run_dir import new_run_dir, point_latest, write_run_records
 from training.modeling import (SoftLabelCollator, class_weights, fit_temperature, load_model, predict_proba,
                                scale_logits, soft_cross_entropy, with_temperature)
 
@@ -115,6 +116,11 @@ class TrainConfig:
             raise UserError(f"{path}: stop_after_epochs is for folds: 0; with folds the held-out gold chooses when "
                             "the refit stops")
         return config
+
+    def card(self) -> ModelCard:
+        """The model card of a model trained with these settings, before training tells the rest."""
+        return ModelCard(labels=list(LABELS), max_length=self.max_length, use_heading=self.use_heading,
+                         context=self.context, seed=self.seed)
 
 
 _TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
@@ -213,10 +219,8 @@ def _training_data(config: TrainConfig):
     # A sentence a person labelled was readable to them, even where extraction had garbled it.
     garbled = {s.id for s in sentences if s.quality != "ok"} - (human.ids if human else set())
     in_papers = sentences + (human.rebuilt if human else []) + [row.sentence for row in abstracts]
-    leads = {}
-    if config.context == HEADINGS_AND_LEAD:
-        leads = dict(zip((s.id for s in in_papers), paper_leads(in_papers))) | (human.leads if human else {})
-    dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained, leads)
+    dataset = data.build_dataset(weak_rows, gold, folds, config.card(), in_papers, human.leads if human else None,
+                                 garbled, config.drop_abstained)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
     return dataset, folds, human
@@ -341,8 +345,7 @@ class HeldOutRecorder(TrainerCallback):
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         rows = self.gold_rows
         if rows is not None and len(rows):
-            bare = [None] * len(rows)
-            contexts = {WITH_CONTEXT: list(rows["context"]) if self.config.use_heading else bare, BARE: bare}
+            contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
             for view in VIEWS:
                 self.probs[view].append(predict_proba(model, self.tokenizer, list(rows["text"]), contexts[view],
                                                       self.config.max_length))
@@ -390,8 +393,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
-    collator = SoftLabelCollator(tokenizer, config.max_length, config.use_heading, config.heading_drop, config.seed,
-                                 config.lead_drop if config.context == HEADINGS_AND_LEAD else 0.0)
+    collator = SoftLabelCollator(tokenizer, config.card(), config.heading_drop, config.seed, config.lead_drop)
     trainer = SoftLabelTrainer(
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
         callbacks=[recorder], head_learning_rate=config.head_learning_rate,
@@ -413,14 +415,12 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
                cross_fit: CrossFit | None, epochs: int, timings: dict, seconds: float,
                human_labels: dict | None) -> Path:
-    """The model directory (`training.model_card`): checkpoint, card, settings, metrics, held-out predictions."""
+    """The model directory (`training.run_dir`): checkpoint, card, settings, metrics, held-out predictions."""
     run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)
     tokenizer.save_pretrained(run_dir)
-    card = ModelCard(
-        labels=list(LABELS), max_length=config.max_length, use_heading=config.use_heading, context=config.context,
-        base_model=base_model,
-        seed=config.seed, epochs=epochs,
+    card = replace(
+        config.card(), base_model=base_model, epochs=epochs,
         temperature=cross_fit.calibration["temperature"] if cross_fit else 1.0, folds=folds,
         trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))
     metrics = {"chosen_epochs": card.epochs, "training_seconds": round(seconds, 1), "fits": timings,
