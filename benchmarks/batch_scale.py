@@ -133,7 +133,7 @@ def measure_limits(corpus: Path, rows_file: Path) -> dict:
     import pyarrow.parquet  # noqa: F401  (imported before the timing)
 
     from pcc.documents import load_document
-    from serving.predict import Outputs, read_rows
+    from serving.outputs import Outputs, read_rows
 
     files = sorted(corpus.rglob("*.txt"))
     started = time.perf_counter()

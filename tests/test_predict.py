@@ -15,7 +15,7 @@ from pcc.model_card import HEADINGS_AND_LEAD
 from pcc.model_input import heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
-from serving.predict import read_rows, write_rows
+from serving.outputs import read_rows, write_rows
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import PARAGRAPHS, TITLE, write_docx, write_pdf
 
