@@ -28,7 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pcc.paths import RAW_PAPERS, REPORTS  # noqa: E402
+from pcc.bundle import BUNDLE_ENV, read_bundle  # noqa: E402
+from pcc.paths import LATEST_BUNDLE, RAW_PAPERS, REPORTS  # noqa: E402
 
 # name -> extra `pcc predict` options
 CONFIGS = {
@@ -40,7 +41,7 @@ CONFIGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=Path, default=Path(os.environ.get("PCC_BUNDLE") or REPO / "models/latest/onnx"))
+    parser.add_argument("--bundle", type=Path, default=Path(os.environ.get(BUNDLE_ENV) or REPO / LATEST_BUNDLE))
     parser.add_argument("--copies", type=int, default=4, help="copies of each seed paper in the corpus")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / REPORTS / "batch_scale.md")
@@ -132,7 +133,7 @@ def measure_limits(corpus: Path, rows_file: Path) -> dict:
     import pyarrow.parquet  # noqa: F401  (imported before the timing)
 
     from pcc.documents import load_document
-    from serving.predict import Outputs, read_rows
+    from serving.outputs import Outputs, read_rows
 
     files = sorted(corpus.rglob("*.txt"))
     started = time.perf_counter()
@@ -201,7 +202,7 @@ def markdown(results: list[dict], limits: dict, args: argparse.Namespace) -> str
     local = next(r for r in results if r["config"] == "local")
     two = results[-1]
     ray_start = limits["ray_start_stop"]
-    bundle = json.loads((args.bundle / "bundle.json").read_text(encoding="utf-8"))
+    bundle = read_bundle(args.bundle)
     per_worker = two["sentences_per_s"] / 2
     one_worker = results[1]["sentences_per_s"]
     threads = limits["threads"]
@@ -219,7 +220,7 @@ def markdown(results: list[dict], limits: dict, args: argparse.Namespace) -> str
         f"fresh process, best of {args.rounds} rounds taken in turns. Throughput is net of start-up: the extra "
         "papers and sentences of the full run over its extra time; *fixed* is what the one-paper run spent on "
         "anything but classifying (imports, Ray and its workers, loading the model, stopping).",
-        f"Bundle `{args.bundle}` (model `{Path(bundle.get('source_model', '?')).name}`). The three engines' "
+        f"Bundle `{args.bundle}` (model `{bundle.source_run}`). The three engines' "
         f"output files for the full corpus were {'byte for byte identical' if limits['identical_rows'] else 'NOT identical'}.",
         f"Machine: {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, shared with a training run (figures "
         f"drift by tens of percent between rounds); Python {platform.python_version()}; "

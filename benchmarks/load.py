@@ -31,6 +31,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pcc.bundle import read_bundle  # noqa: E402
 from pcc.documents import load_document, split_papers  # noqa: E402
 from pcc.errors import UserError  # noqa: E402
 from pcc.readers import read_text  # noqa: E402
@@ -164,9 +165,9 @@ def format_line(r: Result) -> str:
 
 
 def bundle_description(bundle: Path) -> str:
-    info = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
-    return (f"`{bundle}` (exported {info.get('exported_at', '?')} from `{info.get('source_model', '?')}`, "
-            f"base model `{info.get('base_model')}`)")
+    info = read_bundle(bundle)
+    return (f"`{bundle}` (exported {info.exported_at or '?'} from `{info.source_model or '?'}`, "
+            f"base model `{info.card.base_model}`)")
 
 
 def plot(path: Path, results: list[Result]) -> None:

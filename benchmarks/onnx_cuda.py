@@ -78,14 +78,16 @@ def _fp16_bundle(bundle: Path, scratch: Path) -> Path:
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    from pcc.bundle import BUNDLE_FILE, MODEL_FILES, TOKENIZER_FILE
+
     out = scratch / "fp16"
     out.mkdir()
-    for name in ("bundle.json", "tokenizer.json"):
+    for name in (BUNDLE_FILE, TOKENIZER_FILE):
         (out / name).symlink_to((bundle / name).resolve())
     started = time.perf_counter()
-    model = convert_float_to_float16(onnx.load(bundle / "model.onnx"), keep_io_types=True)
-    onnx.save(model, out / "model.onnx")
-    print(f"fp16 copy of {bundle / 'model.onnx'} in {time.perf_counter() - started:.0f} s", flush=True)
+    fp32 = bundle / MODEL_FILES["fp32"]
+    onnx.save(convert_float_to_float16(onnx.load(fp32), keep_io_types=True), out / MODEL_FILES["fp32"])
+    print(f"fp16 copy of {fp32} in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
 

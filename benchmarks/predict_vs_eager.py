@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.throughput import cpu_count, pytorch_classifier  # noqa: E402
+from pcc.bundle import BUNDLE_FILE, choose_precision  # noqa: E402
 from pcc.paths import BUNDLE_DIR, LATEST_MODEL, REPORTS, SENTENCES  # noqa: E402
 from pcc.records import LABELS, read_jsonl  # noqa: E402
-from serving.classifier import choose_precision  # noqa: E402
 
 BATCH = 32
 
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes of each; the best counts")
     parser.add_argument("--out", type=Path, default=REPORTS / "predict_vs_eager.md")
     args = parser.parse_args()
-    missing = [str(path) for path in [args.model / "config.json", args.model / BUNDLE_DIR / "bundle.json", *args.sentences]
+    missing = [str(path) for path in [args.model / "config.json", args.model / BUNDLE_DIR / BUNDLE_FILE, *args.sentences]
                if not path.is_file()]
     if missing:
         sys.exit(f"missing {', '.join(missing)}: run `make run` first (it trains, exports and prepares the wild papers)")

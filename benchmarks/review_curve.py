@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     candidates = candidate_rows(args.bundle, work / "round1", picked_from)
     print(f"{len(candidates)} candidate sentences with a gold label in {WILD_DEV}"
           + (f" ({', '.join(sorted(picked_from))})" if picked_from else "")
-          + f"; scored on {len(scorer.gold)} gold sentences of {SCORED_ON[args.score_on]}", flush=True)
+          + f"; scored on {len(scorer.placed.gold)} gold sentences of {SCORED_ON[args.score_on]}", flush=True)
     if max(args.labels) > len(candidates):
         sys.exit(f"--labels {max(args.labels)}: there are only {len(candidates)} candidates to pick from; give fewer")
 
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"review ({picks})" if method == "review" else method
                 print(f"{name} {n} labels, seed {seed}: macro-F1 {score:.3f} ({row['seconds']} s)", flush=True)
 
-    write_report(args, results, candidates, len(scorer.gold), settings, time.monotonic() - started)
+    write_report(args, results, candidates, len(scorer.placed.gold), settings, time.monotonic() - started)
     print(f"report written to {args.out}")
     return 0
 
@@ -303,33 +303,30 @@ class GoldScorer:
     found in those prepared papers count."""
 
     def __init__(self, sentences_path: Path, gold_path: Path, papers: set[str] | None):
-        from pcc.records import read_sentences
-        from training.gold import gold_papers, locate_gold, read_gold
+        from dataclasses import replace
 
-        self.sentences = read_sentences(sentences_path)
-        rows = read_gold(gold_path)
-        self.sentences += gold_papers(rows, self.sentences)
-        self.gold = [g for g in locate_gold(rows, self.sentences)
-                     if papers is None or g.matched and g.sentence.paper_id in papers]
-        if not self.gold:
+        from pcc.records import read_sentences
+        from training.gold import place_gold, read_gold
+
+        placed = place_gold(read_gold(gold_path), read_sentences(sentences_path))
+        self.placed = replace(placed, gold=[g for g in placed.gold
+                                            if papers is None or g.matched and g.sentence.paper_id in papers])
+        if not self.placed.gold:
             sys.exit(f"{gold_path}: no gold sentence found in {sentences_path}")
 
     def macro_f1(self, model_dir: Path) -> float:
         import numpy as np
 
-        from pcc.model_input import sentence_context
-        from training.gold import gold_leads
+        from pcc.model_card import read_model_card
         from training.metrics import macro_f1
-        from training.model_card import read_model_card
         from training.modeling import load_model, predict_proba
 
         card = read_model_card(model_dir, required=True)
-        leads = gold_leads(self.sentences, self.gold, card.context)
-        contexts = [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None
-                    for g in self.gold]
+        inputs = self.placed.inputs(card)
         tokenizer, model = load_model(str(model_dir))
-        probs = predict_proba(model, tokenizer, [g.sentence.text for g in self.gold], contexts, card.max_length)
-        return macro_f1(np.array([LABELS.index(g.label) for g in self.gold]), probs.argmax(1))
+        probs = predict_proba(model, tokenizer, [item.text for item in inputs], [item.context for item in inputs],
+                              card.max_length)
+        return macro_f1(np.array([LABELS.index(g.label) for g in self.placed.gold]), probs.argmax(1))
 
 
 def curves_of(results: list[dict], labels: list[int], field: str = "macro_f1") -> dict[str, list[list[float]]]:

@@ -22,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pcc.bundle import read_bundle  # noqa: E402
 from pcc.paths import BUNDLE_DIR, DEV_GOLD, LATEST_MODEL, REPORTS  # noqa: E402
 
 # engine -> (the bundle option it reads, precision); pytorch-fp32 reads --model.
@@ -73,12 +75,14 @@ def dynamic_bundle(bundle: Path, out: Path) -> Path:
     """A copy of `bundle` whose int8 model is ONNX Runtime's dynamic quantisation of its fp32 graph."""
     from training.exporters.onnx import _node_scopes, _quantize
 
+    from pcc.bundle import DYNAMIC, MODEL_FILES, TOKENIZER_FILE, write_bundle
+
     out.mkdir(parents=True)
-    for name in ("model.onnx", "tokenizer.json"):
+    fp32 = bundle / MODEL_FILES["fp32"]
+    for name in (MODEL_FILES["fp32"], TOKENIZER_FILE):
         (out / name).symlink_to((bundle / name).resolve())
-    settings = json.loads((bundle / "bundle.json").read_text(encoding="utf-8"))
-    (out / "bundle.json").write_text(json.dumps({**settings, "int8_scheme": "dynamic"}), encoding="utf-8")
-    _quantize(bundle / "model.onnx", out / "model.int8.onnx", DYNAMIC_INT8, _node_scopes(bundle / "model.onnx"))
+    write_bundle(out, replace(read_bundle(bundle), int8_scheme=DYNAMIC))
+    _quantize(fp32, out / MODEL_FILES["int8"], DYNAMIC_INT8, _node_scopes(fp32))
     return out
 
 
@@ -152,7 +156,7 @@ def pytorch_classifier(model_dir: Path, batch_size: int, sort_by_length: bool = 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from training.model_card import read_model_card
+    from pcc.model_card import read_model_card
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
@@ -177,7 +181,7 @@ def pytorch_classifier(model_dir: Path, batch_size: int, sort_by_length: bool = 
 
 def markdown(results: list[dict], args: argparse.Namespace) -> str:
     baseline = {r["batch_size"]: r["sentences_per_s"] for r in results if r["engine"] == "pytorch-fp32"}
-    bundle = json.loads((args.bundle / "bundle.json").read_text(encoding="utf-8"))
+    bundle = read_bundle(args.bundle)
     lines = [
         "# Throughput: PyTorch eager vs ONNX Runtime", "",
         f"{results[0]['sentences']} sentences of `{args.gold}`, bare, sorted by length and padded per batch; best of "
@@ -185,14 +189,14 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         f"the configurations took turns for {args.rounds} rounds and each shows its best round (its slowest in "
         "the slowest-round column: the machine is shared). Batch dependence: the largest difference of a "
         "probability from the same engine's at batch 1.",
-        f"Model `{bundle['source_model']}`, bundle `{args.bundle}`: onnx-int8 is its `{bundle.get('int8_scheme', 'dynamic')}` "
-        f"int8 ({bundle['checks']['int8_options']}); onnx-int8-dynamic is quantize_dynamic of its fp32 graph "
+        f"Model `{bundle.source_model}`, bundle `{args.bundle}`: onnx-int8 is its `{bundle.int8_scheme}` "
+        f"int8 ({bundle.checks['int8_options']}); onnx-int8-dynamic is quantize_dynamic of its fp32 graph "
         f"({DYNAMIC_INT8}).",
     ]
     if args.student_bundle:
-        student = json.loads((args.student_bundle / "bundle.json").read_text(encoding="utf-8"))
-        lines.append(f"Student `{student['source_model']}`, bundle `{args.student_bundle}` "
-                     f"(`{student.get('int8_scheme', 'dynamic')}` int8).")
+        student = read_bundle(args.student_bundle)
+        lines.append(f"Student `{student.source_model}`, bundle `{args.student_bundle}` "
+                     f"(`{student.int8_scheme}` int8).")
     lines += [
         f"Machine: {platform.processor() or platform.machine()}, {cpu_count()} CPUs available, "
         f"Python {platform.python_version()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.", "",

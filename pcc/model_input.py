@@ -3,13 +3,16 @@
 The sentence is segment A; segment B is its context: the title marker for a paper's title, else its heading
 path and, for a model trained with document context, its lead: the sentence that announces the list it is an
 item of ("究其原因，主要有以下几点："), or else the sentence before it in its section. A sentence without any
-of these is read bare.
+of these is read bare. `model_inputs` builds both segments as a model card (`pcc.model_card`) says the model
+reads them; every caller that feeds a model goes through it.
 """
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
+from pcc.model_card import ModelCard
 from pcc.records import Sentence
 from pcc.structure import list_announcements
 
@@ -19,16 +22,14 @@ LEAD_CHARS = 24  # the lead's last characters: an announcement ends with what it
 # Alone, a title such as "…问题及对策" reads like a section heading that announces its class; guideline
 # rule 3 makes every title `other`, so the model is told which sentence is the title.
 TITLE_CONTEXT = "论文标题"
-# What a model's segment B holds; its model card and bundle name it, so serving builds the same input.
-HEADINGS, HEADINGS_AND_LEAD = "heading", "heading+lead"
-CONTEXT_SCHEMES = (HEADINGS, HEADINGS_AND_LEAD)
 # Sentences of a paper further apart than this (a garbled line may sit between) are no neighbours.
 NEIGHBOUR_MAX_GAP = 2
 
 
 def lead_as_read(lead: str | None) -> str | None:
-    """The part of a lead the model reads (its last `LEAD_CHARS` characters), or None."""
-    return (lead or "").strip()[-LEAD_CHARS:] or None
+    """The part of a lead the model reads (its last `LEAD_CHARS` characters, without surrounding space), or None.
+    Reading it again changes nothing, so a lead read once (an output row's `lead`) can be given back."""
+    return (lead or "").strip()[-LEAD_CHARS:].strip() or None
 
 
 def heading_context(heading_path: list[str] | None, lead: str | None = None) -> str | None:
@@ -107,19 +108,35 @@ def _colon_announcement(text: str) -> str | None:
     return text[:colon.end()]
 
 
-def scheme_leads(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:
-    """Each sentence's lead as a model of a context scheme (`CONTEXT_SCHEMES`) reads it (`lead_as_read`); None
-    throughout under a scheme without leads."""
-    if scheme not in CONTEXT_SCHEMES:
-        raise ValueError(f"context scheme {scheme!r}: expected one of {CONTEXT_SCHEMES}")
-    if scheme != HEADINGS_AND_LEAD:
-        return [None] * len(sentences)
-    return [lead_as_read(lead) for lead in paper_leads(sentences)]
+@dataclass(frozen=True)
+class ModelInput:
+    """A sentence as a model reads it: segment A, segment B (None: read bare), and the part of its lead in B."""
+    text: str
+    context: str | None
+    lead: str | None
 
 
-def paper_contexts(sentences: Sequence[Sentence], scheme: str) -> list[str | None]:
-    """The second segment of each sentence's model input under a context scheme (`CONTEXT_SCHEMES`)."""
-    return [sentence_context(s, lead) for s, lead in zip(sentences, scheme_leads(sentences, scheme))]
+def model_inputs(card: ModelCard, sentences: Sequence[Sentence], papers: Sequence[Sentence] | None = None,
+                 given_leads: Mapping[str, str | None] | None = None) -> list[ModelInput]:
+    """Each sentence as the model of `card` reads it: bare for a model without context (`use_heading` false);
+    else with the title marker, or its heading path and, for a model that reads leads (`heading+lead`), its lead.
+
+    A sentence's lead is the one `given_leads` (sentence id -> lead; None: it has none) gives, else the one its
+    paper gives (`paper_leads`): `papers` are the sentences of the papers the sentences sit in, by default the
+    sentences themselves; pass `papers=()` for sentences given alone, each with its own heading path and lead (a
+    listed sentence, a request), whose paper title must be empty so that none reads as a title."""
+    if not card.use_heading:
+        return [ModelInput(s.text, None, None) for s in sentences]
+    if not card.reads_leads:
+        return [ModelInput(s.text, sentence_context(s), None) for s in sentences]
+    if papers is None:
+        leads = paper_leads(sentences)
+    else:
+        by_id = dict(zip((s.id for s in papers), paper_leads(papers)))
+        leads = [by_id.get(s.id) for s in sentences]
+    given = given_leads or {}
+    leads = [lead_as_read(given[s.id] if s.id in given else lead) for s, lead in zip(sentences, leads)]
+    return [ModelInput(s.text, sentence_context(s, lead), lead) for s, lead in zip(sentences, leads)]
 
 
 # The two ways a sentence is shown to the model, scored separately in training and evaluation: with its context

@@ -1,12 +1,6 @@
-"""The runtime sentence classifier: an ONNX bundle run by ONNX Runtime, with no torch in sight.
-
-A bundle is the directory `pcc export` writes: `model.onnx` (fp32), `model.int8.onnx`, `tokenizer.json`
-and `bundle.json` (labels, max_length, use_heading, input names, pad token, provenance, parity figures, and
-`int8_scheme`: how its int8 model was quantised).
-"""
+"""The runtime sentence classifier: an ONNX bundle (`pcc.bundle`) run by ONNX Runtime, with no torch in sight."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,27 +10,17 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from pcc.bundle import INPUT_NAMES, MODEL_FILES, TOKENIZER_FILE, choose_precision, read_bundle
 from pcc.errors import UserError
-from pcc.model_input import HEADINGS, scheme_leads, sentence_context
-from pcc.paths import LATEST_BUNDLE
+from pcc.model_input import model_inputs
 from pcc.records import LABELS, Paper, Sentence
 
 if TYPE_CHECKING:
     from pcc.documents import PreparedPaper
 
-BUNDLE_ENV = "PCC_BUNDLE"
-MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
-# bundle.json `int8_scheme` values: fixed (calibrated) activation ranges, so a sentence's result is its own
-# whatever shares its batch; or ONNX Runtime's dynamic quantisation, whose ranges come from each batch.
-CALIBRATED, DYNAMIC = "calibrated", "dynamic"
 DEVICES = ("auto", "cpu", "cuda")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
-
-
-def default_bundle_dir() -> Path:
-    """$PCC_BUNDLE if set, else the bundle of the latest training run."""
-    return Path(os.environ.get(BUNDLE_ENV) or LATEST_BUNDLE)
 
 
 @dataclass
@@ -92,13 +76,11 @@ class SentenceClassifier:
         self.precision = precision
         self.batch_size = batch_size
         self.bundle = read_bundle(self.bundle_dir, precision)
-        self.labels: tuple[str, ...] = tuple(self.bundle["labels"])
-        self.max_length: int = int(self.bundle["max_length"])
-        self.use_heading: bool = bool(self.bundle["use_heading"])
-        # What segment B holds; a bundle from before document context holds headings only.
-        self.context_scheme: str = self.bundle.get("context", HEADINGS)
-        self._pad_id: int = int(self.bundle["pad_token_id"])
-        self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self.card = self.bundle.card  # how the model reads a sentence: give `pcc.model_input.model_inputs` this
+        self.labels: tuple[str, ...] = tuple(self.card.labels)
+        self.max_length: int = self.card.max_length
+        self._pad_id: int = self.bundle.pad_token_id
+        self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / TOKENIZER_FILE))
         self._tokenizer.no_padding()  # batches are padded here, after sorting by length
         self._tokenizer.enable_truncation(self.max_length)
         providers = _providers(device)
@@ -110,15 +92,15 @@ class SentenceClassifier:
             disabled_optimizers=unfused,
         )
         self.providers: list[str] = self._session.get_providers()
-        self.batch_independent: bool = batch_independent(precision, self.bundle)
+        self.batch_independent: bool = self.bundle.batch_independent(precision)
         self._input_names = [node.name for node in self._session.get_inputs()]
-        unknown = set(self._input_names) - {"input_ids", "attention_mask", "token_type_ids"}
+        unknown = set(self._input_names) - set(INPUT_NAMES)
         if unknown:
             raise UserError(f"{self.bundle_dir}: the model expects unknown inputs {sorted(unknown)}; run `pcc export` again")
 
     def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None) -> list[Prediction]:
-        """Predict every sentence; `contexts[i]` is the model context of `sentences[i]` (`pcc.model_input`:
-        `paper_contexts` with `self.context_scheme`, or `heading_context`) or None for a bare sentence."""
+        """Predict every sentence; `contexts[i]` is the context of `sentences[i]` as
+        `pcc.model_input.model_inputs` builds it with `self.card` (None: read bare)."""
         probabilities = np.empty((len(sentences), len(self.labels)), dtype=np.float32)
         for batch, feed in self.batches(sentences, contexts):
             probabilities[batch] = _softmax(self._session.run(None, feed)[0])
@@ -130,7 +112,7 @@ class SentenceClassifier:
         sorted by length before batches are cut, which keeps padding (wasted compute) small."""
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {len(contexts)} contexts")
-        if not self.use_heading or contexts is None:
+        if contexts is None:
             contexts = [None] * len(sentences)
         encodings = [
             self._tokenizer.encode(text, context) if context else self._tokenizer.encode(text)
@@ -149,12 +131,11 @@ class SentenceClassifier:
     def classify_papers(self, papers: Sequence[PreparedPaper]) -> list[PaperAnalysis]:
         """`classify_paper` for several papers at once: batches fill up across papers (fewer, fuller runs)."""
         every = [s for prepared in papers for s in prepared.sentences]
-        leads = scheme_leads(every, self.context_scheme)
-        readable = [(s, lead) for s, lead in zip(every, leads) if s.quality == "ok"]
-        predictions = iter(self.classify([s.text for s, _ in readable],
-                                         [sentence_context(s, lead) for s, lead in readable]))
-        analyzed = iter([AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, lead)
-                         for s, lead in zip(every, leads)])
+        inputs = model_inputs(self.card, every)
+        readable = [item for s, item in zip(every, inputs) if s.quality == "ok"]
+        predictions = iter(self.classify([item.text for item in readable], [item.context for item in readable]))
+        analyzed = iter([AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, item.lead)
+                         for s, item in zip(every, inputs)])
         return [PaperAnalysis(prepared.paper, [next(analyzed) for _ in prepared.sentences]) for prepared in papers]
 
     def analyze(self, text: str, title: str | None = None) -> PaperAnalysis:
@@ -165,11 +146,8 @@ class SentenceClassifier:
 
     def _feed(self, encodings: list) -> dict[str, np.ndarray]:
         width = max(len(e.ids) for e in encodings)
-        arrays = {
-            "input_ids": np.full((len(encodings), width), self._pad_id, dtype=np.int64),
-            "attention_mask": np.zeros((len(encodings), width), dtype=np.int64),
-            "token_type_ids": np.zeros((len(encodings), width), dtype=np.int64),
-        }
+        arrays = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in INPUT_NAMES}
+        arrays["input_ids"].fill(self._pad_id)
         for row, encoding in enumerate(encodings):
             length = len(encoding.ids)
             arrays["input_ids"][row, :length] = encoding.ids
@@ -186,48 +164,6 @@ class SentenceClassifier:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def read_bundle(bundle_dir: str | Path, precision: str = "fp32") -> dict:
-    """`bundle.json` of a complete bundle for `precision`; a UserError saying what to do otherwise. Cheap: loads
-    no model, so a driver can check the bundle before it starts workers."""
-    if precision not in MODEL_FILES:
-        raise UserError(f"precision {precision!r}: choose one of {', '.join(MODEL_FILES)}")
-    return _read_bundle(Path(bundle_dir), MODEL_FILES[precision])
-
-
-def choose_precision(bundle_dir: str | Path, precision: str | None) -> str:
-    """`precision` if given; else the default of `pcc predict`, `pcc serve` and the service: int8 where the bundle's
-    int8 model is calibrated (its labels never depend on batching) and passed the export checks, fp32 otherwise
-    (a bundle exported before issue 19, or one whose int8 model failed its checks)."""
-    if precision is not None:
-        return precision
-    bundle = read_bundle(bundle_dir)
-    passed = bundle.get("int8_scheme") == CALIBRATED and bundle.get("checks", {}).get("int8_passed")
-    return "int8" if passed and (Path(bundle_dir) / MODEL_FILES["int8"]).is_file() else "fp32"
-
-
-def batch_independent(precision: str, bundle: dict) -> bool:
-    """Whether a sentence's probabilities are the same whatever it is batched with (a bundle from before issue 19
-    names no int8 scheme: its int8 model is dynamically quantised)."""
-    return precision == "fp32" or bundle.get("int8_scheme", DYNAMIC) == CALIBRATED
-
-
-def _read_bundle(bundle_dir: Path, model_file: str) -> dict:
-    hint = f"run `pcc export` to write it, or pass the bundle directory (--bundle / ${BUNDLE_ENV})"
-    if not bundle_dir.is_dir():
-        raise UserError(f"{bundle_dir}: no ONNX bundle here; {hint}")
-    for name in ("bundle.json", "tokenizer.json", model_file):
-        if not (bundle_dir / name).is_file():
-            raise UserError(f"{bundle_dir / name}: missing, the bundle is incomplete; {hint}")
-    try:
-        bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{bundle_dir / 'bundle.json'}: not valid JSON ({error}); {hint}") from None
-    missing = [key for key in ("labels", "max_length", "use_heading", "pad_token_id") if key not in bundle]
-    if missing:
-        raise UserError(f"{bundle_dir / 'bundle.json'}: missing field(s) {', '.join(missing)}; {hint}")
-    return bundle
 
 
 def _providers(device: str) -> list[str]:

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pcc.bundle import read_bundle
 from pcc.errors import UserError
 
 STORE_MODEL = "pcc-classifier"
@@ -38,16 +39,16 @@ def save_bundle(bundle_dir: str | Path, keep: int) -> Stored:
     stored = _stored_versions()
     if stored and stored[0].info.labels.get(FINGERPRINT_LABEL) == fingerprint:
         return Stored(str(stored[0].tag), True, _prune(keep))
-    bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
-    checks = bundle.get("checks", {})
+    bundle = read_bundle(bundle_dir)
     labels = {
         "project": "pcc",
-        "classes": ",".join(bundle["labels"]),
-        "source_run": Path(bundle.get("source_model", "unknown")).name,
-        "int8_checks": "passed" if checks.get("int8_passed") else "not passed",
+        "classes": ",".join(bundle.card.labels),
+        "source_run": bundle.source_run,
+        "int8_checks": "passed" if bundle.int8_passed else "not passed",
         FINGERPRINT_LABEL: fingerprint,
     }
-    metadata = _without_nulls({name: bundle[name] for name in _METADATA_FIELDS if name in bundle})
+    written = bundle.to_json()
+    metadata = _without_nulls({name: written[name] for name in _METADATA_FIELDS})
     with bentoml.models.create(STORE_MODEL, labels=labels, metadata=metadata) as model:
         for path in bundle_dir.iterdir():
             if path.is_file():

@@ -38,12 +38,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pcc.bundle import choose_precision, default_bundle_dir, read_bundle
 from pcc.documents import PreparedPaper, load_document
 from pcc.errors import UserError
 from pcc.records import Paper, Sentence
-from serving.classifier import (CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier, choose_precision, default_bundle_dir,
-                                read_bundle)
-from serving.predict import CHECKPOINT_SECONDS, analysis_rows, describe_run, reason_of
+from serving.classifier import CPU_PROVIDER, CUDA_PROVIDER, SentenceClassifier
+from serving.outputs import CHECKPOINT_SECONDS, Outputs, analysis_rows, describe_run, reason_of
 from serving.tables import REPEAT, RowChecker, paper_key, prepare_row, table_columns, table_format, text_digest
 
 try:
@@ -73,7 +73,7 @@ class RayEngine:
     bundle, then starts or joins Ray and checks that the cluster can hold the workers; all before any output is
     written."""
 
-    def __init__(self, args: argparse.Namespace, outputs):
+    def __init__(self, args: argparse.Namespace, outputs: Outputs):
         self.outputs = outputs
         self.workers = DEFAULT_WORKERS if args.workers is None else args.workers
         self.gpus = args.gpus_per_worker or 0.0
@@ -300,7 +300,7 @@ class _Classifier:
 class _Collector:
     """Takes results as they stream in: each unit once, errors to the errors list, rows to the outputs."""
 
-    def __init__(self, outputs, describe):
+    def __init__(self, outputs: Outputs, describe):
         self.outputs = outputs
         self.describe = describe
         self.checkers: dict[str, RowChecker] = {}  # source -> the keys taken from it

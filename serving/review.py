@@ -32,6 +32,7 @@ from pcc.errors import UserError
 from pcc.model_input import HEADING_SEPARATOR
 from pcc.paths import PROCESSED
 from pcc.records import CHINESE_LABELS, LABELS, atomic_open, label_named, read_input_text, read_jsonl, without_space
+from serving.outputs import read_rows
 
 MEASURES = ("margin", "entropy")
 SPREADS = ("labels", "papers")
@@ -77,8 +78,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.predict import read_rows
-
     if args.select < 1:
         raise UserError(f"--select {args.select}: give at least 1")
     if not 0 <= args.explore <= 1:

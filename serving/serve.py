@@ -12,6 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
+from pcc.bundle import BUNDLE_ENV, PRECISIONS, default_bundle_dir
 from pcc.errors import UserError
 from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes, each with its own copy of the model (default: %(default)s)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where the model runs; cuda needs `pip install onnxruntime-gpu` (default: %(default)s)")
-    parser.add_argument("--precision", choices=("fp32", "int8"), default=None,
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="fp32 or int8: several times faster on a CPU and, in a bundle with calibrated int8, "
                              "as independent of batching as fp32 (default: int8 where the bundle's int8 model is "
                              "calibrated and passed the export checks, else fp32)")
@@ -69,7 +70,7 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.classifier import SentenceClassifier, default_bundle_dir
+    from serving.classifier import SentenceClassifier
 
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: give at least 1")
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     env = {
         **os.environ,
-        "PCC_BUNDLE": str(bundle),
+        BUNDLE_ENV: str(bundle),
         "PCC_DEVICE": args.device,
         "PCC_PRECISION": args.precision,
         "PCC_WORKERS": str(args.workers),

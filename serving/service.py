@@ -23,7 +23,6 @@ import hmac
 import ipaddress
 import os
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Optional
 
 import bentoml
@@ -33,9 +32,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pcc.bundle import BUNDLE_ENV, Bundle, default_bundle_dir
 from pcc.documents import PreparedPaper
-from pcc.model_input import HEADINGS_AND_LEAD, heading_context
+from pcc.model_input import model_inputs
 from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
+from pcc.records import Sentence
 from serving.corrections import CorrectionsIn, CorrectionStore
 from serving.model_store import STORE_MODEL
 from serving.uploads import ReadLimits, Refused, limited, read_upload, receive_paper
@@ -212,9 +213,11 @@ class PCC:
     @bentoml.api(batchable=BATCHING, max_batch_size=64, max_latency_ms=60_000)
     def classify(self, sentences: Sentences) -> list[PredictionOut]:
         """One prediction per sentence, in order. With batching on, `sentences` joins several requests."""
-        leads = self.classifier.context_scheme == HEADINGS_AND_LEAD
-        contexts = [heading_context(item.heading_path, item.lead if leads else None) for item in sentences]
-        return [asdict(prediction) for prediction in self.classifier.classify([item.text for item in sentences], contexts)]
+        given = [Sentence("", "", index, item.text, item.heading_path) for index, item in enumerate(sentences)]
+        inputs = model_inputs(self.classifier.card, given, papers=(),
+                              given_leads={s.id: item.lead for s, item in zip(given, sentences)})
+        predictions = self.classifier.classify([item.text for item in inputs], [item.context for item in inputs])
+        return [asdict(prediction) for prediction in predictions]
 
     @bentoml.api
     def analyze(self, text: DocumentText, title: Optional[Title] = None) -> AnalysisOut:
@@ -255,18 +258,17 @@ def listens_beyond_loopback() -> bool:
     return not listening or not all(ipaddress.ip_address(address).is_loopback for address in listening)
 
 
-def _correction_store(bundle: dict):
+def _correction_store(bundle: Bundle):
     """Where POST /corrections appends ($PCC_CORRECTIONS_DIR), with the model being corrected; None when unset."""
     folder = os.environ.get(CORRECTIONS_ENV)
     if not folder:
         return None
-    return CorrectionStore(folder, Path(bundle.get("source_model", "unknown")).name, bundle.get("exported_at"))
+    return CorrectionStore(folder, bundle.source_run, bundle.exported_at)
 
 
 def _bundle_dir():
     """$PCC_BUNDLE if set; else, served from a Bento, the store model it packs (the exact version `bentoml build`
     recorded); else the project's latest bundle."""
-    from serving.classifier import BUNDLE_ENV, default_bundle_dir
     from serving.model_store import stored_bundle_dir
 
     packed = [str(m.tag) for m in PCC.bento.info.all_models if m.tag.name == STORE_MODEL] if PCC.bento else []

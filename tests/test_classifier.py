@@ -6,11 +6,12 @@ import sys
 import numpy as np
 import pytest
 
+from pcc.bundle import choose_precision
 from pcc.documents import prepare_text
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS
-from serving.classifier import PaperAnalysis, SentenceClassifier, choose_precision, default_bundle_dir
+from serving.classifier import PaperAnalysis, SentenceClassifier
 from tests.conftest import REPO
 
 SENTENCES = ["警民关系紧张是当前面临的突出问题。", "原因在于部分民警执法不规范", "要加强队伍建设，提高执法公信力。", "一"]
@@ -70,19 +71,8 @@ def test_a_papers_title_is_classified_with_the_title_marker(classifier):
     assert [item.prediction for item in analysis.sentences] == expected
 
 
-@pytest.mark.parametrize("scheme, passed, expected", [("calibrated", True, "int8"), ("calibrated", False, "fp32"),
-                                                      ("dynamic", True, "fp32"), (None, True, "fp32")])
-def test_default_precision_is_int8_only_when_calibrated_and_checked(tiny_bundle, tmp_path, scheme, passed, expected):
-    bundle_dir = tmp_path / "bundle"
-    shutil.copytree(tiny_bundle, bundle_dir)
-    bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
-    bundle.pop("int8_scheme", None)
-    bundle.update({"int8_scheme": scheme} if scheme else {})
-    bundle["checks"]["int8_passed"] = passed
-    (bundle_dir / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
-    assert choose_precision(bundle_dir, None) == expected
-    assert SentenceClassifier(bundle_dir, device="cpu").precision == expected
-    assert choose_precision(bundle_dir, "fp32") == "fp32"
+def test_without_a_precision_the_classifier_takes_the_bundles_default(tiny_bundle):
+    assert SentenceClassifier(tiny_bundle, device="cpu").precision == choose_precision(tiny_bundle, None) == "int8"
 
 
 def test_int8_model_runs_and_mostly_agrees_with_fp32(tiny_bundle, classifier):
@@ -146,10 +136,3 @@ def test_cuda_without_gpu_runtime_asks_for_onnxruntime_gpu(tiny_bundle):
         SentenceClassifier(tiny_bundle, device="cuda")
     with pytest.raises(UserError, match="precision"):
         SentenceClassifier(tiny_bundle, precision="fp16")
-
-
-def test_default_bundle_dir_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv("PCC_BUNDLE", raising=False)
-    assert default_bundle_dir().as_posix() == "models/latest/onnx"
-    monkeypatch.setenv("PCC_BUNDLE", str(tmp_path))
-    assert default_bundle_dir() == tmp_path

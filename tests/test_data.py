@@ -1,5 +1,6 @@
 import pytest
 
+from pcc.model_card import ModelCard
 from pcc.records import read_sentences
 from tests.conftest import DEV_GOLD
 from tests.weak_corpus import SEED_FILE, write_weak_corpus
@@ -20,7 +21,7 @@ def test_dataset_holds_out_dev_papers_and_drops_garbled(tmp_path):
     garbled = {s.id for s in sentences if s.quality == "garbled"}
     # A garbled sentence that slipped into the weak labels is still kept out.
     weak_rows.append(WeakRow(next(s for s in sentences if s.quality == "garbled"), [0.25] * 4, "other"))
-    dataset = data.build_dataset(weak_rows, gold, folds, garbled)
+    dataset = data.build_dataset(weak_rows, gold, folds, ModelCard(), sentences, garbled_ids=garbled)
     assert set(dataset) == {"train", "dev", "gold"}
     assert not garbled & set(list(dataset["train"]["id"]) + list(dataset["dev"]["id"]))
     assert set(dataset["train"]["paper_id"]) == {f"{SEED_FILE}#05", f"{SEED_FILE}#07"}

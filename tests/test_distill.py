@@ -5,11 +5,12 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from pcc.cli import main
 from pcc.errors import UserError
+from pcc.model_card import read_model_card
 from serving.classifier import SentenceClassifier
 from tests.conftest import DEV_GOLD
 from training.distill import student_layers
 from training.exporters.onnx import export_bundle
-from training.model_card import read_metrics, read_model_card
+from training.run_dir import read_metrics
 
 
 def test_a_student_starts_from_evenly_spaced_teacher_layers_ending_with_the_last():

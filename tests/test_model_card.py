@@ -1,18 +1,15 @@
 import json
-import os
 
 import pytest
-import yaml
 
 from pcc.errors import UserError
+from pcc.model_card import HEADINGS, HEADINGS_AND_LEAD, ModelCard, read_model_card, write_model_card
 from pcc.records import LABELS
-from training.model_card import (ModelCard, new_run_dir, point_latest, read_heldout, read_metrics, read_model_card,
-                                 write_run_records)
 
 
 def test_a_directory_without_a_card_gets_the_defaults_unless_the_card_is_required(tmp_path):
     assert read_model_card(tmp_path) == ModelCard()
-    assert ModelCard().labels == list(LABELS) and ModelCard().temperature == 1.0
+    assert ModelCard().labels == list(LABELS) and ModelCard().temperature == 1.0 and ModelCard().context == HEADINGS
     with pytest.raises(UserError, match="pcc train"):
         read_model_card(tmp_path, required=True)
 
@@ -25,18 +22,19 @@ def test_a_card_overrides_the_defaults_and_a_broken_one_is_named(tmp_path):
     (tmp_path / "pcc_model.json").write_text("{oops")
     with pytest.raises(UserError, match="pcc_model.json"):
         read_model_card(tmp_path)
+    (tmp_path / "pcc_model.json").write_text(json.dumps({"context": "heading+paragraph"}))
+    with pytest.raises(UserError, match=r"pcc_model.json: field 'context' is 'heading\+paragraph'"):
+        read_model_card(tmp_path)
 
 
-def test_a_run_directory_holds_its_records_and_becomes_latest(tmp_path):
-    run_dir = new_run_dir(tmp_path, "run")
-    card = ModelCard(max_length=96, seed=7, epochs=3, temperature=0.5, folds={"p#01": 0}, trained_papers=["p#01"])
-    heldout = [{"line": 1, "paper_id": "p#01", "text": "句子。", "fold": 0, "probs_heading": [1, 0, 0, 0],
-                "probs_bare": [0.25] * 4}]
-    write_run_records(run_dir, card, {"epochs": 3}, {"chosen_epochs": 3}, heldout)
-    point_latest(tmp_path, run_dir)
-    latest = tmp_path / "latest"
-    assert os.readlink(latest) == run_dir.name
-    assert read_model_card(latest) == card
-    assert read_metrics(latest) == {"chosen_epochs": 3} and read_heldout(latest) == heldout
-    assert yaml.safe_load((latest / "config.yaml").read_text("utf-8")) == {"epochs": 3}
-    assert read_metrics(tmp_path) == {} and read_heldout(tmp_path) == []
+def test_a_written_card_reads_back_whole(tmp_path):
+    card = ModelCard(max_length=96, context=HEADINGS_AND_LEAD, seed=7, epochs=3, temperature=0.5,
+                     folds={"p#01": 0}, trained_papers=["p#01"], teacher="models/run-1", teacher_layers=[1, 3])
+    write_model_card(tmp_path, card)
+    assert read_model_card(tmp_path, required=True) == card
+
+
+def test_only_a_model_that_reads_headings_reads_leads():
+    assert ModelCard(context=HEADINGS_AND_LEAD).reads_leads
+    assert not ModelCard(context=HEADINGS).reads_leads
+    assert not ModelCard(use_heading=False, context=HEADINGS_AND_LEAD).reads_leads

@@ -1,5 +1,6 @@
-from pcc.model_input import (HEADINGS, HEADINGS_AND_LEAD, LEAD_CHARS, TITLE_CONTEXT, given_heading_path, heading_context,
-                             paper_contexts, paper_leads, sentence_context)
+from pcc.model_card import HEADINGS, HEADINGS_AND_LEAD, ModelCard
+from pcc.model_input import (LEAD_CHARS, TITLE_CONTEXT, ModelInput, given_heading_path, heading_context, lead_as_read,
+                             model_inputs, paper_leads, sentence_context)
 from pcc.records import Sentence
 
 TITLE = "当前警民关系存在的问题及对策"
@@ -59,10 +60,10 @@ def test_each_sentence_is_led_by_its_lists_announcement_or_the_sentence_before_i
              sentence(6, "三、对策", is_heading=True), sentence(7, "要加强队伍建设。", ["三、对策"])]
     leads = paper_leads(paper[::-1])[::-1]  # any order: neighbours come from the paper's own order
     assert leads == [None, None, None, "究其原因，主要有以下几点：", "究其原因，主要有以下几点：", "二是经费紧张。", None, None]
-    contexts = paper_contexts(paper, HEADINGS_AND_LEAD)
+    contexts = [item.context for item in model_inputs(ModelCard(context=HEADINGS_AND_LEAD), paper)]
     assert contexts[0] == TITLE_CONTEXT and contexts[4] == "二、原因分析 ‖ 究其原因，主要有以下几点："
     assert contexts[7] == "三、对策"
-    assert paper_contexts(paper, HEADINGS)[4] == "二、原因分析"
+    assert model_inputs(ModelCard(context=HEADINGS), paper)[4] == ModelInput("二是经费紧张。", "二、原因分析", None)
 
 
 def test_clauses_of_an_unnumbered_list_are_led_by_the_announcement_in_its_first_clause():
@@ -81,7 +82,8 @@ def test_clauses_of_an_unnumbered_list_are_led_by_the_announcement_in_its_first_
     assert leads[5] == "其原因在于："
     assert leads[6] == "经费保障不到位。"  # the list ended: the sentence before, as everywhere
     assert leads[8:] == ["下一段的第二句话；", "没有冒号的清单继续；"]  # a run without an announcement: the clause before
-    assert paper_contexts(paper, HEADINGS_AND_LEAD)[3] == "摘要 ‖ " + first[:first.index("：") + 1][-LEAD_CHARS:]
+    assert model_inputs(ModelCard(context=HEADINGS_AND_LEAD), paper)[3].context == \
+        "摘要 ‖ " + first[:first.index("：") + 1][-LEAD_CHARS:]
 
 
 def test_sentences_explaining_an_item_in_its_paragraph_are_led_by_the_lists_announcement():
@@ -91,3 +93,39 @@ def test_sentences_explaining_an_item_in_its_paragraph_are_led_by_the_lists_anno
     leads = paper_leads(paper)
     assert leads[1:5] == ["下面从几个方面分析其成因。"] * 4
     assert leads[5] == "专项经费常被挤占。"  # a new paragraph ends the list
+
+
+def test_the_card_decides_what_the_model_reads_of_a_sentence_placed_in_its_paper():
+    path = ["二、原因分析"]
+    paper = [sentence(0, TITLE, is_heading=True), sentence(1, "二、原因分析", is_heading=True),
+             sentence(2, "究其原因，主要有以下几点：", path), sentence(3, "一是警力不足。", path)]
+    announcement = "究其原因，主要有以下几点："
+    assert model_inputs(ModelCard(context=HEADINGS_AND_LEAD), paper)[3] == \
+        ModelInput("一是警力不足。", f"二、原因分析 ‖ {announcement}", announcement)
+    assert model_inputs(ModelCard(context=HEADINGS), paper)[3] == ModelInput("一是警力不足。", "二、原因分析", None)
+    bare = model_inputs(ModelCard(use_heading=False, context=HEADINGS_AND_LEAD), paper)
+    assert bare == [ModelInput(s.text, None, None) for s in paper]
+    # Placed among the sentences of their papers: only the sentences asked for, each with its paper's lead; a
+    # lead given by id wins over the paper's (None: no lead at all).
+    reader = ModelCard(context=HEADINGS_AND_LEAD)
+    assert model_inputs(reader, paper[3:], papers=paper)[0].lead == announcement
+    assert model_inputs(reader, paper[3:], papers=paper, given_leads={paper[3].id: "另一句话。"})[0].lead == "另一句话。"
+    assert model_inputs(reader, paper[3:], papers=paper, given_leads={paper[3].id: None})[0].context == "二、原因分析"
+
+
+def test_a_sentence_given_alone_reads_its_own_headings_and_lead():
+    reader = ModelCard(context=HEADINGS_AND_LEAD)
+    given = [Sentence("", "", 0, "警力不足。", ["一、存在的问题"]), Sentence("", "", 1, "要加强沟通。", [])]
+    inputs = model_inputs(reader, given, papers=(), given_leads={given[0].id: "长" * 30 + "主要表现为：  "})
+    assert inputs[0] == ModelInput("警力不足。", "一、存在的问题 ‖ " + ("长" * 30 + "主要表现为：")[-LEAD_CHARS:],
+                                   ("长" * 30 + "主要表现为：")[-LEAD_CHARS:])
+    assert inputs[1] == ModelInput("要加强沟通。", None, None)  # no neighbours: the sentence before is unrelated
+    assert [item.lead for item in model_inputs(ModelCard(), given, papers=(), given_leads={given[0].id: "x"})] == \
+        [None, None]
+
+
+def test_a_lead_read_once_reads_the_same_again():
+    lead = "另一方面， " + "警" * 18 + "原因如下："  # its last LEAD_CHARS characters start with the space
+    once = lead_as_read(lead)
+    assert len(once) < LEAD_CHARS and not once.startswith(" ") and lead_as_read(once) == once
+    assert heading_context(["二、原因"], lead) == heading_context(["二、原因"], once) == f"二、原因 ‖ {once}"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from pcc.model_card import HEADINGS_AND_LEAD, ModelCard
 from pcc.model_input import heading_context
 from pcc.records import LABELS
 from training.modeling import (SoftLabelCollator, class_weights, encode, fit_temperature, load_model, predict_proba,
@@ -50,18 +51,31 @@ def test_encode_puts_the_heading_path_in_the_second_segment(tiny_checkpoint):
     assert long["input_ids"].shape == (1, 32)
 
 
-def test_collator_drops_the_heading_at_the_configured_rate(tiny_checkpoint):
+def test_collator_drops_the_context_and_the_lead_at_the_configured_rates(tiny_checkpoint):
     tokenizer, _ = load_model(str(tiny_checkpoint))
-    rows = [{"text": "要加强队伍建设。", "context": "三、对策", "soft_labels": [0.1, 0.1, 0.7, 0.1]}] * 400
-    bare_length = len(tokenizer("要加强队伍建设。")["input_ids"])
-    batch = SoftLabelCollator(tokenizer, 64, use_heading=True, heading_drop=0.3, seed=0)(rows)
-    share_bare = (batch["attention_mask"].sum(1) == bare_length).float().mean().item()
-    assert 0.22 < share_bare < 0.38
+    rows = [{"text": "要加强队伍建设。", "context": "三、对策 ‖ 为此提出以下建议：", "headings": "三、对策",
+             "soft_labels": [0.1, 0.1, 0.7, 0.1]}] * 400
+
+    def tokens(context: str | None) -> int:
+        return len(tokenizer("要加强队伍建设。", context)["input_ids"] if context else tokenizer("要加强队伍建设。")["input_ids"])
+
+    names = {tokens(None): "bare", tokens("三、对策"): "headings", tokens(rows[0]["context"]): "lead"}
+    assert len(names) == 3
+
+    def shares(batch) -> dict[str, float]:
+        shown = [names[n] for n in batch["attention_mask"].sum(1).tolist()]
+        return {name: shown.count(name) / len(shown) for name in ("bare", "headings", "lead")}
+
+    batch = SoftLabelCollator(tokenizer, ModelCard(max_length=64), heading_drop=0.3, seed=0, lead_drop=0.5)(rows)
+    assert 0.22 < shares(batch)["bare"] < 0.38 and shares(batch)["headings"] == 0  # its card reads no lead to drop
     assert batch["labels"].shape == (400, 4)
-    again = SoftLabelCollator(tokenizer, 64, use_heading=True, heading_drop=0.3, seed=0)(rows)
+    again = SoftLabelCollator(tokenizer, ModelCard(max_length=64), heading_drop=0.3, seed=0, lead_drop=0.5)(rows)
     assert torch.equal(again["input_ids"], batch["input_ids"])  # seeded
-    never = SoftLabelCollator(tokenizer, 64, use_heading=False, heading_drop=0.0, seed=0)(rows[:5])
-    assert (never["attention_mask"].sum(1) == bare_length).all()
+    reader = ModelCard(max_length=64, context=HEADINGS_AND_LEAD)
+    with_leads = shares(SoftLabelCollator(tokenizer, reader, heading_drop=0.3, seed=0, lead_drop=0.5)(rows))
+    assert 0.22 < with_leads["bare"] < 0.38 and 0.25 < with_leads["headings"] < 0.45 and with_leads["lead"] > 0.25
+    never = SoftLabelCollator(tokenizer, ModelCard(max_length=64, use_heading=False), heading_drop=0.0, seed=0)
+    assert shares(never(rows[:5]))["bare"] == 1
 
 
 def test_predict_proba_keeps_input_order(tiny_checkpoint):

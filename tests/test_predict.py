@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from pcc.bundle import choose_precision
 from pcc.cli import main
-from pcc.model_input import HEADINGS_AND_LEAD, heading_context
+from pcc.model_card import HEADINGS_AND_LEAD
+from pcc.model_input import heading_context
 from pcc.records import LABELS, read_jsonl
-from serving.classifier import SentenceClassifier, choose_precision
-from serving.predict import read_rows, write_rows
+from serving.classifier import SentenceClassifier
+from serving.outputs import read_rows, write_rows
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import PARAGRAPHS, TITLE, write_docx, write_pdf
 

@@ -12,7 +12,7 @@ import pytest
 from pcc.cli import main
 from pcc.documents import leave_out_furniture, split_papers
 from pcc.records import read_jsonl
-from serving.predict import read_rows, write_rows
+from serving.outputs import read_rows, write_rows
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import write_docx, write_pdf
 

@@ -6,7 +6,7 @@ import pytest
 
 from pcc.cli import main
 from pcc.errors import UserError
-from serving.predict import write_rows
+from serving.outputs import write_rows
 from serving.review import read_label_studio, review_candidates, spread_picks, uncertainty
 
 

@@ -7,7 +7,11 @@ on their gold sentences; a fold's model trains on `train` plus the other folds' 
 """
 from __future__ import annotations
 
-from pcc.model_input import sentence_context
+from dataclasses import replace
+from typing import Mapping
+
+from pcc.model_card import HEADINGS, ModelCard
+from pcc.model_input import model_inputs
 from pcc.records import LABELS, Sentence
 from training.gold import GoldSentence
 from training.labeling.weak_labels import WeakRow
@@ -28,34 +32,34 @@ def assign_folds(gold: list[GoldSentence], paper_ids: set[str], n_folds: int) ->
     return folds
 
 
-def _sentence_columns(sentence: Sentence, leads: dict[str, str | None]) -> dict:
-    """The sentence, its full context (headings and lead) and its context without the lead."""
-    return {"id": sentence.id, "paper_id": sentence.paper_id, "text": sentence.text,
-            "context": sentence_context(sentence, leads.get(sentence.id)), "headings": sentence_context(sentence)}
+def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int], card: ModelCard,
+                  papers: list[Sentence], given_leads: Mapping[str, str | None] | None = None,
+                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True):
+    """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out.
 
+    A row's `context` is what the model of `card` reads of its sentence (`pcc.model_input.model_inputs`: its leads
+    come from `papers`, the sentences of the papers the rows sit in, and from `given_leads`), and `headings` that
+    context without the lead, as `lead_drop` shows it."""
+    from datasets import DatasetDict
 
-def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int],
-                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True,
-                  leads: dict[str, str | None] | None = None):
-    """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out. `leads`
-    (sentence id → lead, `pcc.model_input.paper_leads` over the corpus) go into the contexts when given."""
-    leads = leads or {}
-    from datasets import Dataset, DatasetDict
+    without_leads = replace(card, context=HEADINGS)
 
-    def weak_split(keep) -> Dataset:
-        rows = [
-            {**_sentence_columns(w.sentence, leads), "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1)}
-            for w in weak_rows
-            if keep(w.sentence.paper_id) and w.sentence.quality == "ok" and w.sentence.id not in garbled_ids
-            and not (drop_abstained and w.label is None)
-        ]
+    def sentence_columns(sentences: list[Sentence]) -> list[dict]:
+        read = model_inputs(card, sentences, papers, given_leads)
+        return [{"id": s.id, "paper_id": s.paper_id, "text": s.text, "context": full.context,
+                 "headings": headings.context}
+                for s, full, headings in zip(sentences, read, model_inputs(without_leads, sentences))]
+
+    def weak_split(keep):
+        kept = [w for w in weak_rows
+                if keep(w.sentence.paper_id) and w.sentence.quality == "ok" and w.sentence.id not in garbled_ids
+                and not (drop_abstained and w.label is None)]
+        rows = [{**columns, "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1)}
+                for w, columns in zip(kept, sentence_columns([w.sentence for w in kept]))]
         return _dataset(rows, _weak_features())
 
-    gold_rows = [
-        {**_sentence_columns(g.sentence, leads), "label": LABELS.index(g.label), "line": g.line,
-         "fold": folds.get(g.sentence.paper_id, -1)}
-        for g in gold
-    ]
+    gold_rows = [{**columns, "label": LABELS.index(g.label), "line": g.line, "fold": folds.get(g.sentence.paper_id, -1)}
+                 for g, columns in zip(gold, sentence_columns([g.sentence for g in gold]))]
     return DatasetDict({
         "train": weak_split(lambda paper_id: paper_id not in folds),
         "dev": weak_split(lambda paper_id: paper_id in folds),

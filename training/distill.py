@@ -3,11 +3,11 @@
 The student is the teacher's architecture with fewer encoder layers (by default 6 of 12, evenly spaced and
 ending with the last), initialised from the teacher's weights: embeddings, the chosen layers, pooler and
 classifier are copied. It learns to reproduce the teacher's probabilities, softened by a temperature, on every
-readable prepared corpus sentence in its paper's context (`pcc.model_input.paper_contexts` with the teacher's
-context scheme), and on the same sentences bare, as a caller without headings sends them. No label, weak or
+readable prepared corpus sentence in its paper's context (`pcc.model_input.model_inputs` with the teacher's
+model card), and on the same sentences bare, as a caller without headings sends them. No label, weak or
 gold, is used: the teacher is the only target.
 
-It writes a model directory like `pcc train`'s (`training.model_card`), whose card names the teacher and the
+It writes a model directory like `pcc train`'s (`training.run_dir`), whose card names the teacher and the
 layers kept, so that `pcc export`, `pcc evaluate` and `pcc predict` take it unchanged. It does not move
 `models/latest`.
 
@@ -25,68 +25,55 @@ import copy
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, paper_contexts, sentence_context
+from pcc.model_card import ModelCard, read_model_card
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, model_inputs
 from pcc.paths import LATEST_MODEL, MODELS, SENTENCES
 from pcc.records import LABELS, read_sentences
 from training.metrics import macro_f1
-from training.model_card import ModelCard, new_run_dir, read_metrics, read_model_card, write_run_records
-
-
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
+from training.options import add_settings, given_settings, setting
+from training.run_dir import new_run_dir, read_metrics, write_run_records
 
 
 @dataclass
 class DistillConfig:
     """Every distillation setting, declared once: each is a `pcc distill --<name>` option."""
-    teacher: str = _option(str(LATEST_MODEL), "the fine-tuned model to distil (a `pcc train` model directory)")
-    sentences: str = _option(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`) the student learns on")
-    extra_sentences: str = _option("", "more prepared sentences files to learn on, comma-separated (unlabelled papers "
+    teacher: str = setting(str(LATEST_MODEL), "the fine-tuned model to distil (a `pcc train` model directory)")
+    sentences: str = setting(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`) the student learns on")
+    extra_sentences: str = setting("", "more prepared sentences files to learn on, comma-separated (unlabelled papers "
                                        "prepared apart)")
-    layers: int = _option(6, "encoder layers of the student, copied from evenly spaced teacher layers ending with its "
+    layers: int = setting(6, "encoder layers of the student, copied from evenly spaced teacher layers ending with its "
                              "last (6 of 12: 1, 3, 5, 7, 9, 11, counting from 0)")
-    teacher_layers: str = _option("", "the teacher layers to copy instead, comma-separated, counting from 0")
-    borrowed_contexts: int = _option(0, "more copies of each sentence, each under the context of another corpus "
+    teacher_layers: str = setting("", "the teacher layers to copy instead, comma-separated, counting from 0")
+    borrowed_contexts: int = setting(0, "more copies of each sentence, each under the context of another corpus "
                                         "sentence drawn at random: more of the teacher's behaviour to learn")
-    temperature: float = _option(2.0, "softens teacher and student probabilities in the loss (KL divergence x T^2)")
-    epochs: int = _option(6, "passes over the inputs")
-    max_steps: int = _option(0, "> 0 stops after this many steps (smoke runs)")
-    batch_size: int = _option(16, "inputs per step")
-    learning_rate: float = _option(3e-4, "AdamW learning rate, warmed up then decayed linearly")
-    warmup_ratio: float = _option(0.1, "share of the steps with a rising learning rate")
-    weight_decay: float = _option(0.01, "AdamW weight decay")
-    freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) as the teacher's")
-    seed: int = _option(13, "seed of the data order and of the initialisation of anything not copied")
-    gold: str = _option("data/gold/dev.jsonl,data/gold/outside_corpus.jsonl,data/gold/wild.jsonl",
+    temperature: float = setting(2.0, "softens teacher and student probabilities in the loss (KL divergence x T^2)")
+    epochs: int = setting(6, "passes over the inputs")
+    max_steps: int = setting(0, "> 0 stops after this many steps (smoke runs)")
+    batch_size: int = setting(16, "inputs per step")
+    learning_rate: float = setting(3e-4, "AdamW learning rate, warmed up then decayed linearly")
+    warmup_ratio: float = setting(0.1, "share of the steps with a rising learning rate")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    freeze_embeddings: bool = setting(True, "keep the embedding matrix (most of the parameters) as the teacher's")
+    seed: int = setting(13, "seed of the data order and of the initialisation of anything not copied")
+    gold: str = setting("data/gold/dev.jsonl,data/gold/outside_corpus.jsonl,data/gold/wild.jsonl",
                         "gold files on which student and teacher are compared, comma-separated (missing ones are "
                         "skipped)")
-    output_dir: str = _option(str(MODELS), "where the student's run directory goes")
-    run_name: str = _option("student", "prefix of the run directory")
-
-
-_TYPES = {"str": str, "int": int, "float": float}
+    output_dir: str = setting(str(MODELS), "where the student's run directory goes")
+    run_name: str = setting("student", "prefix of the run directory")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for option in fields(DistillConfig):
-        flag = "--" + option.name.replace("_", "-")
-        help_text = f"{option.metadata['help']} (default: {option.default})"
-        if option.type == "bool":
-            parser.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction, default=option.default,
-                                help=help_text)
-        else:
-            parser.add_argument(flag, dest=option.name, type=_TYPES[option.type], default=option.default,
-                                help=help_text)
+    add_settings(parser, DistillConfig, lambda option: f"default: {option.default}")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = DistillConfig(**{option.name: getattr(args, option.name) for option in fields(DistillConfig)})
+    config = DistillConfig(**given_settings(args, DistillConfig))
     run_dir = distill(config)
     print(f"student written to {run_dir}; export it with `pcc export --model {run_dir}`")
     return 0
@@ -178,8 +165,8 @@ def _read_corpus(config: DistillConfig) -> list:
 def _inputs(sentences: list, card: ModelCard, borrowed: int = 0, seed: int = 0) -> list[tuple[str, str | None]]:
     """Each readable sentence in its paper's context, bare, and under `borrowed` contexts of other sentences
     drawn at random; each distinct input once."""
-    contexts = paper_contexts(sentences, card.context) if card.use_heading else [None] * len(sentences)
-    readable = [(s.text, context) for s, context in zip(sentences, contexts) if s.quality == "ok"]
+    readable = [(item.text, item.context) for s, item in zip(sentences, model_inputs(card, sentences))
+                if s.quality == "ok"]
     pool = sorted({context for _, context in readable if context})
     draw = random.Random(seed)
     others = [(text, draw.choice(pool)) for text, _ in readable for _ in range(borrowed)] if pool else []
@@ -262,7 +249,7 @@ def _length_grouped_batches(lengths: list[int], batch_size: int, order: random.R
 def _compare_on_gold(config: DistillConfig, sentences: list, card: ModelCard, teacher, student, tokenizer) -> list[dict]:
     """Macro-F1 of teacher and student on each gold file, bare and in context, with the share of its sentences
     whose paper is in the distillation corpus (seen)."""
-    from training.gold import gold_leads, gold_papers, locate_gold, read_gold
+    from training.gold import place_gold, read_gold
 
     corpus_papers = {s.paper_id for s in sentences}
     results = []
@@ -270,14 +257,10 @@ def _compare_on_gold(config: DistillConfig, sentences: list, card: ModelCard, te
         if not Path(path).is_file():
             print(f"{path}: no such gold file, skipped")
             continue
-        rows = read_gold(path)
-        placed = sentences + gold_papers(rows, sentences)
-        located = locate_gold(rows, placed)
-        leads = gold_leads(placed, located, card.context)
-        texts, truth = [g.sentence.text for g in located], [g.label for g in located]
-        views = {WITH_CONTEXT: [sentence_context(g.sentence, leads.get(g.sentence.id)) if card.use_heading else None
-                                for g in located],
-                 BARE: [None] * len(located)}
+        placed = place_gold(read_gold(path), sentences)
+        located, inputs = placed.gold, placed.inputs(card)
+        texts, truth = [item.text for item in inputs], [g.label for g in located]
+        views = {WITH_CONTEXT: [item.context for item in inputs], BARE: [None] * len(located)}
         seen = sum(g.sentence.paper_id in corpus_papers for g in located) / max(len(located), 1)
         entry = {"gold": path, "sentences": len(located), "seen_share": round(seen, 3)}
         for view in VIEWS:

@@ -14,18 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, sentence_context
+from pcc.model_card import ModelCard, read_model_card
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, ModelInput
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
 from pcc.prepare import collect_files, read_papers
 from pcc.records import LABELS, read_sentences
-from training.gold import (REBUILT_PAPER, GoldSentence, gold_leads, gold_papers, locate_gold, normalise_text,
-                           read_gold)
+from training.gold import REBUILT_PAPER, GoldSentence, normalise_text, place_gold, read_gold
 from training.labeling.apply import weak_label
 from training.labeling.weak_labels import read_weak_labels
 from training.labeling.heading_vocabulary import heading_class
 from training.metrics import (NO_LABEL, calibration_scores, classification_scores, confusion_matrix,
                               plot_confusions)
-from training.model_card import ModelCard, read_heldout, read_metrics, read_model_card
+from training.run_dir import read_heldout, read_metrics
 
 HELDOUT, UNSEEN, SEEN = "held-out", "unseen paper", "paper seen in training"
 VIEW_NAMES = {WITH_CONTEXT: "with heading", BARE: "bare sentence"}
@@ -71,21 +71,19 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     gold_rows = read_gold(gold_path)
     if papers:
         prepared, _ = read_papers(collect_files(papers), "pcc evaluate")
-        sentences = [s for paper in prepared for s in paper.sentences]
-        gold = locate_gold(gold_rows, sentences)
+        placed = place_gold(gold_rows, [s for paper in prepared for s in paper.sentences], rebuild=False)
         # Site chrome that the reader left out is no miss; kept, it is scored like any sentence.
-        gold = [g for g, row in zip(gold, gold_rows) if g.matched or not row.get("droppable")]
+        kept = [g for g, row in zip(placed.gold, gold_rows) if g.matched or not row.get("droppable")]
+        placed = replace(placed, gold=kept)
     else:
-        sentences = read_sentences(sentences_path)
-        sentences += gold_papers(gold_rows, sentences)
-        gold = locate_gold(gold_rows, sentences)
+        placed = place_gold(gold_rows, read_sentences(sentences_path))
+    gold = placed.gold
     truth = np.array([LABELS.index(g.label) for g in gold])
     # Only a reader can miss a sentence: without --papers, a row found nowhere is scored standing alone.
     missed = np.array([bool(papers) and not g.matched for g in gold], dtype=bool)
 
-    leads = gold_leads(sentences, gold, card.context)
-    origin, model_probs = _model_predictions(gold, model_dir, card, leads)
-    weak = _weak_label_predictions(gold, sentences)
+    origin, model_probs = _model_predictions(gold, model_dir, card, placed.inputs(card))
+    weak = _weak_label_predictions(gold, placed.papers)
     systems = {
         "weak labels (rules + label model)": weak,
         "TF-IDF char 1–3-gram + LR on weak labels": _baseline_predictions(gold, weak_rows, card, origin),
@@ -114,10 +112,9 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     return report_path
 
 
-def _model_predictions(gold, model_dir: Path, card: ModelCard, leads: dict[str, str | None]
+def _model_predictions(gold, model_dir: Path, card: ModelCard, inputs: list[ModelInput]
                        ) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Held-out probabilities where `pcc train` saved them, the model's own prediction elsewhere (each sentence
-    with its lead in its paper, `leads` by sentence id, when the model reads leads)."""
+    """Held-out probabilities where `pcc train` saved them, the model's own prediction of its `inputs` elsewhere."""
     heldout = {(row["paper_id"], normalise_text(row["text"])): row for row in read_heldout(model_dir)}
     trained = set(card.trained_papers)
     origin, probs = [], {view: np.zeros((len(gold), len(LABELS))) for view in VIEWS}
@@ -135,10 +132,8 @@ def _model_predictions(gold, model_dir: Path, card: ModelCard, leads: dict[str, 
         from training.modeling import load_model, predict_proba
 
         tokenizer, model = load_model(str(model_dir))
-        texts = [gold[i].sentence.text for i in to_predict]
-        bare = [None] * len(to_predict)
-        in_context = [sentence_context(gold[i].sentence, leads.get(gold[i].sentence.id)) for i in to_predict]
-        contexts = {WITH_CONTEXT: in_context if card.use_heading else bare, BARE: bare}
+        texts = [inputs[i].text for i in to_predict]
+        contexts = {WITH_CONTEXT: [inputs[i].context for i in to_predict], BARE: [None] * len(to_predict)}
         for view in VIEWS:
             probs[view][to_predict] = predict_proba(model, tokenizer, texts, contexts[view], card.max_length)
     return origin, probs

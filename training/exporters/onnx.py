@@ -1,8 +1,8 @@
 """`pcc export`: turn a fine-tuned model directory into a self-contained ONNX bundle, and check it.
 
-The bundle holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels and a last layer that
-computes only the first token, all the head reads), `model.int8.onnx` (by default calibrated int8, whose
-output for a sentence never depends on what it is batched with: `training.exporters.calibrated`),
+The bundle (`pcc.bundle`) holds `model.onnx` (fp32, with ONNX Runtime's fused transformer kernels and a last
+layer that computes only the first token, all the head reads), `model.int8.onnx` (by default calibrated int8,
+whose output for a sentence never depends on what it is batched with: `training.exporters.calibrated`),
 `tokenizer.json` and `bundle.json`. Export fails unless ONNX fp32 probabilities match PyTorch; the int8
 criteria (label agreement, macro-F1 loss on each gold file, its sentences bare and in context) are measured
 and reported, trying the configured quantisation settings in order until one meets them.
@@ -11,37 +11,35 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import logging
 import re
 import shutil
 import time
 import warnings
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from pcc.bundle import (CALIBRATED, DYNAMIC, INPUT_NAMES, INT8_SCHEMES, MODEL_FILES, TOKENIZER_FILE, Bundle,
+                        read_bundle, write_bundle)
 from pcc.errors import UserError
-from pcc.model_input import BARE, TITLE_CONTEXT, WITH_CONTEXT, heading_context, paper_contexts, sentence_context
+from pcc.model_card import ModelCard, read_model_card
+from pcc.model_input import BARE, TITLE_CONTEXT, WITH_CONTEXT, heading_context, model_inputs
 from pcc.paths import BUNDLE_DIR, DEV_GOLD, EXPORT_CONFIG, LATEST_MODEL, SENTENCES
-from pcc.records import LABELS, read_sentences, read_settings, write_json
+from pcc.records import LABELS, read_sentences, read_settings
 from training.exporters.calibrated import CalibrationSettings, collect_statistics, quantize_calibrated
-from training.gold import gold_leads, gold_papers, locate_gold, read_gold
+from training.gold import place_gold, read_gold
 from training.metrics import macro_f1
-from training.model_card import read_model_card
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+FP32, INT8 = MODEL_FILES["fp32"], MODEL_FILES["int8"]
 # Node metadata written by the torch.export-based exporter: the torch modules a node came from.
 MODULE_SCOPES = "pkg.torch.onnx.name_scopes"
 # Contexts paired with the gold sentences in the parity check, so the two-segment input is checked too.
 PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["二、原因分析"], "究其原因，主要有以下几点："),
                   heading_context(["三、对策与建议", "（一）加强队伍建设"]), heading_context([], "存在的问题主要表现为："),
                   TITLE_CONTEXT)
-# int8 schemes (`scheme` of a quantisation attempt; bundle.json `int8_scheme`): calibrated ranges fixed at export,
-# or ONNX Runtime's dynamic quantisation, whose ranges come from each batch (so a label can move with its batch).
-CALIBRATED, DYNAMIC = "calibrated", "dynamic"
-SCHEMES = (CALIBRATED, DYNAMIC)
 # Keys of a quantisation attempt that are not arguments of quantize_dynamic.
 ATTEMPT_KEYS = ("scheme", "keep_first_token_fp32", "exclude_modules", "one_fp32_module_of")
 
@@ -68,9 +66,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     gold = args.check_gold or [Path(path) for path in settings.get("check_gold", [DEV_GOLD])]
     bundle_dir = export_bundle(args.model, out_dir, gold=gold, settings=settings, calibration=args.calibration)
-    bundle = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
-    print(f"wrote {bundle_dir} ({bundle['int8_scheme']} int8; criteria "
-          f"{'met' if bundle['checks']['int8_passed'] else 'NOT met'})")
+    bundle = read_bundle(bundle_dir)
+    print(f"wrote {bundle_dir} ({bundle.int8_scheme} int8; criteria {'met' if bundle.int8_passed else 'NOT met'})")
     if args.store:
         from serving.model_store import save_bundle
 
@@ -102,8 +99,9 @@ def load_settings(path: Path) -> dict:
         raise UserError(f"{path}: calibration: {error}; see the comments in {EXPORT_CONFIG}") from None
     for number, options in enumerate(settings["quantization_attempts"], 1):
         scheme = options.get("scheme", DYNAMIC)
-        if scheme not in SCHEMES:
-            raise UserError(f"{path}: quantization attempt {number}: scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
+        if scheme not in INT8_SCHEMES:
+            raise UserError(f"{path}: quantization attempt {number}: scheme {scheme!r} is not one of "
+                            f"{', '.join(INT8_SCHEMES)}")
         unknown = sorted(set(options) - set(ATTEMPT_KEYS)) if scheme == CALIBRATED else []
         if unknown:
             raise UserError(f"{path}: quantization attempt {number}: {', '.join(unknown)} do(es) not apply to the "
@@ -141,36 +139,25 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *,
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if tuple(labels) != LABELS:
         raise UserError(f"{model_dir / 'config.json'}: id2label is {labels}, expected {list(LABELS)} in that order")
+    card = replace(card, labels=labels)  # the order of the checkpoint's outputs
 
     staging = out_dir.parent / f".{out_dir.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         started = time.monotonic()
-        input_names = _export_graph(model, tokenizer, staging / "model.onnx", settings["opset"])
+        input_names = _export_graph(model, tokenizer, staging / FP32, settings["opset"])
         print(f"exported and fused the ONNX graph (opset {settings['opset']}) in {time.monotonic() - started:.0f} s")
-        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
-        bundle = {
-            "labels": labels,
-            "max_length": int(card.max_length),
-            "use_heading": bool(card.use_heading),
-            "context": card.context,
-            "input_names": input_names,
-            "pad_token_id": tokenizer.pad_token_id,
-            "source_model": str(model_dir.resolve()),
-            "base_model": card.base_model,
-            "opset": settings["opset"],
-            "files": {"fp32": "model.onnx", "int8": "model.int8.onnx"},
-            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "settings": settings,
-        }
-        write_json(staging / "bundle.json", bundle)
-        check_sets = _check_sets(gold_sets, corpus, card.context)
-        bundle["checks"] = _check_and_quantize(staging, model, tokenizer, bundle, check_sets, corpus, calibration,
-                                               settings)
-        bundle["int8_scheme"] = bundle["checks"]["int8_options"].get("scheme", DYNAMIC)
+        tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
+        bundle = Bundle(card, tokenizer.pad_token_id, input_names, source_model=str(model_dir.resolve()),
+                        opset=settings["opset"], exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        settings=settings)
+        write_bundle(staging, bundle)  # the fp32 model can run: the checks run it
+        bundle.checks = _check_and_quantize(staging, model, tokenizer, bundle, _check_sets(gold_sets, corpus, card),
+                                            corpus, calibration, settings)
+        bundle.int8_scheme = bundle.checks["int8_options"].get("scheme", DYNAMIC)
         print(f"exported, optimised, quantised and checked in {time.monotonic() - started:.0f} s")
-        write_json(staging / "bundle.json", bundle)
+        write_bundle(staging, bundle)
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -204,7 +191,7 @@ def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
     # drifts from PyTorch by ~1e-2 here; the torch.export path matches to ~1e-8.
     example = tokenizer(["加强警民沟通。", "警民关系紧张的原因是多方面的"], ["一、存在的问题", "二、原因分析"],
                         padding=True, return_tensors="pt")
-    inputs = {name: example[name] for name in MODEL_INPUTS if name in example}
+    inputs = {name: example[name] for name in INPUT_NAMES if name in example}
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -271,61 +258,61 @@ class CheckSet:
         return f"{self.gold or 'no gold'} ({self.view})"
 
 
-def _check_sets(gold_sets: dict[Path, list[dict]], corpus: list, context_scheme: str) -> list[CheckSet]:
+def _check_sets(gold_sets: dict[Path, list[dict]], corpus: list, card: ModelCard) -> list[CheckSet]:
     """Each gold file's sentences bare and in context: placed in their papers of the prepared corpus (or in papers
-    rebuilt from the gold rows, as `pcc evaluate` does), with their lead when the model reads leads."""
+    rebuilt from the gold rows, as `pcc evaluate` does), as the model reads them."""
     sets = []
     for path, rows in gold_sets.items():
-        sentences = corpus + gold_papers(rows, corpus)
-        located = locate_gold(rows, sentences)
-        leads = gold_leads(sentences, located, context_scheme)
-        texts, labels = [g.sentence.text for g in located], [g.label for g in located]
+        placed = place_gold(rows, corpus)
+        inputs = placed.inputs(card)
+        texts, labels = [item.text for item in inputs], [g.label for g in placed.gold]
         sets += [CheckSet(path, BARE, texts, None, labels),
-                 CheckSet(path, WITH_CONTEXT, texts, [sentence_context(g.sentence, leads.get(g.sentence.id))
-                                                      for g in located], labels)]
+                 CheckSet(path, WITH_CONTEXT, texts, [item.context for item in inputs], labels)]
     return sets or [CheckSet(None, BARE, ["加强警民沟通，提高执法公信力。"], None, None)]
 
 
-def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, check_sets: list[CheckSet], corpus: list,
+def _check_and_quantize(staging: Path, model, tokenizer, bundle: Bundle, check_sets: list[CheckSet], corpus: list,
                         calibration: Path, settings: dict) -> dict:
     from serving.classifier import SentenceClassifier
 
+    card = bundle.card
+
     def scores(classifier, texts, contexts) -> np.ndarray:
-        return np.array([[p.scores[label] for label in bundle["labels"]] for p in classifier.classify(texts, contexts)])
+        return np.array([[p.scores[label] for label in card.labels] for p in classifier.classify(texts, contexts)])
 
     def f1(labels: list[str] | None, probabilities: np.ndarray) -> float | None:
-        return None if not labels else macro_f1(labels, [bundle["labels"][i] for i in probabilities.argmax(axis=1)])
+        return None if not labels else macro_f1(labels, [card.labels[i] for i in probabilities.argmax(axis=1)])
 
-    # Parity with PyTorch, on the first gold file's sentences bare and each with a made-up context.
+    # Parity with PyTorch, on the first gold file's sentences bare and, for a model that reads a context, each
+    # with a made-up one.
     fp32 = SentenceClassifier(staging, device="cpu", precision="fp32")
     texts = check_sets[0].texts
-    contexts = [PROBE_CONTEXTS[i % len(PROBE_CONTEXTS)] for i in range(len(texts))]
+    contexts = [PROBE_CONTEXTS[i % len(PROBE_CONTEXTS)] if card.use_heading else None for i in range(len(texts))]
     fp32_plain, fp32_headed = scores(fp32, texts, None), scores(fp32, texts, contexts)
-    torch_plain = _torch_probabilities(model, tokenizer, texts, [None] * len(texts), bundle["max_length"])
-    torch_contexts = contexts if bundle["use_heading"] else [None] * len(texts)
-    torch_headed = _torch_probabilities(model, tokenizer, texts, torch_contexts, bundle["max_length"])
+    torch_plain = _torch_probabilities(model, tokenizer, texts, [None] * len(texts), card.max_length)
+    torch_headed = _torch_probabilities(model, tokenizer, texts, contexts, card.max_length)
     fp32_diff = float(max(np.abs(fp32_plain - torch_plain).max(), np.abs(fp32_headed - torch_headed).max()))
     print(f"fp32 parity: max |ONNX - PyTorch| probability = {fp32_diff:.2e} over {2 * len(texts)} inputs "
           f"(tolerance {settings['fp32_tolerance']:.0e})")
     if fp32_diff > settings["fp32_tolerance"]:
-        raise UserError(f"{bundle['source_model']}: ONNX fp32 probabilities differ from PyTorch by {fp32_diff:.2e} "
+        raise UserError(f"{bundle.source_model}: ONNX fp32 probabilities differ from PyTorch by {fp32_diff:.2e} "
                         f"(> {settings['fp32_tolerance']:.0e}); no bundle was written. Check the opset in configs/export.yaml")
 
     reference = [scores(fp32, s.texts, s.contexts) for s in check_sets]
-    nodes = _node_scopes(staging / "model.onnx")  # every attempt quantises this graph: read its metadata once
+    nodes = _node_scopes(staging / FP32)  # every attempt quantises this graph: read its metadata once
     attempts_settings = _expand_attempts(settings["quantization_attempts"], nodes)
     statistics, calibration_record = None, None
     if any(options.get("scheme", DYNAMIC) == CALIBRATED for options in attempts_settings):
-        statistics, calibration_record = _calibrate(staging, fp32, corpus, calibration, bundle, settings)
+        statistics, calibration_record = _calibrate(staging, fp32, corpus, calibration, card, settings)
 
     attempts = []
     for number, options in enumerate(attempts_settings):
         candidate = f"model.int8.try{number}.onnx"
-        kept_fp32 = _quantize(staging / "model.onnx", staging / candidate, options, nodes, statistics,
+        kept_fp32 = _quantize(staging / FP32, staging / candidate, options, nodes, statistics,
                               settings.get("calibration"))
-        (staging / candidate).replace(staging / "model.int8.onnx")
+        (staging / candidate).replace(staging / INT8)
         int8 = SentenceClassifier(staging, device="cpu", precision="int8")
-        (staging / "model.int8.onnx").replace(staging / candidate)
+        (staging / INT8).replace(staging / candidate)
         results = []
         for check, fp32_probabilities in zip(check_sets, reference):
             int8_probabilities = scores(int8, check.texts, check.contexts)
@@ -352,7 +339,7 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, check_set
             break
     chosen = next((a for a in attempts if a["passed"]), None) or max(
         attempts, key=lambda a: (a["label_agreement"], -(a["max_f1_drop"] or 0.0)))
-    (staging / chosen["file"]).replace(staging / "model.int8.onnx")
+    (staging / chosen["file"]).replace(staging / INT8)
     for attempt in attempts:
         (staging / attempt.pop("file")).unlink(missing_ok=True)
     if not chosen["passed"]:
@@ -375,12 +362,11 @@ def _check_and_quantize(staging: Path, model, tokenizer, bundle: dict, check_set
     }
 
 
-def _calibrate(staging: Path, fp32, corpus: list, calibration: Path, bundle: dict, settings: dict):
+def _calibrate(staging: Path, fp32, corpus: list, calibration: Path, card: ModelCard, settings: dict):
     """Per-channel statistics of every quantisable MatMul input of the fp32 graph, over calibration inputs made
     as serving makes them: each readable corpus sentence in its paper's context, and bare."""
     options = CalibrationSettings.from_settings(settings.get("calibration"))
-    contexts = paper_contexts(corpus, bundle["context"])
-    readable = [(s.text, context) for s, context in zip(corpus, contexts) if s.quality == "ok"]
+    readable = [(item.text, item.context) for s, item in zip(corpus, model_inputs(card, corpus)) if s.quality == "ok"]
     inputs = [*readable, *((text, None) for text, context in readable if context)]
     if not inputs:
         raise UserError(f"{calibration}: no readable sentences to calibrate int8 on; run `pcc prepare` again")
@@ -390,7 +376,7 @@ def _calibrate(staging: Path, fp32, corpus: list, calibration: Path, bundle: dic
     started = time.monotonic()
     feeds = [feed for _, feed in fp32.batches([t for t, _ in inputs], [c for _, c in inputs], batch_size=16)]
     tokens = int(sum(feed["attention_mask"].sum() for feed in feeds))
-    statistics = collect_statistics(staging / "model.onnx", feeds, tokens, options)
+    statistics = collect_statistics(staging / FP32, feeds, tokens, options)
     seconds = time.monotonic() - started
     print(f"int8 calibration: {len(inputs)} inputs ({tokens} tokens) from {calibration} in {seconds:.0f} s")
     return statistics, {"file": str(calibration), "inputs": len(inputs), "tokens": tokens, "seconds": round(seconds, 1)}

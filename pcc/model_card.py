@@ -1,0 +1,70 @@
+"""The model card, `pcc_model.json` in a model directory: what a trained model is and how it reads a sentence.
+
+`pcc train` and `pcc distill` write it beside the checkpoint; `pcc export` copies the fields that say how the
+model reads its input into the bundle (`pcc.bundle`), where serving finds them. `pcc.model_input.model_inputs`
+builds a model's input from its card.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from pcc.errors import UserError
+from pcc.records import LABELS, write_json
+
+MODEL_CARD = "pcc_model.json"
+# What a model's segment B holds besides the title marker (`pcc.model_input`): its heading path, or its heading
+# path and its lead. The card names its model's scheme, and the bundle copies it, so serving reads as training did.
+HEADINGS, HEADINGS_AND_LEAD = "heading", "heading+lead"
+CONTEXT_SCHEMES = (HEADINGS, HEADINGS_AND_LEAD)
+
+
+@dataclass
+class ModelCard:
+    """What a model directory says about its model; a directory without a card gets these defaults."""
+    labels: list[str] = field(default_factory=lambda: list(LABELS))  # output order of the classifier
+    max_length: int = 128  # tokens of sentence + context the model reads
+    use_heading: bool = True  # whether the context is given as the second segment
+    context: str = HEADINGS  # what the context holds (`CONTEXT_SCHEMES`)
+    base_model: str | None = None
+    seed: int = 0
+    epochs: int | None = None  # the count chosen on the held-out gold
+    temperature: float = 1.0  # divides the output layer (already applied to the saved weights)
+    folds: dict[str, int] = field(default_factory=dict)  # dev paper -> cross-fitting fold
+    trained_papers: list[str] = field(default_factory=list)
+    teacher: str | None = None  # a student (`pcc distill`): the model directory it learnt from
+    teacher_layers: list[int] = field(default_factory=list)  # a student: the teacher layers it started from
+
+    @property
+    def reads_leads(self) -> bool:
+        """Whether the model reads a sentence's lead in its context (the `heading+lead` scheme)."""
+        return self.use_heading and self.context == HEADINGS_AND_LEAD
+
+
+def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:
+    """The model card of `model_dir`; without one, the defaults, or a UserError when the card is `required`."""
+    path = Path(model_dir) / MODEL_CARD
+    if not path.is_file():
+        if required:
+            raise UserError(f"{model_dir}: no {MODEL_CARD} here; train a model with `pcc train` or pass --model")
+        return ModelCard()
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error.msg}); run `pcc train` again") from None
+    known = {f.name for f in fields(ModelCard)}
+    card = ModelCard(**{name: value for name, value in values.items() if name in known})
+    check_scheme(card, path)
+    return card
+
+
+def check_scheme(card: ModelCard, where: Path) -> None:
+    """A UserError naming `where` when the card's context scheme is none this code knows."""
+    if card.context not in CONTEXT_SCHEMES:
+        raise UserError(f"{where}: field 'context' is {card.context!r}, expected one of {', '.join(CONTEXT_SCHEMES)}; "
+                        "it was written by another version of pcc: train or export the model again")
+
+
+def write_model_card(model_dir: str | Path, card: ModelCard) -> None:
+    write_json(Path(model_dir) / MODEL_CARD, asdict(card))
