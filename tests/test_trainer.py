@@ -2,13 +2,14 @@ import json
 import os
 
 import pytest
+import torch
 import yaml
 
 from pcc.errors import UserError
 from pcc.records import LABELS
 from tests.conftest import DEV_GOLD, REPO
 from tests.weak_corpus import write_weak_corpus
-from training.trainer import TrainConfig, cpu_computes_bf16, train
+from training.trainer import TrainConfig, _average_weights, cpu_computes_bf16, train
 
 
 def tiny_config(tmp_path, checkpoint, **overrides) -> TrainConfig:
@@ -64,6 +65,29 @@ def test_cross_fitted_training_writes_the_model_directory_contract(tmp_path, tin
         assert 0.25 <= after["mean_confidence"] <= 1.0 and 0.0 <= after["calibration_error"] <= 1.0
 
 
+def test_a_fold_soup_ships_the_folds_averaged_weights_without_a_refit(tmp_path, tiny_checkpoint):
+    from transformers import AutoModelForSequenceClassification
+
+    run_dir = train(tiny_config(tmp_path, tiny_checkpoint, final_model="fold_soup"))
+    metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
+    assert set(metrics["fits"]) == {"fold 1/2", "fold 2/2"}
+    shipped = AutoModelForSequenceClassification.from_pretrained(run_dir)
+    base = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint, num_labels=len(LABELS))
+    assert not torch.equal(shipped.classifier.weight, base.classifier.weight)
+
+
+def test_averaging_weights_sets_each_trained_parameter_to_the_mean(tiny_checkpoint):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint, num_labels=len(LABELS))
+    first = {"classifier.weight": torch.ones_like(model.classifier.weight)}
+    second = {"classifier.weight": 3 * torch.ones_like(model.classifier.weight)}
+    bias = model.classifier.bias.detach().clone()
+    _average_weights(model, [first, second])
+    assert torch.equal(model.classifier.weight, 2 * torch.ones_like(model.classifier.weight))
+    assert torch.equal(model.classifier.bias, bias)  # parameters not given stay as they were
+
+
 def test_section_swaps_need_the_label_settings_written_with_the_weak_labels(tmp_path):
     config = tiny_config(tmp_path, tmp_path / "no-model")
     (tmp_path / "weak_labels.config.yaml").unlink()
@@ -88,7 +112,8 @@ def test_config_overrides_and_bad_settings(tmp_path):
                           ("- epochs\n", "expected settings as `name: value` lines"),
                           ("folds: 0\nepochs: 3\nstop_after_epochs: 4\n",
                            r"'stop_after_epochs' must be between 0 and epochs \(3\), got 4"),
-                          ("folds: 2\nstop_after_epochs: 1\n", "stop_after_epochs is for folds: 0")]:
+                          ("folds: 2\nstop_after_epochs: 1\n", "stop_after_epochs is for folds: 0"),
+                          ("final_model: average\n", "field 'final_model' must be refit or fold_soup")]:
         config_file.write_text(text, "utf-8")
         with pytest.raises(UserError, match=message):
             TrainConfig.load(config_file, {})

@@ -40,6 +40,9 @@ from training.modeling import (SoftLabelCollator, class_weights, fit_temperature
 from training.options import add_settings, given_settings, setting
 
 
+REFIT, FOLD_SOUP = "refit", "fold_soup"  # how the shipped model comes out of the cross-fitting
+
+
 @dataclass
 class TrainConfig:
     """Every training setting, declared once: `configs/train.yaml` sets them, each `pcc train --<name>` overrides."""
@@ -71,7 +74,10 @@ class TrainConfig:
                                         "after announcements (\"其原因在于：A；B。\"), each item labelled as its source")
     drop_abstained: bool = setting(True, "leave out sentences on which every labeling function abstained")
     folds: int = setting(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
-    epochs: int = setting(6, "maximum epochs; the best count on the held-out gold is used for the refit")
+    epochs: int = setting(6, "maximum epochs; the best count on the held-out gold is used for the final model")
+    final_model: str = setting(REFIT, f"with folds: '{REFIT}' trains once more on every paper for the chosen epoch "
+                                      f"count; '{FOLD_SOUP}' averages the folds' weights at that epoch instead (no "
+                                      "refit, so less training time; together the folds saw every paper)")
     stop_after_epochs: int = setting(0, "with folds: 0, stop after this many epochs of the `epochs` schedule, as a "
                                         "cross-fitted refit stops at the count it chose (0 = train all `epochs`)")
     max_steps: int = setting(0, "> 0 stops every fit after this many steps (smoke runs)")
@@ -109,6 +115,8 @@ class TrainConfig:
         if not 0 <= config.stop_after_epochs <= config.epochs:
             raise UserError(f"{path}: field 'stop_after_epochs' must be between 0 and epochs ({config.epochs}), got "
                             f"{config.stop_after_epochs}")
+        if config.final_model not in (REFIT, FOLD_SOUP):
+            raise UserError(f"{path}: field 'final_model' must be {REFIT} or {FOLD_SOUP}, got {config.final_model!r}")
         if config.stop_after_epochs and config.folds:
             raise UserError(f"{path}: stop_after_epochs is for folds: 0; with folds the held-out gold chooses when "
                             "the refit stops")
@@ -153,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
 
 @dataclass
 class CrossFit:
-    """What the folds' held-out predictions decided: the epoch count and the confidence scale."""
+    """What the folds' held-out predictions decided: the epoch count and the confidence scale; with
+    `final_model: fold_soup`, also the model whose weights are the folds' average at that epoch."""
     epochs: int
     curves: list[dict]  # per epoch: held-out macro-F1 of each view
     probs: dict[str, np.ndarray]  # view -> gold rows × LABELS at the chosen epoch, rescaled fold by fold
     calibration: dict
+    soup: tuple | None = None  # (model, tokenizer)
 
 
 def train(config: TrainConfig) -> Path:
@@ -173,8 +183,11 @@ def train(config: TrainConfig) -> Path:
     timings: dict[str, dict] = {}
     cross_fit = _cross_fit(config, base_model, dataset, timings) if folds else None
     epochs = cross_fit.epochs if cross_fit else config.stop_after_epochs or config.epochs
-    rows = data.concat(dataset["train"], dataset["dev"])
-    model, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=epochs)[:2]
+    if cross_fit is not None and cross_fit.soup is not None:
+        model, tokenizer = cross_fit.soup
+    else:
+        rows = data.concat(dataset["train"], dataset["dev"])
+        model, tokenizer = _fit(config, base_model, rows, None, "refit on all papers", timings, stop_after=epochs)[:2]
     if cross_fit is not None:
         scale_logits(model, cross_fit.calibration["temperature"])
     seconds = time.perf_counter() - started
@@ -219,10 +232,14 @@ def _cross_fit(config: TrainConfig, base_model: str, dataset, timings: dict) -> 
     gold = dataset["gold"]
     fold_of = np.array(gold["fold"])
     probs = {view: np.zeros((config.epochs, len(gold), len(LABELS))) for view in VIEWS}
+    soup = config.final_model == FOLD_SOUP
+    recorders = []
     for fold in range(config.folds):
         rows = data.concat(dataset["train"], dataset["dev"].filter(lambda r: r["fold"] != fold))
         members = np.flatnonzero(fold_of == fold).tolist()
-        recorder = _fit(config, base_model, rows, gold.select(members), f"fold {fold + 1}/{config.folds}", timings)[2]
+        model, tokenizer, recorder = _fit(config, base_model, rows, gold.select(members),
+                                          f"fold {fold + 1}/{config.folds}", timings, keep_weights=soup)
+        recorders.append(recorder)
         for view in VIEWS:
             for epoch, epoch_probs in enumerate(recorder.probs[view]):
                 probs[view][epoch, members] = epoch_probs
@@ -236,7 +253,19 @@ def _cross_fit(config: TrainConfig, base_model: str, dataset, timings: dict) -> 
         f"{c['epoch']}: {c[WITH_CONTEXT]:.3f}/{c[BARE]:.3f}" for c in curves) + f"; chosen: {best['epoch']}")
     chosen = {view: probs[view][best["epoch"] - 1] for view in VIEWS}
     rescaled, calibration = _calibrate(chosen, labels, fold_of)
-    return CrossFit(best["epoch"], curves, rescaled, calibration)
+    if soup:
+        _average_weights(model, [recorder.weights[best["epoch"] - 1] for recorder in recorders])
+        say(f"final model: the {config.folds} folds' weights averaged at epoch {best['epoch']}")
+    return CrossFit(best["epoch"], curves, rescaled, calibration, (model, tokenizer) if soup else None)
+
+
+def _average_weights(model, weights: list[dict[str, torch.Tensor]]) -> None:
+    """Sets the model's trained parameters to their mean over `weights` (a model soup: fine-tuned from the same
+    base, the folds' models average into one that is steadier across seeds than any of them)."""
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name in weights[0]:
+            parameters[name].copy_(torch.stack([w[name] for w in weights]).mean(0))
 
 
 def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[dict, dict]:
@@ -326,11 +355,17 @@ class HeldOutRecorder(TrainerCallback):
     """Predicts the held-out gold rows (if any) in both views after each epoch; stops a fit after `stop_after`
     epochs."""
 
-    def __init__(self, tokenizer, gold_rows, config: TrainConfig, name: str, stop_after: int | None):
+    def __init__(self, tokenizer, gold_rows, config: TrainConfig, name: str, stop_after: int | None,
+                 keep_weights: bool = False):
         self.tokenizer, self.gold_rows, self.config, self.name, self.stop_after = tokenizer, gold_rows, config, name, stop_after
         self.probs: dict[str, list[np.ndarray]] = {view: [] for view in VIEWS}
+        self.keep_weights = keep_weights
+        self.weights: list[dict[str, torch.Tensor]] = []  # per epoch: the trained parameters, when kept
 
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        if self.keep_weights:
+            self.weights.append({name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters()
+                                 if p.requires_grad})
         rows = self.gold_rows
         if rows is not None and len(rows):
             contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
@@ -360,9 +395,9 @@ def training_precision(mixed_precision: bool, cuda: bool) -> str:
 
 
 def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timings: dict,
-         stop_after: int | None = None):
-    """Train one model on `rows`; record its predictions on `gold_rows` after every epoch.
-    Returns the model, its tokenizer and the recorder."""
+         stop_after: int | None = None, keep_weights: bool = False):
+    """Train one model on `rows`; record its predictions on `gold_rows` (and, if asked, its trained weights)
+    after every epoch. Returns the model, its tokenizer and the recorder."""
     set_seed(config.seed)
     tokenizer, model = load_model(base_model, config.freeze_embeddings, config.frozen_layers)
     cuda = torch.cuda.is_available()
@@ -380,7 +415,7 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         bf16=precision == "bf16", fp16=precision == "fp16",
         dataloader_num_workers=0,
     )
-    recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
+    recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after, keep_weights)
     collator = SoftLabelCollator(tokenizer, config.card(), config.heading_drop, config.seed, config.lead_drop)
     trainer = SoftLabelTrainer(
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
