@@ -17,7 +17,7 @@ from pcc.errors import UserError
 from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, sentence_context
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
 from pcc.prepare import collect_files, read_papers
-from pcc.records import LABELS, read_sentences
+from pcc.records import LABELS, Sentence, read_sentences
 from training.gold import (REBUILT_PAPER, GoldSentence, gold_leads, gold_papers, locate_gold, normalise_text,
                            read_gold)
 from training.labeling.apply import weak_label
@@ -68,20 +68,8 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
         raise UserError(f"--append {appended}: no such file")
     card = read_model_card(model_dir, required=True)
     weak_rows = read_weak_labels(weak_labels_path)
-    gold_rows = read_gold(gold_path)
-    if papers:
-        prepared, _ = read_papers(collect_files(papers), "pcc evaluate")
-        sentences = [s for paper in prepared for s in paper.sentences]
-        gold = locate_gold(gold_rows, sentences)
-        # Site chrome that the reader left out is no miss; kept, it is scored like any sentence.
-        gold = [g for g, row in zip(gold, gold_rows) if g.matched or not row.get("droppable")]
-    else:
-        sentences = read_sentences(sentences_path)
-        sentences += gold_papers(gold_rows, sentences)
-        gold = locate_gold(gold_rows, sentences)
+    gold, sentences, missed = placed_gold(gold_path, sentences_path, papers)
     truth = np.array([LABELS.index(g.label) for g in gold])
-    # Only a reader can miss a sentence: without --papers, a row found nowhere is scored standing alone.
-    missed = np.array([bool(papers) and not g.matched for g in gold], dtype=bool)
 
     leads = gold_leads(sentences, gold, card.context)
     origin, model_probs = _model_predictions(gold, model_dir, card, leads)
@@ -112,6 +100,28 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     for name, score in scores.items():
         print(f"{name}: macro-F1 {score['macro_f1']:.3f}")
     return report_path
+
+
+def placed_gold(gold_path: Path, sentences_path: Path, papers: list[str] | None = None
+                ) -> tuple[list[GoldSentence], list[Sentence], np.ndarray]:
+    """The gold rows placed in their papers, as `pcc evaluate` scores them: (gold sentences, the sentences they
+    were placed among, which rows no sentence holds). With `papers`, the rows are looked for in those paper files
+    as `pcc prepare` reads them; else in the prepared corpus at `sentences_path`, with the papers it lacks rebuilt
+    from the gold rows."""
+    gold_rows = read_gold(gold_path)
+    if papers:
+        prepared, _ = read_papers(collect_files(papers), "pcc evaluate")
+        sentences = [s for paper in prepared for s in paper.sentences]
+        gold = locate_gold(gold_rows, sentences)
+        # Site chrome that the reader left out is no miss; kept, it is scored like any sentence.
+        gold = [g for g, row in zip(gold, gold_rows) if g.matched or not row.get("droppable")]
+    else:
+        sentences = read_sentences(sentences_path)
+        sentences += gold_papers(gold_rows, sentences)
+        gold = locate_gold(gold_rows, sentences)
+    # Only a reader can miss a sentence: without papers, a row found nowhere is scored standing alone.
+    missed = np.array([bool(papers) and not g.matched for g in gold], dtype=bool)
+    return gold, sentences, missed
 
 
 def _model_predictions(gold, model_dir: Path, card: ModelCard, leads: dict[str, str | None]
