@@ -105,7 +105,7 @@ class SentenceClassifier:
         self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self._tokenizer.no_padding()  # batches are padded here, after sorting by length
         self._tokenizer.enable_truncation(self.max_length)
-        providers = _providers(device)
+        providers = execution_providers(device)
         # ORT 1.32's CPU SkipLayerNormalization kernel takes ~4x the time of the Add + LayerNormalization
         # it replaces (1.9 vs 0.45 ms at 32 x 60 x 384 on 2 cores); on CUDA the fused kernel is the fast one.
         unfused = ["SkipLayerNormFusion"] if providers == [CPU_PROVIDER] else []
@@ -251,7 +251,8 @@ def _read_bundle(bundle_dir: Path, model_file: str) -> dict:
     return bundle
 
 
-def _providers(device: str) -> list[str]:
+def execution_providers(device: str) -> list[str]:
+    """ONNX Runtime's execution providers for a device (auto, cpu, cuda); a UserError when cuda cannot run."""
     available = ort.get_available_providers()
     if device == "cpu" or (device == "auto" and CUDA_PROVIDER not in available):
         return [CPU_PROVIDER]

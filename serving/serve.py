@@ -60,7 +60,7 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.classifier import SentenceClassifier, default_bundle_dir
+    from serving.classifier import choose_precision, default_bundle_dir, execution_providers, read_bundle
 
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: give at least 1")
@@ -68,9 +68,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--port {args.port}: give a port between 1 and 65535")
     _check_port_free(args.host, args.port)
     bundle = (args.bundle or default_bundle_dir()).resolve()
-    # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
-    # not as a traceback from every worker.
-    args.precision = SentenceClassifier(bundle, device=args.device, precision=args.precision).precision
+    # Check the bundle's files and the device here, so that a missing file or an unusable device is a one-line
+    # error, not a traceback from every worker; without loading the model, which each worker loads anyway
+    # (loading it here too added about a second before /readyz answered).
+    args.precision = choose_precision(bundle, args.precision)
+    read_bundle(bundle, args.precision)
+    execution_providers(args.device)
     corrections = args.corrections_dir or os.environ.get(CORRECTIONS_ENV)
     if corrections:
         corrections = _writable_folder(Path(corrections))
