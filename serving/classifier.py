@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from pcc.documents import PreparedPaper
 
 DEVICES = ("auto", "cpu", "cuda")
+# What one more ONNX Runtime run costs, in padded tokens' worth of compute: `length_batches` cuts a batch where
+# the padding saved is worth more (benchmarks/engine_options.py measures the choice).
+RUN_OVERHEAD_TOKENS = 16
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
@@ -51,7 +54,7 @@ class PaperAnalysis:
         return texts
 
 
-def _physical_cores() -> int:
+def physical_cores() -> int:
     """Physical cores this process may run on: one intra-op thread each (hyper-threads only add contention)."""
     import psutil
 
@@ -75,6 +78,7 @@ class SentenceClassifier:
             raise UserError(f"batch size {batch_size}: must be at least 1")
         self.precision = precision
         self.batch_size = batch_size
+        self.run_overhead: float = RUN_OVERHEAD_TOKENS  # how `length_batches` weighs a run against padding
         self.bundle = read_bundle(self.bundle_dir, precision)
         self.card = self.bundle.card  # how the model reads a sentence: give `pcc.model_input.model_inputs` this
         self.labels: tuple[str, ...] = tuple(self.card.labels)
@@ -83,12 +87,12 @@ class SentenceClassifier:
         self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / TOKENIZER_FILE))
         self._tokenizer.no_padding()  # batches are padded here, after sorting by length
         self._tokenizer.enable_truncation(self.max_length)
-        providers = _providers(device)
+        providers = execution_providers(device)
         # ORT 1.32's CPU SkipLayerNormalization kernel takes ~4x the time of the Add + LayerNormalization
         # it replaces (1.9 vs 0.45 ms at 32 x 60 x 384 on 2 cores); on CUDA the fused kernel is the fast one.
         unfused = ["SkipLayerNormFusion"] if providers == [CPU_PROVIDER] else []
         self._session = ort.InferenceSession(
-            str(self.bundle_dir / MODEL_FILES[precision]), _session_options(threads), providers=providers,
+            str(self.bundle_dir / MODEL_FILES[precision]), session_options(threads), providers=providers,
             disabled_optimizers=unfused,
         )
         self.providers: list[str] = self._session.get_providers()
@@ -108,8 +112,8 @@ class SentenceClassifier:
 
     def batches(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None,
                 batch_size: int | None = None) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
-        """The model inputs of `classify`, batch by batch: (positions in `sentences`, input arrays). Sentences are
-        sorted by length before batches are cut, which keeps padding (wasted compute) small."""
+        """The model inputs of `classify`, batch by batch: (positions in `sentences`, input arrays), cut by
+        `length_batches`, which keeps padding (wasted compute) small."""
         if contexts is not None and len(contexts) != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {len(contexts)} contexts")
         if contexts is None:
@@ -118,10 +122,8 @@ class SentenceClassifier:
             self._tokenizer.encode(text, context) if context else self._tokenizer.encode(text)
             for text, context in zip(sentences, contexts)
         ]
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        size = batch_size or self.batch_size
-        for start in range(0, len(order), size):
-            batch = order[start:start + size]
+        lengths = [len(encoding.ids) for encoding in encodings]
+        for batch in length_batches(lengths, batch_size or self.batch_size, self.run_overhead):
             yield batch, self._feed([encodings[i] for i in batch])
 
     def classify_paper(self, prepared: PreparedPaper) -> PaperAnalysis:
@@ -161,12 +163,32 @@ class SentenceClassifier:
         return Prediction(self.labels[best], float(probabilities[best]), scores)
 
 
+def length_batches(lengths: Sequence[int], size: int, overhead: float = RUN_OVERHEAD_TOKENS) -> list[list[int]]:
+    """Positions of `lengths` in batches of at most `size`, sorted by length (each batch is padded to its longest):
+    the cuts that minimise the padded tokens plus `overhead` per batch. A plain cut every `size` sentences pads a
+    short sentence to a long one wherever lengths jump, as they do within one paper."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    # best[j]: the least cost of the first j sentences in order; start[j]: where the last batch of that begins.
+    best, start = [0.0] * (len(order) + 1), [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        width = lengths[order[j - 1]]  # the longest of any batch that ends at j
+        # On a tie the later start wins, so that equal lengths are cut every `size` with the remainder last.
+        cost, latest = min((best[i] + overhead + (j - i) * width, -i) for i in range(max(0, j - size), j))
+        best[j], start[j] = cost, -latest
+    batches, j = [], len(order)
+    while j:
+        batches.append(order[start[j]:j])
+        j = start[j]
+    return batches[::-1]
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _providers(device: str) -> list[str]:
+def execution_providers(device: str) -> list[str]:
+    """ONNX Runtime's execution providers for a device (auto, cpu, cuda); a UserError when cuda cannot run."""
     available = ort.get_available_providers()
     if device == "cpu" or (device == "auto" and CUDA_PROVIDER not in available):
         return [CPU_PROVIDER]
@@ -178,9 +200,9 @@ def _providers(device: str) -> list[str]:
     return [CUDA_PROVIDER, CPU_PROVIDER]
 
 
-def _session_options(threads: int | None = None) -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads if threads and threads > 0 else _physical_cores()
+    options.intra_op_num_threads = threads if threads and threads > 0 else physical_cores()
     options.inter_op_num_threads = 1  # the graph is one chain: parallelism is inside each operator
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     # Idle threads sleep instead of spinning: on a shared machine spinning steals the cores the work needs

@@ -12,7 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
-from pcc.bundle import BUNDLE_ENV, PRECISIONS, default_bundle_dir
+from pcc.bundle import BUNDLE_ENV, PRECISIONS, choose_precision, default_bundle_dir, read_bundle
 from pcc.errors import UserError
 from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 
@@ -70,7 +70,7 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serving.classifier import SentenceClassifier
+    from serving.classifier import execution_providers  # imports ONNX Runtime: only when serving
 
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: give at least 1")
@@ -85,9 +85,12 @@ def run(args: argparse.Namespace) -> int:
                             "for it once), or listen on 127.0.0.1")
         corrections = _writable_folder(Path(corrections))
     bundle = (args.bundle or default_bundle_dir()).resolve()
-    # Load the bundle once here: a missing file or an unusable device is reported as a one-line error,
-    # not as a traceback from every worker.
-    args.precision = SentenceClassifier(bundle, device=args.device, precision=args.precision).precision
+    # Check the bundle's files and the device here, so that a missing file or an unusable device is a one-line
+    # error, not a traceback from every worker; without loading the model, which each worker loads anyway
+    # (loading it here too added about a second before /readyz answered).
+    args.precision = choose_precision(bundle, args.precision)
+    read_bundle(bundle, args.precision)
+    execution_providers(args.device)
 
     env = {
         **os.environ,

@@ -11,7 +11,7 @@ from pcc.documents import prepare_text
 from pcc.errors import UserError
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS
-from serving.classifier import PaperAnalysis, SentenceClassifier
+from serving.classifier import PaperAnalysis, SentenceClassifier, length_batches
 from tests.conftest import REPO
 
 SENTENCES = ["警民关系紧张是当前面临的突出问题。", "原因在于部分民警执法不规范", "要加强队伍建设，提高执法公信力。", "一"]
@@ -50,6 +50,17 @@ def test_batching_by_length_keeps_the_input_order(tiny_bundle, classifier):
     for prediction, scores in zip(mixed, expected):
         assert np.allclose(list(prediction.scores.values()), list(scores.values()), atol=1e-5)
     assert classifier.classify([]) == []
+
+
+def test_length_batches_cut_where_padding_would_cost_more_than_a_run():
+    lengths = [40, 6, 5, 41, 7, 39]
+    batches = length_batches(lengths, 32, overhead=16)
+    # Padding the three short sentences to 41 tokens would waste 3 x 35 tokens, far more than one more run.
+    assert batches == [[2, 1, 4], [5, 0, 3]]
+    assert length_batches(lengths, 32, overhead=1000) == [[2, 1, 4, 5, 0, 3]]  # runs dear: one batch
+    # Never more than the batch size; equal lengths are cut as plain batches would be.
+    assert length_batches([9] * 70, 32) == [list(range(0, 32)), list(range(32, 64)), list(range(64, 70))]
+    assert length_batches([], 32) == []
 
 
 def test_the_context_is_part_of_the_input(classifier):

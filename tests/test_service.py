@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
+import onnxruntime
 import psutil
 import pytest
 
@@ -436,6 +438,22 @@ def test_pcc_serve_reports_a_busy_port(tiny_bundle):
         result = run_pcc_serve("--bundle", str(tiny_bundle), "--port", str(port))
     assert result.returncode == 2
     assert f"--port {port}: cannot listen there" in result.stderr
+
+
+def test_pcc_serve_reports_a_bundle_without_the_asked_precision(tiny_bundle, tmp_path):
+    fp32_only = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, fp32_only)
+    (fp32_only / "model.int8.onnx").unlink()
+    result = run_pcc_serve("--bundle", str(fp32_only), "--precision", "int8", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "model.int8.onnx: missing, the bundle is incomplete" in result.stderr
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in onnxruntime.get_available_providers(), reason="CUDA is available")
+def test_pcc_serve_reports_cuda_without_the_gpu_runtime(tiny_bundle):
+    result = run_pcc_serve("--bundle", str(tiny_bundle), "--device", "cuda", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "install onnxruntime-gpu" in result.stderr
 
 
 # --- who may write: POST /corrections beyond loopback --------------------------------------------------

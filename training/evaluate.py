@@ -19,7 +19,7 @@ from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, ModelInput
 from pcc.paths import DEV_GOLD, LATEST_MODEL, REPORTS, SENTENCES, WEAK_LABELS
 from pcc.prepare import collect_files, read_papers
 from pcc.records import LABELS, read_sentences
-from training.gold import REBUILT_PAPER, GoldSentence, normalise_text, place_gold, read_gold
+from training.gold import REBUILT_PAPER, GoldSentence, PlacedGold, normalise_text, place_gold, read_gold
 from training.labeling.apply import weak_label
 from training.labeling.weak_labels import read_weak_labels
 from training.labeling.heading_vocabulary import heading_class
@@ -68,19 +68,9 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
         raise UserError(f"--append {appended}: no such file")
     card = read_model_card(model_dir, required=True)
     weak_rows = read_weak_labels(weak_labels_path)
-    gold_rows = read_gold(gold_path)
-    if papers:
-        prepared, _ = read_papers(collect_files(papers), "pcc evaluate")
-        placed = place_gold(gold_rows, [s for paper in prepared for s in paper.sentences], rebuild=False)
-        # Site chrome that the reader left out is no miss; kept, it is scored like any sentence.
-        kept = [g for g, row in zip(placed.gold, gold_rows) if g.matched or not row.get("droppable")]
-        placed = replace(placed, gold=kept)
-    else:
-        placed = place_gold(gold_rows, read_sentences(sentences_path))
+    placed, missed = placed_gold(gold_path, sentences_path, papers)
     gold = placed.gold
     truth = np.array([LABELS.index(g.label) for g in gold])
-    # Only a reader can miss a sentence: without --papers, a row found nowhere is scored standing alone.
-    missed = np.array([bool(papers) and not g.matched for g in gold], dtype=bool)
 
     origin, model_probs = _model_predictions(gold, model_dir, card, placed.inputs(card))
     weak = _weak_label_predictions(gold, placed.papers)
@@ -110,6 +100,25 @@ def evaluate(gold_path: Path, model_dir: Path, sentences_path: Path, weak_labels
     for name, score in scores.items():
         print(f"{name}: macro-F1 {score['macro_f1']:.3f}")
     return report_path
+
+
+def placed_gold(gold_path: Path, sentences_path: Path, papers: list[str] | None = None
+                ) -> tuple[PlacedGold, np.ndarray]:
+    """The gold rows placed in their papers, as `pcc evaluate` scores them, and which rows no sentence holds. With
+    `papers`, the rows are looked for in those paper files as `pcc prepare` reads them; else in the prepared corpus
+    at `sentences_path`, with the papers it lacks rebuilt from the gold rows."""
+    gold_rows = read_gold(gold_path)
+    if papers:
+        prepared, _ = read_papers(collect_files(papers), "pcc evaluate")
+        placed = place_gold(gold_rows, [s for paper in prepared for s in paper.sentences], rebuild=False)
+        # Site chrome that the reader left out is no miss; kept, it is scored like any sentence.
+        kept = [g for g, row in zip(placed.gold, gold_rows) if g.matched or not row.get("droppable")]
+        placed = replace(placed, gold=kept)
+    else:
+        placed = place_gold(gold_rows, read_sentences(sentences_path))
+    # Only a reader can miss a sentence: without papers, a row found nowhere is scored standing alone.
+    missed = np.array([bool(papers) and not g.matched for g in placed.gold], dtype=bool)
+    return placed, missed
 
 
 def _model_predictions(gold, model_dir: Path, card: ModelCard, inputs: list[ModelInput]
