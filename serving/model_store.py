@@ -32,6 +32,8 @@ def save_bundle(bundle_dir: str | Path) -> str:
         for path in bundle_dir.iterdir():
             if path.is_file():
                 shutil.copy2(path, model.path_of(path.name))
+            elif path.is_dir() and not path.name.startswith("."):  # the map's embedder/
+                shutil.copytree(path, model.path_of(path.name))
     return str(model.tag)
 
 
