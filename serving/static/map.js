@@ -19,9 +19,13 @@
     return paper.year ? `${paper.title} (${paper.year})` : paper.title;
   }
 
+  function themeCount(count) {
+    return `${count} theme${count === 1 ? "" : "s"}`;
+  }
+
   function summaryLine(data) {
     const s = data.summary;
-    const counts = Object.entries(s.categories).map(([c, n]) => `${n.sentences} ${c} (${n.themes} themes)`);
+    const counts = Object.entries(s.categories).map(([c, n]) => `${n.sentences} ${c} (${themeCount(n.themes)})`);
     const years = Object.keys(s.papers_per_year);
     const span = years.length ? `, ${years[0]}–${years[years.length - 1]}` : "";
     return `${s.papers} papers${span}, ${s.rows} sentences; mapped ${counts.join(", ")}.`;
@@ -154,7 +158,7 @@
     for (const category of Object.keys(CATEGORY_NAMES)) {
       const section = node("section", { class: "map-category", "data-category": category });
       const counts = data.summary.categories[category];
-      section.append(node("h2", { class: category }, `${CATEGORY_NAMES[category]}: ${counts.themes} themes`));
+      section.append(node("h2", { class: category }, `${CATEGORY_NAMES[category]}: ${themeCount(counts.themes)}`));
       const positions = data.themes.map((t, i) => i).filter((i) => data.themes[i].category === category);
       if (!counts.sentences) section.append(node("p", { class: "map-empty" }, `No ${category} sentence.`));
       const largest = Math.max(1, ...positions.map((i) => data.themes[i].size));
