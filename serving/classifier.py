@@ -83,12 +83,12 @@ class SentenceClassifier:
         self._tokenizer = Tokenizer.from_file(str(self.bundle_dir / TOKENIZER_FILE))
         self._tokenizer.no_padding()  # batches are padded here, after sorting by length
         self._tokenizer.enable_truncation(self.max_length)
-        providers = _providers(device)
+        providers = execution_providers(device)
         # ORT 1.32's CPU SkipLayerNormalization kernel takes ~4x the time of the Add + LayerNormalization
         # it replaces (1.9 vs 0.45 ms at 32 x 60 x 384 on 2 cores); on CUDA the fused kernel is the fast one.
         unfused = ["SkipLayerNormFusion"] if providers == [CPU_PROVIDER] else []
         self._session = ort.InferenceSession(
-            str(self.bundle_dir / MODEL_FILES[precision]), _session_options(threads), providers=providers,
+            str(self.bundle_dir / MODEL_FILES[precision]), session_options(threads), providers=providers,
             disabled_optimizers=unfused,
         )
         self.providers: list[str] = self._session.get_providers()
@@ -166,7 +166,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _providers(device: str) -> list[str]:
+def execution_providers(device: str) -> list[str]:
     available = ort.get_available_providers()
     if device == "cpu" or (device == "auto" and CUDA_PROVIDER not in available):
         return [CPU_PROVIDER]
@@ -178,7 +178,7 @@ def _providers(device: str) -> list[str]:
     return [CUDA_PROVIDER, CPU_PROVIDER]
 
 
-def _session_options(threads: int | None = None) -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads if threads and threads > 0 else _physical_cores()
     options.inter_op_num_threads = 1  # the graph is one chain: parallelism is inside each operator
