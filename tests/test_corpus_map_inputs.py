@@ -78,3 +78,23 @@ def test_what_is_not_a_predictions_file_is_refused_naming_file_line_and_field(tm
     for path, message in cases.items():
         with pytest.raises(UserError, match=message):
             read_predictions([path])
+
+
+def test_papers_classified_in_the_service_become_the_same_input():
+    from pcc.documents import prepare_text
+    from serving.classifier import AnalyzedSentence, PaperAnalysis, Prediction
+    from serving.corpus_map.inputs import from_analyses
+
+    prepared = prepare_text("警民关系研究\n发表年份：2019\n一、问题\n部分民警与群众沟通不畅。\n二、对策\n要加强沟通。\n", paper_id="p")
+    labels = {"部分民警与群众沟通不畅。": "problem", "要加强沟通。": "countermeasure"}
+
+    def analysis(relabel: bool) -> PaperAnalysis:
+        return PaperAnalysis(prepared.paper, [
+            AnalyzedSentence(s, Prediction(labels.get(s.text, "other") if relabel else "other", 0.9, {}))
+            for s in prepared.sentences])
+
+    data = from_analyses([analysis(True)])
+    assert [(s.text, s.category) for s in data.sentences] == list(labels.items())
+    assert (data.papers[0].paper, data.papers[0].year, data.rows) == ("p", 2019, len(prepared.sentences))
+    with pytest.raises(UserError, match="none classified as a problem, cause or countermeasure"):
+        from_analyses([analysis(False)])

@@ -67,13 +67,17 @@ class CorpusMap:
 
 
 def build_map(data: MapInput, embed: Callable[[list[str]], np.ndarray], embedder: str,
-              settings: ThemeSettings = ThemeSettings()) -> CorpusMap:
-    """The map of `data`; `embed` turns texts into unit vectors (`SentenceEmbedder.embed`, or the Ray engine's)."""
+              settings: ThemeSettings = ThemeSettings(), stage: Callable[[str], None] | None = None) -> CorpusMap:
+    """The map of `data`; `embed` turns texts into unit vectors (`SentenceEmbedder.embed`, or the Ray engine's);
+    `stage` is told the name of each stage as it starts."""
+    stage = stage or (lambda name: None)
     seconds = {}
+    stage("embedding")
     started = time.perf_counter()
     vectors = embed([without_enumeration(s.text) for s in data.sentences])
     seconds["embedding"] = time.perf_counter() - started
 
+    stage("clustering")
     started = time.perf_counter()
     papers = np.array([s.paper for s in data.sentences])
     categories = [s.category for s in data.sentences]
@@ -99,6 +103,7 @@ def build_map(data: MapInput, embed: Callable[[list[str]], np.ndarray], embedder
                 similarity[chosen] = points[labels == number] @ (centre / np.linalg.norm(centre))
     seconds["clustering"] = time.perf_counter() - started
 
+    stage("naming")
     started = time.perf_counter()
     words = naming.words([s.text for s in data.sentences])
     for theme, keywords in zip(themes, naming.keywords([Counter(w for i in t.sentences for w in words[i])
@@ -110,6 +115,7 @@ def build_map(data: MapInput, embed: Callable[[list[str]], np.ndarray], embedder
             theme.central = [int(members[i]) for i in naming.central(points, local)]
     seconds["naming"] = time.perf_counter() - started
 
+    stage("links")
     started = time.perf_counter()
     problem_themes = [i for i, t in enumerate(themes) if t.category == "problem" and t.number is not None]
     found_links = []

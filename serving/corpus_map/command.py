@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--{given[0].replace('_', '-')} is an option of the Ray engine; add --engine ray")
         embedder = SentenceEmbedder(folder, args.precision, args.device, args.batch_size)
     try:
-        corpus_map = build_map(data, embedder.embed, embedder.describe(), settings)
+        corpus_map = build_map(data, embedder.embed, embedder.describe(), settings,
+                               stage=lambda name: print(f"pcc map: {name} ...", file=sys.stderr, flush=True))
     finally:
         if args.engine == "ray":
             embedder.close()

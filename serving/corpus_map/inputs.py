@@ -36,8 +36,6 @@ class MapSentence:
     index: int  # position in its paper, as `pcc prepare` numbers it
     text: str
     category: str
-    confidence: float | None
-    is_heading: bool
 
     def id(self, papers: list[Paper]) -> str:
         """The sentence id `pcc prepare` gives (`<paper id>/<index>`)."""
@@ -75,8 +73,7 @@ def read_predictions(paths: list[Path]) -> MapInput:
             if label is None:
                 unclassified += 1
             elif label in CATEGORIES:
-                sentences.append(MapSentence(papers[key], int(row["index"]), row["text"], label,
-                                             _number(row.get("confidence")), bool(row.get("is_heading"))))
+                sentences.append(MapSentence(papers[key], int(row["index"]), row["text"], label))
         if count == 0:
             raise UserError(f"{path}: no rows; run `pcc predict` on the papers first (an empty output means no "
                             "paper could be read: see its .errors.jsonl)")
@@ -140,10 +137,6 @@ def _checked(row: dict, where: str) -> str | None:
     return label
 
 
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _unique_keys(papers: list[Paper]) -> None:
     """A paper id used by two sources gets its source in its key."""
     seen: dict[str, int] = {}
@@ -160,8 +153,7 @@ def from_analyses(analyses: list) -> MapInput:
     papers = [Paper(a.paper.paper_id, a.paper.paper_id, a.paper.title, a.paper.source, a.paper.year)
               for a in analyses]
     _unique_keys(papers)
-    sentences = [MapSentence(position, item.sentence.index, item.sentence.text, item.prediction.label,
-                             item.prediction.confidence, item.sentence.is_heading)
+    sentences = [MapSentence(position, item.sentence.index, item.sentence.text, item.prediction.label)
                  for position, analysis in enumerate(analyses) for item in analysis.sentences
                  if item.prediction is not None and item.prediction.label in CATEGORIES]
     rows = sum(len(a.sentences) for a in analyses)

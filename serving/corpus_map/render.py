@@ -177,6 +177,10 @@ def write_themes_csv(corpus_map: CorpusMap, path: Path) -> None:
 def markdown(corpus_map: CorpusMap, out_dir: Path) -> str:
     data, themes = corpus_map.input, corpus_map.themes
     facts = summary(corpus_map)
+    pairs = {pair.problem: pair for pair in corpus_map.pairs}
+    links: dict[int, list] = {}
+    for link in corpus_map.links:
+        links.setdefault(link.problem, []).append(link)
     counts = facts["categories"]
     years = corpus_map.papers_per_year()
     lines = ["# Corpus map: problems, causes and countermeasures", "",
@@ -195,7 +199,7 @@ def markdown(corpus_map: CorpusMap, out_dir: Path) -> str:
         lines += ["Only one paper: a theme needs no second paper here, and links across papers need at least two "
                   "papers (the nearest cause and countermeasure of each problem sentence are still given).", ""]
     for category in CATEGORIES:
-        chosen = [i for i in corpus_map.themes_of(category)]
+        chosen = corpus_map.themes_of(category)
         heading = f"{HEADINGS[category]} ({CHINESE_LABELS[category]})"
         if not counts[category]["sentences"]:
             lines += [f"## {heading}", "", f"No sentence was classified as a {category}.", ""]
@@ -212,11 +216,11 @@ def markdown(corpus_map: CorpusMap, out_dir: Path) -> str:
                          f"({len(theme.papers) / len(data.papers):.0%}) | {_years(corpus_map, theme)} |")
         lines.append("")
         for i in chosen:
-            lines += _theme_section(corpus_map, i)
+            lines += _theme_section(corpus_map, i, pairs, links)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _theme_section(corpus_map: CorpusMap, position: int) -> list[str]:
+def _theme_section(corpus_map: CorpusMap, position: int, pairs: dict, links: dict[int, list]) -> list[str]:
     data, themes = corpus_map.input, corpus_map.themes
     theme = themes[position]
     lines = [f"### {theme.id}: {theme.name}", "", "Most central:", ""]
@@ -226,7 +230,7 @@ def _theme_section(corpus_map: CorpusMap, position: int) -> list[str]:
     if theme.category != "problem":
         return lines
     for kind in ("cause", "countermeasure"):
-        found = [link for link in corpus_map.links if link.problem == position and link.kind == kind]
+        found = [link for link in links.get(position, []) if link.kind == kind]
         if found:
             lines.append(f"Linked {kind}s (papers discussing both, lift over chance): " + "; ".join(
                 f"{themes[link.other].id} {themes[link.other].name} (lift {link.lift:.2f}, {len(link.papers)} "
@@ -234,7 +238,6 @@ def _theme_section(corpus_map: CorpusMap, position: int) -> list[str]:
         else:
             lines.append(f"Linked {kind}s: none above chance in at least 2 papers.")
         lines.append("")
-    pairs = {pair.problem: pair for pair in corpus_map.pairs}
     examples = [pairs[s] for s in theme.central if s in pairs]
     if examples:
         lines += ["Within its papers, the nearest cause and countermeasure of its central sentences:", ""]

@@ -48,12 +48,12 @@
     return item;
   }
 
-  function sentenceItem(data, position, withPair) {
+  function sentenceItem(data, position, pairOf) {
     const sentence = data.sentences[position];
     const item = node("li", { class: "map-sentence", "data-id": sentence.id });
     item.append(node("span", { class: "map-text" }, sentence.text),
                 node("span", { class: "map-paper" }, ` — ${paperLabel(data, sentence.paper)}`));
-    const pair = withPair && data.pairs.find((p) => p.problem === position);
+    const pair = pairOf && pairOf.get(position);
     if (pair) {
       const found = node("div", { class: "map-pair" });
       for (const kind of KINDS) {
@@ -91,7 +91,7 @@
     return chart;
   }
 
-  function detail(data, position) {
+  function detail(data, position, pairOf) {
     const theme = data.themes[position];
     const panel = node("section", { id: "theme-detail", "data-theme": theme.id, "aria-live": "polite" });
     panel.append(node("h3", { class: theme.category }, `${theme.id}: ${theme.number === null ? "noise 未归类" : theme.name}`));
@@ -112,7 +112,7 @@
     const shown = theme.sentences.length < theme.size ? ` (${theme.sentences.length} of ${theme.size} shown)` : "";
     panel.append(node("h4", {}, `Sentences 句子${shown}`));
     const list = node("ol", { class: "map-sentences" });
-    for (const sentence of theme.sentences) list.append(sentenceItem(data, sentence, theme.category === "problem"));
+    for (const sentence of theme.sentences) list.append(sentenceItem(data, sentence, theme.category === "problem" ? pairOf : null));
     panel.append(list);
     return panel;
   }
@@ -150,9 +150,10 @@
     const columns = node("div", { class: "map-columns" });
     const detailSlot = node("div", { id: "theme-detail-slot" });
     const buttons = [];
+    const pairOf = new Map(data.pairs.map((pair) => [pair.problem, pair]));
     const select = (position) => {
       for (const button of buttons) button.setAttribute("aria-pressed", String(button.dataset.theme === data.themes[position].id));
-      detailSlot.replaceChildren(detail(data, position));
+      detailSlot.replaceChildren(detail(data, position, pairOf));
       detailSlot.scrollIntoView({ block: "nearest" });
     };
     for (const category of Object.keys(CATEGORY_NAMES)) {
