@@ -5,6 +5,9 @@ A bundle holds `model.onnx` (fp32), `model.int8.onnx`, `tokenizer.json` and `bun
 fields that say how the model reads a sentence (`labels`, `max_length`, `use_heading`, `context`) and its
 `base_model`, the graph's `input_names` and `pad_token_id`, where it comes from (`source_model`, `exported_at`,
 `opset`, the export `settings`), the export `checks`, and `int8_scheme`: how its int8 model was quantised.
+Unless exported with --no-embedder, it also holds `embedder/`, the corpus map's sentence embedder
+(`training.exporters.embedder`): the same model files and tokenizer name, and `embedder.json` in place of
+`bundle.json`.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ PRECISIONS = tuple(MODEL_FILES)
 # its batch; or ONNX Runtime's dynamic quantisation, whose ranges come from each batch.
 CALIBRATED, DYNAMIC = "calibrated", "dynamic"
 INT8_SCHEMES = (CALIBRATED, DYNAMIC)
+EMBEDDER_DIR = "embedder"
+EMBEDDER_RECORD = "embedder.json"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")  # the inputs a graph may take, in this order
 # bundle.json fields without which a bundle cannot be run, with their JSON types; the others have defaults.
 _REQUIRED = {"labels": (list, "a list of labels"), "max_length": (int, "a whole number"),
@@ -121,3 +126,14 @@ def choose_precision(bundle_dir: str | Path, precision: str | None) -> str:
     bundle = read_bundle(bundle_dir)
     passed = bundle.int8_scheme == CALIBRATED and bundle.int8_passed
     return "int8" if passed and (Path(bundle_dir) / MODEL_FILES["int8"]).is_file() else "fp32"
+
+
+def read_embedder_record(folder: str | Path) -> dict | None:
+    """`embedder.json` of a complete embedder folder, or None when any of its files is missing or unreadable."""
+    folder = Path(folder)
+    if not all((folder / name).is_file() for name in (EMBEDDER_RECORD, TOKENIZER_FILE, MODEL_FILES["fp32"])):
+        return None
+    try:
+        return json.loads((folder / EMBEDDER_RECORD).read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("training.evaluate", "score rules, baseline and model against a gold file"),
     "export": ("training.exporters.onnx", "export the fine-tuned model to an ONNX bundle"),
     "predict": ("serving.predict", "classify the sentences of papers with the ONNX bundle"),
+    "map": ("serving.corpus_map.command", "map the themes of problems, causes and countermeasures across papers"),
     "review": ("serving.review", "pick the sentences the model is least sure of, to label by hand"),
     "serve": ("serving.serve", "start the HTTP service and web page"),
 }

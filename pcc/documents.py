@@ -228,6 +228,29 @@ def join_wrapped_lines(lines: list[Line]) -> list[Line]:
     return paragraphs
 
 
+# A year of publication stated at the top of a paper: a labelled date (发表年份：2018, 发布时间：2021-09-14, 收稿日期：…),
+# a line of its own in brackets (（2016年）, （2017年第4期）) or a journal issue (2017年第4期). A year in the title
+# (2023年某市…调查报告) is what the paper is about, not when it appeared.
+_YEAR = r"((?:19|20)\d{2})"
+_YEAR_LINES = (
+    re.compile(rf"(?:发表|出版|发布|刊发|刊出|收稿)(?:年份|时间|日期)\s*[:：]\s*{_YEAR}"),
+    re.compile(rf"^[（(]\s*{_YEAR}\s*年?(?:\s*第\s*\d+\s*期)?\s*[）)]$"),
+    re.compile(rf"{_YEAR}\s*年\s*第\s*\d+\s*期"),
+)
+_YEAR_SEARCH = 8  # lines from the top of a paper looked through
+
+
+def publication_year(raw_lines: list[str]) -> int | None:
+    """The year of publication that a line among a paper's first lines states, or None."""
+    lines = [line.strip() for line in raw_lines if line.strip()][:_YEAR_SEARCH]
+    for pattern in _YEAR_LINES:
+        for line in lines:
+            match = pattern.search(line)
+            if match:
+                return int(match.group(1))
+    return None
+
+
 def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
     """The paper's title and its front units — title, subtitle, the title repeated glued to the
     first sentence, author names — and the remaining lines."""
@@ -325,6 +348,7 @@ def prepare_text(text: str, title: str | None = None, paper_id: str = "text") ->
     kept, left_out = leave_out_furniture(text.splitlines())
     prepared = prepare_lines([line for _, line in kept], paper_id=paper_id, source="<text>", title=title)
     prepared.left_out = left_out
+    prepared.paper.year = publication_year(([title] if title else []) + text.splitlines()[:_YEAR_SEARCH])
     return prepared
 
 
@@ -332,7 +356,8 @@ def load_document(path: str | Path) -> list[PreparedPaper]:
     """One file → its papers, cleaned and segmented, each with the lines of its part of the file that it leaves
     out. A file holding several papers gives ids `<stem>#01`, …"""
     path = Path(path)
-    kept, left_out = leave_out_furniture(read_text(path).splitlines())
+    raw_lines = read_text(path).splitlines()
+    kept, left_out = leave_out_furniture(raw_lines)
     lines = [line for _, line in kept]
     groups = split_papers(lines) if path.suffix.lower() == ".txt" else [lines]
     groups = [group for group in groups if any(line.strip() for line in group)]
@@ -345,6 +370,10 @@ def load_document(path: str | Path) -> list[PreparedPaper]:
         prepared = prepare_lines(group, paper_id=paper_id, source=str(path), ordinal=ordinal, fallback_title=path.stem)
         end = starts[ordinal] if ordinal < len(starts) else float("inf")
         prepared.left_out = [item for item in left_out if (ordinal == 1 or item.line >= start) and item.line < end]
+        # from the raw lines, the first paper's from the top of the file: a year line is often left out as page
+        # furniture or chrome, before or inside the paper
+        top = 0 if ordinal == 1 else start - 1
+        prepared.paper.year = publication_year(raw_lines[top:top + _YEAR_SEARCH])
         if prepared.sentences:
             papers.append(prepared)
     if not papers:

@@ -48,6 +48,7 @@ def paper_row(prepared: PreparedPaper) -> dict:
         "title": paper.title,
         "source": paper.source,
         "ordinal": paper.ordinal,
+        "year": paper.year,
         "n_sentences": len(sentences),
         "n_headings": sum(s.is_heading for s in sentences),
         "n_garbled": sum(s.quality == "garbled" for s in sentences),

@@ -30,6 +30,7 @@ class Paper:
     title: str
     source: str  # path of the file it was read from
     ordinal: int = 1  # position of the paper inside its file, from 1
+    year: int | None = None  # of publication, where a line at its top gives it (`pcc.documents.publication_year`)
 
 
 @dataclass

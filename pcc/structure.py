@@ -37,6 +37,16 @@ def enumeration(text: str) -> tuple[str, int | None] | None:
     return None
 
 
+def without_enumeration(text: str) -> str:
+    """The text without the list marker it opens with ("（二）重打击轻教育。" → "重打击轻教育。"), so that what two
+    items say is compared, not their numbering."""
+    for _, pattern in _ENUMERATOR_STYLES:
+        match = pattern.match(text)
+        if match:
+            return text[match.end():].lstrip(" \u3000，,：:、") or text
+    return text
+
+
 def _number(numeral: str) -> int | None:
     if numeral in _SEQUENCE or numeral == "最后":
         return _SEQUENCE.get(numeral)

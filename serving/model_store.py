@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pcc.bundle import read_bundle
+from pcc.bundle import BUNDLE_FILE, read_bundle
 from pcc.errors import UserError
 
 STORE_MODEL = "pcc-classifier"
@@ -53,15 +53,20 @@ def save_bundle(bundle_dir: str | Path, keep: int) -> Stored:
         for path in bundle_dir.iterdir():
             if path.is_file():
                 shutil.copy2(path, model.path_of(path.name))
+            elif path.is_dir() and not path.name.startswith("."):  # the map's embedder/
+                shutil.copytree(path, model.path_of(path.name))
     return Stored(str(model.tag), False, _prune(keep))
 
 
 def bundle_fingerprint(bundle_dir: Path) -> str:
-    """SHA-256 of the bundle's files, bundle.json without the record of the export (`_EXPORT_RECORD`)."""
+    """SHA-256 of the bundle's files, those of its embedder/ included (what `save_bundle` copies), bundle.json
+    without the record of the export (`_EXPORT_RECORD`)."""
     digest = hashlib.sha256()
-    for path in sorted(path for path in bundle_dir.iterdir() if path.is_file()):
-        digest.update(path.name.encode() + b"\0")
-        if path.name == "bundle.json":
+    files = [path for path in bundle_dir.rglob("*") if path.is_file()
+             and (path.parent == bundle_dir or not path.relative_to(bundle_dir).parts[0].startswith("."))]
+    for path in sorted(files):
+        digest.update(path.relative_to(bundle_dir).as_posix().encode() + b"\0")
+        if path == bundle_dir / BUNDLE_FILE:
             bundle = json.loads(path.read_text(encoding="utf-8"))
             digest.update(json.dumps({key: value for key, value in bundle.items() if key not in _EXPORT_RECORD},
                                      sort_keys=True).encode())

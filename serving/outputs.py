@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
 CHECKPOINT_SECONDS = 3.0
-CSV_FIELDS = ["paper", "title", "source", "index", "text", "heading_path", "lead", "is_heading", "quality", "label",
-              "confidence", *(f"score_{label}" for label in LABELS)]
+CSV_FIELDS = ["paper", "title", "source", "year", "index", "text", "heading_path", "lead", "is_heading", "quality",
+              "label", "confidence", *(f"score_{label}" for label in LABELS)]
 SUMMARY_SECTIONS = {"problem": "Problems (问题)", "cause": "Causes (原因)", "countermeasure": "Countermeasures (对策)"}
 
 
@@ -130,6 +130,7 @@ def _row(paper: Paper, item: AnalyzedSentence) -> dict:
         "paper": paper.paper_id,
         "title": paper.title,
         "source": paper.source,
+        "year": paper.year,
         "index": sentence.index,
         "text": sentence.text,
         "heading_path": sentence.heading_path,
@@ -159,6 +160,7 @@ def write_rows(path: Path, rows: list[dict]) -> None:
             writer.writerow({
                 **{k: v for k, v in row.items() if k in CSV_FIELDS},
                 "heading_path": HEADING_SEPARATOR.join(row["heading_path"]),
+                "year": "" if row.get("year") is None else row["year"],
                 "label": row["label"] or "",
                 "confidence": "" if row["confidence"] is None else row["confidence"],
                 **{f"score_{label}": scores.get(label, "") for label in LABELS},
@@ -181,7 +183,7 @@ def read_rows(path: Path, advice: str = "choose another --out or drop --resume")
     for number, row in enumerate(rows, 1):
         if "source" not in row:
             raise UserError(f"{path}: row {number} has no 'source'; it is not a `pcc predict` output: {advice}")
-    return rows if suffix in (".jsonl", ".parquet") else [_from_csv(row) for row in rows]
+    return rows if suffix in (".jsonl", ".parquet") else [row_from_csv(row) for row in rows]
 
 
 PART_PATTERN = "part-*.parquet"
@@ -209,8 +211,8 @@ def _write_part(folder: Path, rows: list[dict]) -> Path:
     parts = sorted(folder.glob(PART_PATTERN))
     number = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
     schema = pa.schema([("paper", pa.string()), ("title", pa.string()), ("source", pa.string()),
-                        ("index", pa.int64()), ("text", pa.string()), ("heading_path", pa.list_(pa.string())),
-                        ("lead", pa.string()),
+                        ("year", pa.int64()), ("index", pa.int64()), ("text", pa.string()),
+                        ("heading_path", pa.list_(pa.string())), ("lead", pa.string()),
                         ("is_heading", pa.bool_()), ("quality", pa.string()), ("label", pa.string()),
                         ("confidence", pa.float64()), ("scores", pa.struct([(label, pa.float64()) for label in LABELS]))])
     part = folder / f"part-{number:05d}.parquet"
@@ -220,10 +222,11 @@ def _write_part(folder: Path, rows: list[dict]) -> Path:
     return part
 
 
-def _from_csv(row: dict) -> dict:
+def row_from_csv(row: dict) -> dict:
     classified = bool(row.get("label"))
     return {
         **{k: row.get(k) for k in ("paper", "title", "source", "text", "quality")},
+        "year": int(row["year"]) if row.get("year") else None,
         "index": int(row.get("index") or 0),
         "heading_path": row["heading_path"].split(HEADING_SEPARATOR) if row.get("heading_path") else [],
         "lead": row.get("lead") or None,

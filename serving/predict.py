@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="paper files, folders (searched recursively) or glob patterns (.txt, .pdf, .docx)")
     parser.add_argument("--table", type=Path, action="append", default=[], metavar="FILE",
                         help="a table of papers, one per row: .parquet (a file or a folder of them) or .jsonl with "
-                             "the columns paper_id, text and optional title; may be repeated")
+                             "the columns paper_id, text and optional title and year; may be repeated")
     parser.add_argument("--sentences", type=Path, metavar="FILE",
                         help="classify sentences instead of papers: each line of FILE alone, or in a .jsonl FILE "
                              "each object's `text` with its optional `heading_path` and `lead`")

@@ -75,18 +75,7 @@ class RayEngine:
 
     def __init__(self, args: argparse.Namespace, outputs: Outputs):
         self.outputs = outputs
-        self.workers = DEFAULT_WORKERS if args.workers is None else args.workers
-        self.gpus = args.gpus_per_worker or 0.0
-        self.cpus = 1.0 if args.cpus_per_worker is None else args.cpus_per_worker
-        if self.workers < 1:
-            raise UserError(f"--workers {self.workers}: must be at least 1")
-        if self.gpus < 0 or self.cpus <= 0:
-            raise UserError("--gpus-per-worker must be 0 or more and --cpus-per-worker more than 0")
-        if self.gpus and args.device == "cpu":
-            raise UserError("--device cpu and --gpus-per-worker: a worker given a GPU runs on it; drop one of them")
-        if not self.gpus and args.device == "cuda":
-            raise UserError("--device cuda with --engine ray needs GPUs for the workers: add --gpus-per-worker 1")
-        self.device = "cuda" if self.gpus else "cpu"
+        self.workers, self.cpus, self.gpus, self.device = worker_options(args)
         given = args.bundle or default_bundle_dir()
         precision = choose_precision(given, args.precision)
         bundle = read_bundle(given, precision)
@@ -96,9 +85,9 @@ class RayEngine:
         self._describe = lambda provider: describe_run(Path(given), precision, provider, bundle)
         outputs.classified_by = self._describe(CUDA_PROVIDER if self.gpus else CPU_PROVIDER)
         self._context_before: tuple | None = None
-        self.started_ray = _connect(args.address, self.workers * self.cpus + 1)
+        self.started_ray = connect(args.address, self.workers * self.cpus + 1)
         try:
-            self._check_resources()
+            check_resources(self.workers, self.cpus, self.gpus)
         except BaseException:
             self.close()
             raise
@@ -168,19 +157,36 @@ class RayEngine:
             return None
         return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
-    def _check_resources(self) -> None:
-        total = ray.cluster_resources()
-        cpus, gpus = total.get("CPU", 0), total.get("GPU", 0)
-        if cpus < self.workers * self.cpus + 1:
-            raise UserError(f"the Ray cluster has {cpus:g} CPU(s): {self.workers} worker(s) × {self.cpus:g} CPU(s) "
-                            "and one CPU for reading papers do not fit; use fewer --workers or a smaller "
-                            "--cpus-per-worker")
-        if gpus < self.workers * self.gpus:
-            raise UserError(f"the Ray cluster has {gpus:g} GPU(s): {self.workers} worker(s) × {self.gpus:g} GPU(s) "
-                            "do not fit; use fewer --workers or a smaller --gpus-per-worker")
+
+def worker_options(args: argparse.Namespace) -> tuple[int, float, float, str]:
+    """(workers, CPUs and GPUs per worker, device) of the Ray options of `args`; a UserError when they clash."""
+    workers = DEFAULT_WORKERS if args.workers is None else args.workers
+    gpus = args.gpus_per_worker or 0.0
+    cpus = 1.0 if args.cpus_per_worker is None else args.cpus_per_worker
+    if workers < 1:
+        raise UserError(f"--workers {workers}: must be at least 1")
+    if gpus < 0 or cpus <= 0:
+        raise UserError("--gpus-per-worker must be 0 or more and --cpus-per-worker more than 0")
+    if gpus and args.device == "cpu":
+        raise UserError("--device cpu and --gpus-per-worker: a worker given a GPU runs on it; drop one of them")
+    if not gpus and args.device == "cuda":
+        raise UserError("--device cuda with --engine ray needs GPUs for the workers: add --gpus-per-worker 1")
+    return workers, cpus, gpus, "cuda" if gpus else "cpu"
 
 
-def _connect(address: str | None, cpus_needed: float) -> bool:
+def check_resources(workers: int, cpus: float, gpus: float) -> None:
+    """The cluster must hold the workers' CPUs and GPUs, and one CPU for the reading tasks."""
+    total = ray.cluster_resources()
+    have_cpus, have_gpus = total.get("CPU", 0), total.get("GPU", 0)
+    if have_cpus < workers * cpus + 1:
+        raise UserError(f"the Ray cluster has {have_cpus:g} CPU(s): {workers} worker(s) × {cpus:g} CPU(s) and one "
+                        "CPU for reading do not fit; use fewer --workers or a smaller --cpus-per-worker")
+    if have_gpus < workers * gpus:
+        raise UserError(f"the Ray cluster has {have_gpus:g} GPU(s): {workers} worker(s) × {gpus:g} GPU(s) do not "
+                        "fit; use fewer --workers or a smaller --gpus-per-worker")
+
+
+def connect(address: str | None, cpus_needed: float) -> bool:
     """Join the cluster at `address`, or start Ray on this machine; True when this call did either (so `close`
     disconnects or stops it)."""
     if address and address != "auto":

@@ -1,5 +1,6 @@
 """The HTTP service: `POST /classify`, `POST /analyze`, `POST /analyze_file` (a .pdf, .docx or .txt paper),
-`POST /corrections`, the web page at `/`, BentoML's health and metrics.
+`POST /map_files` (the corpus map of several papers or a .zip of them), `POST /corrections`, the web page at `/`,
+BentoML's health and metrics.
 
 Start it with `pcc serve` or `bentoml serve serving.service:PCC`; `bentoml build` packs it into a Bento with the
 newest `pcc-classifier` of the model store (bentofile.yaml names it). Settings come from the environment, so the same service runs under
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import threading
 from dataclasses import asdict
 from typing import Annotated, Optional
 
@@ -39,7 +41,7 @@ from pcc.paths import API_TOKEN_ENV, CORRECTIONS_ENV
 from pcc.records import Sentence
 from serving.corrections import CorrectionsIn, CorrectionStore
 from serving.model_store import STORE_MODEL
-from serving.uploads import ReadLimits, Refused, limited, read_upload, receive_paper
+from serving.uploads import ReadLimits, Refused, limited, read_papers, read_upload, receive_paper, receive_papers
 from serving.web import page_app
 
 MAX_SENTENCES = 256
@@ -49,6 +51,11 @@ MAX_TITLE_CHARS = 500
 MAX_HEADING_DEPTH = 8
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a paper file sent to /analyze_file
 MAX_CORRECTIONS_BYTES = 4 * 1024 * 1024  # a request to /corrections
+# /map_files: the papers of one map are classified and embedded within the request's time (traffic timeout).
+MAX_MAP_BYTES = 20 * 1024 * 1024  # the request
+MAX_MAP_UNPACKED_BYTES = 50 * 1024 * 1024  # the papers of a .zip, unpacked
+MAX_MAP_FILES = 50  # paper files, those inside a .zip counted one by one
+MAX_MAP_CHARS = 300_000  # characters of text of all the papers
 
 # Sentences per ONNX Runtime call. The classifier sorts sentences by length before cutting batches; small
 # batches keep padding small, and on CPU 8 classified the seed corpus ~1.8x faster per sentence than 32.
@@ -153,6 +160,20 @@ async def analyze_file(request: Request) -> JSONResponse:
     return JSONResponse(analysis.model_dump())
 
 
+async def map_files(request: Request) -> JSONResponse:
+    """POST /map_files: several .pdf, .docx or .txt papers (or a .zip of them) in the multipart field `files` →
+    the corpus map of their problems, causes and countermeasures (`serving.corpus_map.render.page_data`), with
+    the files read and those skipped (each file read as by /analyze_file, within UPLOAD_LIMITS). Refusals are 4xx
+    with {"error": message}; 503 when the bundle has no embedder."""
+    try:
+        files = await receive_papers(request, MAX_MAP_BYTES, MAX_MAP_FILES, MAX_MAP_UNPACKED_BYTES)
+        papers, skipped = await read_papers(files, MAX_MAP_CHARS, UPLOAD_LIMITS, request.is_disconnected)
+        answer = await run_in_threadpool(bentoml.get_current_service().map_upload, papers, skipped)
+    except Refused as refused:
+        return refused.response()
+    return JSONResponse(answer)
+
+
 async def save_corrections(request: Request) -> JSONResponse:
     """POST /corrections: {paper, corrections: [{text, heading_path, label, previous_label}]} → appended to
     $PCC_CORRECTIONS_DIR/corrections.jsonl (`serving.corrections`); 404 when no folder is configured."""
@@ -175,6 +196,7 @@ async def save_corrections(request: Request) -> JSONResponse:
 
 
 @bentoml.asgi_app(page_app([Route("/analyze_file", analyze_file, methods=["POST"]),
+                            Route("/map_files", map_files, methods=["POST"]),
                             Route("/corrections", save_corrections, methods=["POST"])]), path="/")
 @bentoml.service(
     name="pcc",
@@ -194,6 +216,8 @@ class PCC:
         self.corrections = _correction_store(self.classifier.bundle)
         self.api_token = os.environ.get(API_TOKEN_ENV) or None
         self.open_to_others = listens_beyond_loopback()
+        self._embedder = None  # loaded by the first /map_files request: most requests never need it
+        self._embedder_lock = threading.Lock()
 
     def check_write_access(self, request: Request) -> None:
         """A Refused unless `request` may change what is on disk: with $PCC_API_TOKEN set, only a request that sends
@@ -238,6 +262,39 @@ class PCC:
                        for index, (paper, item) in enumerate(items)],
             papers=[PaperOut(paper=a.paper.paper_id, title=a.paper.title, sentences=len(a.sentences)) for a in analyses],
             left_out=[LeftOutLine(paper=p.paper.paper_id, **asdict(line)) for p in prepared for line in p.left_out])
+
+    def map_upload(self, papers: list[PreparedPaper], skipped: list[dict]) -> dict:
+        """The corpus map of the papers read from uploaded files (`serving.uploads.read_papers`), with the files
+        it `skipped`; a Refused when they hold nothing to map."""
+        from pcc.errors import UserError
+        from serving.corpus_map.build import build_map
+        from serving.corpus_map.inputs import from_analyses
+        from serving.corpus_map.render import page_data
+
+        analyses = self.classifier.classify_papers(papers)
+        try:
+            data = from_analyses(analyses)
+        except UserError as error:
+            raise Refused(422, f"{error}; send papers that discuss problems, causes or countermeasures") from None
+        embedder = self.embedder()
+        corpus_map = build_map(data, lambda texts: embedder.embed(texts, progress=False), embedder.describe())
+        read = [{"file": a.paper.source, "paper": a.paper.paper_id, "title": a.paper.title,
+                 "sentences": len(a.sentences)} for a in analyses]
+        return {**page_data(corpus_map), "files": read, "skipped": skipped}
+
+    def embedder(self):
+        """The bundle's sentence embedder, loaded once; a Refused (503) when the bundle has none."""
+        from pcc.bundle import read_embedder_record
+        from serving.corpus_map.embedder import SentenceEmbedder, embedder_dir
+
+        with self._embedder_lock:
+            if self._embedder is None:
+                folder = embedder_dir(self.classifier.bundle_dir)
+                if read_embedder_record(folder) is None:
+                    raise Refused(503, f"this server's bundle has no sentence embedder ({folder}), which the map "
+                                       "needs; run `pcc export --embedder-only` and restart the server")
+                self._embedder = SentenceEmbedder(folder, device=DEVICE, batch_size=ONNX_BATCH_SIZE * 2)
+            return self._embedder
 
 
 def _sentence_fields(item) -> dict:

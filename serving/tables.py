@@ -1,7 +1,8 @@
 """Tables of papers for `pcc predict --table`: corpora already in a data lake, one paper per row.
 
 A table is a Parquet file (or a folder of Parquet files) or a JSON Lines file with the columns `paper_id`
-(text or a whole number, unique in the table), `text` (the paper) and, optionally, `title`. A row's text goes
+(text or a whole number, unique in the table), `text` (the paper) and, optionally, `title` and `year` (of
+publication; without it, a year stated at the top of the text is used). A row's text goes
 through `pcc.documents.prepare_text` with its title, as a pasted paper does; its rows in the output have the
 table as `source` and `paper_id` as `paper`. Both engines read tables through this module (the Ray engine
 reads the rows with Ray Data and prepares each with `prepare_row`), so a row gives the same sentences in both.
@@ -20,9 +21,9 @@ from pcc.records import read_numbered_jsonl
 
 TABLE_SUFFIXES = (".parquet", ".jsonl")
 REQUIRED_COLUMNS = ("paper_id", "text")
-OPTIONAL_COLUMNS = ("title",)
+OPTIONAL_COLUMNS = ("title", "year")
 DONE, REPEAT = "done", "repeat"
-_NEEDS = "a table of papers needs the columns paper_id and text (title is optional)"
+_NEEDS = "a table of papers needs the columns paper_id and text (title and year are optional)"
 
 
 def table_format(path: Path) -> str:
@@ -113,10 +114,17 @@ def prepare_row(row: dict, source: str) -> PreparedPaper:
         raise UserError(f"{source}: paper_id {paper_id!r}: field 'text' must be non-empty text")
     if title is not None and not isinstance(title, str):
         raise UserError(f"{source}: paper_id {paper_id!r}: field 'title' must be text or absent")
+    year = row.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, numbers.Integral)
+                             or not 1000 <= year <= 2999):
+        raise UserError(f"{source}: paper_id {paper_id!r}: field 'year' must be a year (a whole number, e.g. 2019) "
+                        "or absent")
     prepared = prepare_text(text, title=(title or "").strip() or None, paper_id=paper_id)
     if not prepared.sentences:
         raise UserError(f"{source}: paper_id {paper_id!r}: no sentences found after cleaning")
     prepared.paper.source = source
+    if year is not None:  # the table's year over one read from the text
+        prepared.paper.year = int(year)
     return prepared
 
 

@@ -1,17 +1,19 @@
-"""A paper file sent over HTTP (`POST /analyze_file`): received within a size limit and read by the readers of
-`pcc prepare` in a process of its own, within a time and memory limit. Whatever is wrong with it is a `Refused`
-(status code and a message naming the file and what to do): 400 no file in the form, 413 too large (the request,
-the archive's expansion, the text, or the time or memory reading it took), 415 a type that is not read, 422 a file
-that cannot be read (encrypted, scanned without a text layer, damaged, not text).
+"""Paper files sent over HTTP (`POST /analyze_file` one, `POST /map_files` several or a .zip of them): received
+within size limits and each read by the readers of `pcc prepare` in a process of its own, within a time and memory
+limit. Whatever is wrong is a `Refused` (status code and a message naming the file and what to do): 400 no file in
+the form, 413 too large or too many (the request, the files, an archive's expansion, the text, or the time or
+memory reading a file took), 415 a type that is not read, 422 a file that cannot be read (encrypted, scanned
+without a text layer, damaged, not text).
 
 BentoML's own file inputs read the whole upload into memory before the service sees it, and fetch a URL
-given in place of the file; hence a plain Starlette route (`serving.service.analyze_file`) with this module.
+given in place of the file; hence plain Starlette routes (`serving.service.analyze_file`, `map_files`) with
+this module.
 
 The readers run in a child process (`python -m serving.uploads`), not in a thread of the worker: a thread cannot
 be stopped, so a file that takes minutes to read (a zip bomb the archive check lets through, a huge text) would
 go on using the worker's CPU and memory after its request has timed out. The child limits its own address space
 (RLIMIT_AS) and CPU time (RLIMIT_CPU, a backstop should the worker die), and the worker kills it when the reading
-time is up or the client goes away. Starting it adds about 0.3 s to an upload (Python and the readers load).
+time is up or the client goes away. Starting it adds about 0.3 s to a file (Python and the readers load).
 """
 from __future__ import annotations
 
@@ -195,6 +197,126 @@ def _read_in_child(path: Path, max_chars: int, limits: ReadLimits) -> tuple:
         return "refused", 413, (f"{name}: its text is {chars:,} characters, more than the {max_chars:,} one request "
                                 "may hold; split the document and send the parts")
     return "papers", papers
+
+
+FILES_FIELD = "files"  # the multipart field of `POST /map_files`, once per file
+ARCHIVE = ".zip"
+
+
+async def receive_papers(request: Request, max_bytes: int, max_files: int,
+                         max_unpacked: int) -> list[tuple[str, bytes]]:
+    """The (name, content) of each file sent in the multipart field `files`, a .zip archive standing for the
+    paper files inside it (`open_archive`, at most `max_unpacked` bytes unpacked); at most `max_files` in all."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise Refused(415, f"send the papers as multipart/form-data, each file in the field '{FILES_FIELD}' "
+                           f"(curl -F {FILES_FIELD}=@a.pdf -F {FILES_FIELD}=@b.docx URL/map_files)")
+    try:
+        form = await limited(request, max_bytes, "send fewer or smaller files").form(max_files=max_files,
+                                                                                     max_fields=8)
+    except (HTTPException, MultiPartException) as error:
+        detail = str(getattr(error, "detail", error))
+        if "Too many files" in detail:
+            raise Refused(413, f"more than {max_files} files in one request; map at most {max_files} papers at a "
+                               "time, or run `pcc predict` and `pcc map` on them") from None
+        raise Refused(400, f"not a readable multipart form ({detail}); send the papers in the field "
+                           f"'{FILES_FIELD}'") from None
+    try:
+        uploads = [item for item in form.getlist(FILES_FIELD) if isinstance(item, UploadFile)]
+        if not uploads:
+            raise Refused(400, f"no file in the form field '{FILES_FIELD}'; send the papers as "
+                               f"-F {FILES_FIELD}=@a.pdf -F {FILES_FIELD}=@b.docx (.pdf, .docx or .txt files, "
+                               "or a .zip of them)")
+        files = []
+        for upload in uploads:
+            name = _safe_name(upload.filename or "")
+            suffix = Path(name).suffix.lower()
+            if suffix in CONVERT_FIRST:
+                raise Refused(415, f"{name}: {suffix} files are not read; {CONVERT_FIRST[suffix]}")
+            if suffix not in (*SUPPORTED_SUFFIXES, ARCHIVE):
+                raise Refused(415, f"{name}: unsupported file type '{suffix or '(none)'}'; give .pdf, .docx or "
+                                   ".txt files, or a .zip of them")
+            content = await upload.read()
+            files += open_archive(name, content, max_unpacked, max_files) if suffix == ARCHIVE else [(name, content)]
+        if len(files) > max_files:
+            raise Refused(413, f"{len(files)} papers in one request (a .zip counted by the papers inside); map at "
+                               f"most {max_files} papers at a time, or run `pcc predict` and `pcc map` on them")
+        return files
+    finally:
+        await form.close()
+
+
+def open_archive(name: str, content: bytes, max_bytes: int, max_files: int) -> list[tuple[str, bytes]]:
+    """The paper files of a .zip archive, named `<archive>/<path inside>`: folders, hidden files and files of
+    other types are passed over; unpacked, the archive may hold at most `max_bytes` and `max_files` papers."""
+    import io
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        entries = [entry for entry in archive.infolist() if not entry.is_dir()]
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise Refused(422, f"{name}: not a readable .zip archive ({error}); zip the papers again") from None
+    papers = []
+    for entry in entries:
+        inside = _entry_name(entry)
+        parts = inside.split("/")
+        hidden = parts[0] == "__MACOSX" or parts[-1].startswith(".")
+        if hidden or Path(inside).suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        papers.append((entry, inside))
+    if not papers:
+        raise Refused(422, f"{name}: no .pdf, .docx or .txt file inside; put the papers in the archive")
+    if len(papers) > max_files:
+        raise Refused(413, f"{name}: {len(papers)} papers inside; map at most {max_files} papers at a time, or run "
+                           "`pcc predict` and `pcc map` on them")
+    if sum(entry.file_size for entry, _ in papers) > max_bytes:
+        raise Refused(413, f"{name}: its papers unpack to more than {_megabytes(max_bytes)}; send fewer papers")
+    files = []
+    for entry, inside in papers:
+        try:
+            files.append((f"{Path(name).stem}/{inside}", archive.read(entry)))
+        except (RuntimeError, zipfile.BadZipFile, NotImplementedError) as error:  # encrypted, damaged, unknown method
+            raise Refused(422, f"{name}: {inside} cannot be unpacked ({error}); zip the papers again without a "
+                               "password") from None
+    return files
+
+
+def _entry_name(entry) -> str:
+    """An archive member's path. Archivers on Chinese Windows write GBK names without the UTF-8 flag, which
+    Python reads as code page 437."""
+    if entry.flag_bits & 0x800:
+        return entry.filename
+    try:
+        return entry.filename.encode("cp437").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return entry.filename
+
+
+async def read_papers(files: list[tuple[str, bytes]], max_chars: int, limits: ReadLimits,
+                      disconnected: Optional[Callable[[], Awaitable[bool]]] = None
+                      ) -> tuple[list[PreparedPaper], list[dict]]:
+    """The papers of several uploaded files, each read by `read_upload` within `limits`, and {file, reason} for each
+    that could not be read (the others are still read); a Refused when none could be, when their text exceeds
+    `max_chars` in all, or when the client goes away."""
+    papers, skipped = [], []
+    for name, content in files:
+        try:
+            found = await read_upload(Path(name).name, content, max_chars, limits, disconnected)
+        except Refused as refused:
+            if refused.status == 499:  # the client is gone: reading the other files is of no use to anyone
+                raise
+            skipped.append({"file": name, "reason": refused.message})
+            continue
+        for prepared in found:
+            prepared.paper.source = name
+        papers += found
+    if not papers:
+        raise Refused(422, "none of the files could be read: " + "; ".join(item["reason"] for item in skipped))
+    chars = sum(len(s.text) for paper in papers for s in paper.sentences)
+    if chars > max_chars:
+        raise Refused(413, f"the papers hold {chars:,} characters of text, more than the {max_chars:,} one map "
+                           "request may; send fewer papers, or run `pcc predict` and `pcc map` on them")
+    return papers, skipped
 
 
 def _limit_this_process(limits: ReadLimits) -> None:

@@ -51,12 +51,13 @@ def seed_sentences(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_checkpoint, seed_sentences, tmp_path_factory) -> Path:
     """`tiny_checkpoint` exported by `pcc export` into an ONNX bundle (fp32 + calibrated int8), calibrated on the
-    prepared seed corpus and checked on two gold files."""
+    prepared seed corpus and checked on two gold files; its map embedder (embedder/) is the same tiny encoder,
+    mean-pooled, standing in for the base model."""
     from training.exporters.onnx import export_bundle, load_settings
 
     settings = load_settings(REPO / "configs" / "export.yaml")
     return export_bundle(tiny_checkpoint, tmp_path_factory.mktemp("bundle") / "onnx", gold=[DEV_GOLD, OUTSIDE_CORPUS_GOLD],
-                         settings=settings, calibration=seed_sentences)
+                         settings=settings, calibration=seed_sentences, embedder=tiny_checkpoint)
 
 
 @pytest.fixture(scope="session")

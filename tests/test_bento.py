@@ -17,6 +17,7 @@ from tests.conftest import REPO
 from tests.fixtures.papers import write_docx
 from tests.server import free_port
 from tests.test_model_store import save_each, variant
+from tests.test_ray_predict import seed_papers
 
 SENTENCES = ["民警宗旨意识淡薄。", "要加强警民沟通。"]
 
@@ -86,6 +87,9 @@ def test_the_bento_serves_its_model_from_another_directory(bento, tiny_bundle, t
         answer = httpx.post(f"{url}/classify", json={"sentences": SENTENCES}, timeout=30)
         uploaded = httpx.post(f"{url}/analyze_file", files={"file": ("paper.docx", write_docx(tmp_path / "p.docx").read_bytes())},
                               timeout=30)
+        # The map's embedder travels in the store model with the classifier.
+        papers = [("files", (f"p{n}.txt", text.encode("utf-8"))) for n, text in enumerate(seed_papers()[:3])]
+        mapped = httpx.post(f"{url}/map_files", files=papers, timeout=120)
         # Without a corrections folder the service stores none, and says how to have it store them.
         not_stored = httpx.post(f"{url}/corrections", json={"paper": "p", "corrections": [{"text": "句子。", "label": "cause"}]},
                                 timeout=30)
@@ -97,6 +101,8 @@ def test_the_bento_serves_its_model_from_another_directory(bento, tiny_bundle, t
     assert [p["label"] for p in answer.json()] == [p.label for p in expected]
     assert [p["confidence"] for p in answer.json()] == pytest.approx([p.confidence for p in expected], abs=1e-5)
     assert uploaded.status_code == 200 and uploaded.json()["file_name"] == "paper.docx", uploaded.text
+    assert mapped.status_code == 200, mapped.text
+    assert len(mapped.json()["papers"]) == 3 and mapped.json()["summary"]["embedder"].endswith("(int8, CPUExecutionProvider)")
     assert not_stored.status_code == 404 and "pcc serve --corrections-dir" in not_stored.json()["error"]
 
 

@@ -388,3 +388,22 @@ def test_a_site_summary_that_runs_the_opening_together_is_left_out_and_a_numbere
     last = prepared.sentences[-1]
     assert last.text == "部分居民只能把车停在消防通道上，存在安全隐患。"
     assert last.heading_path == ["一、主要问题", "1.车位不足，老旧小区规划时没有预留停车位"]
+
+
+@pytest.mark.parametrize("top, year", [
+    ("社区矫正工作的困境与对策\n（2016年）\n摘要：本文讨论社区矫正。", 2016),
+    ("社区矫正工作的困境与对策\n作者：王某\n（2017年第4期）\n一、引言", 2017),
+    ("社区矫正工作的困境与对策\n发表年份：2018\n引言", 2018),
+    ("社区矫正工作的困境与对策\n发布时间：2021-09-14　来源：某网站\n正文从这里开始。", 2021),
+    ("期刊论文 · 基层治理 · 2020年第6期\n社区矫正工作的困境与对策\n一、问题", 2020),
+    # a year in the title is what the paper is about; the stated year of publication wins
+    ("2023年某市社区矫正情况调查报告\n某市司法局课题组\n发表年份：2024\n一、调查背景", 2024),
+    ("2023年某市社区矫正情况调查报告\n一、调查背景\n2019年以来，社区矫正对象逐年增加。", None),
+])
+def test_a_year_of_publication_at_the_top_of_a_paper_is_read(tmp_path, top, year):
+    text = top + "\n社区矫正对象的再犯率有所上升。\n"
+    assert prepare_text(text).paper.year == year
+    path = tmp_path / "paper.txt"
+    path.write_text(text, "utf-8")
+    (paper,) = load_document(path)
+    assert paper.paper.year == year

@@ -11,9 +11,11 @@ from pathlib import Path
 from tests.conftest import REPO
 
 PACKAGES = ("pcc", "training", "serving")
-# What training takes from serving: the runtime, to check an export as serving runs it; the BentoML model store
-# that `pcc export` saves to; Label Studio exports read as human labels. The model's contract is in pcc/.
-TRAINING_USES_OF_SERVING = {("serving.classifier", "SentenceClassifier"), ("serving.model_store", "save_bundle"),
+# What training takes from serving: the runtimes (classifier and the map's embedder), to check an export as serving
+# runs it; the BentoML model store that `pcc export` saves to; Label Studio exports read as human labels. The
+# model's contract is in pcc/.
+TRAINING_USES_OF_SERVING = {("serving.classifier", "SentenceClassifier"),
+                            ("serving.corpus_map.embedder", "SentenceEmbedder"), ("serving.model_store", "save_bundle"),
                             ("serving.review", "read_label_studio")}
 
 

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from serving.model_store import STORE_MODEL
+from serving.model_store import STORE_MODEL, bundle_fingerprint
 from tests.conftest import REPO
 
 # Saves each bundle given on the command line in turn, keeping the newest `keep`, and prints what happened.
@@ -56,3 +56,16 @@ def test_an_identical_export_reuses_the_tag_and_the_store_keeps_the_newest(tiny_
     versions = tmp_path / "home" / "models" / STORE_MODEL
     assert sorted(path.name for path in versions.iterdir() if path.is_dir()) == sorted(
         saved["tag"].split(":")[1] for saved in newer[1:])  # the files are gone, not only the entries
+
+
+def test_the_maps_embedder_travels_with_the_bundle_and_counts_in_its_fingerprint(tiny_bundle, tmp_path):
+    rebuilt = variant(tiny_bundle, tmp_path / "rebuilt", "2030-02-01T00:00:00+00:00")
+    record = rebuilt / "embedder" / "embedder.json"
+    record.write_text(json.dumps({**json.loads(record.read_text(encoding="utf-8")), "prefix": "passage: "}),
+                      encoding="utf-8")
+    assert bundle_fingerprint(rebuilt) != bundle_fingerprint(tiny_bundle)  # the classifier alone is the same
+    first, second = save_each([tiny_bundle, rebuilt], tmp_path / "home")
+    assert not second["reused"] and second["tag"] != first["tag"]
+    stored = tmp_path / "home" / "models" / STORE_MODEL / second["tag"].split(":")[1] / "embedder"
+    assert sorted(path.name for path in stored.iterdir()) == sorted(path.name for path in record.parent.iterdir())
+    assert json.loads((stored / "embedder.json").read_text(encoding="utf-8"))["prefix"] == "passage: "

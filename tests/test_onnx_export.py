@@ -25,7 +25,8 @@ CONTEXTS = [None, heading_context(["一、存在的问题"]), heading_context(["
 
 
 def test_bundle_is_self_contained_and_records_its_checks(tiny_bundle, tiny_checkpoint):
-    assert sorted(p.name for p in tiny_bundle.iterdir()) == ["bundle.json", "model.int8.onnx", "model.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in tiny_bundle.iterdir()) == ["bundle.json", "embedder", "model.int8.onnx", "model.onnx",
+                                                            "tokenizer.json"]
     bundle = json.loads((tiny_bundle / "bundle.json").read_text(encoding="utf-8"))
     assert bundle["labels"] == list(LABELS)
     assert (bundle["max_length"], bundle["use_heading"]) == (128, True)  # tiny_checkpoint has no pcc_model.json

@@ -8,7 +8,7 @@ from pcc.records import read_jsonl, read_sentences
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import TITLE, write_docx, write_pdf
 
-PAPER_FIELDS = {"paper_id", "title", "source", "ordinal", "n_sentences", "n_headings", "n_garbled", "n_left_out"}
+PAPER_FIELDS = {"paper_id", "title", "source", "ordinal", "year", "n_sentences", "n_headings", "n_garbled", "n_left_out"}
 SENTENCE_FIELDS = {"id", "paper_id", "paper_title", "index", "text", "heading_path", "is_heading", "quality",
                    "paragraph"}
 

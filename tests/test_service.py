@@ -293,6 +293,130 @@ def wait_until(condition, seconds: float):
     return result
 
 
+# --- the corpus map of several papers: POST /map_files ------------------------------------------------
+
+
+def seed_paper_texts() -> list[str]:
+    from tests.test_ray_predict import seed_papers
+
+    return seed_papers()
+
+
+def map_files(server: str, files: list[tuple[str, bytes]], field: str = "files") -> httpx.Response:
+    return httpx.post(f"{server}/map_files", files=[(field, item) for item in files], timeout=120)
+
+
+def zipped(entries: dict[str, bytes], utf8_names: bool = True) -> bytes:
+    """A .zip of the entries; without `utf8_names`, named in GBK without the UTF-8 flag, as archivers on Chinese
+    Windows write them (Python's zipfile cannot: each name goes in as an ASCII stand-in of its GBK length and its
+    bytes are swapped in after)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    stand_ins = {}
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number, (name, content) in enumerate(entries.items()):
+            if not utf8_names:
+                raw = name.encode("gbk")
+                stand_in = f"{number:02d}".encode().ljust(len(raw), b"_")
+                stand_ins[stand_in] = raw
+                name = stand_in.decode()
+            archive.writestr(zipfile.ZipInfo(name), content)
+    data = buffer.getvalue()
+    for stand_in, raw in stand_ins.items():
+        data = data.replace(stand_in, raw)
+    return data
+
+
+def test_map_files_maps_several_papers_as_pcc_map_does(server, tiny_bundle, tmp_path):
+    from pcc.documents import load_document
+    from serving.corpus_map.build import build_map
+    from serving.corpus_map.embedder import SentenceEmbedder, embedder_dir
+    from serving.corpus_map.inputs import from_analyses
+    from serving.corpus_map.render import page_data
+
+    texts = seed_paper_texts()[:6]
+    files = [(f"论文{n}.txt", text.encode("utf-8")) for n, text in enumerate(texts[:5])]
+    files.append(("论文5.docx", write_docx(tmp_path / "论文5.docx").read_bytes()))
+    response = map_files(server, files)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [f["file"] for f in body["files"]] == [name for name, _ in files] and body["skipped"] == []
+
+    # what the map of the same papers is in this process, with the service's int8 classifier and embedder
+    classifier = SentenceClassifier(tiny_bundle, device="cpu", precision="int8")
+    for name, content in files:
+        (tmp_path / name).write_bytes(content)
+    papers = [p for name, _ in files for p in load_document(tmp_path / name)]
+    for paper, (name, _) in zip(papers, files):
+        paper.paper.source = name
+    embedder = SentenceEmbedder(embedder_dir(tiny_bundle), device="cpu")
+    expected = page_data(build_map(from_analyses(classifier.classify_papers(papers)),
+                                   lambda t: embedder.embed(t, progress=False), embedder.describe()))
+    assert [t["id"] for t in body["themes"]] == [t["id"] for t in expected["themes"]]
+    assert [t["size"] for t in body["themes"]] == [t["size"] for t in expected["themes"]]
+    assert body["summary"]["categories"] == expected["summary"]["categories"]
+    assert [p["paper"] for p in body["papers"]] == ["论文0", "论文1", "论文2", "论文3", "论文4", "论文5"]
+
+
+def test_map_files_opens_a_zip_and_reports_what_it_skipped(server):
+    texts = seed_paper_texts()
+    archive = zipped({"文献/甲.txt": texts[0].encode("utf-8"), "文献/乙.txt": texts[1].encode("gb18030"),
+                      "__MACOSX/文献/._甲.txt": b"\x00\x05", "文献/图.png": b"\x89PNG", "说明/": b""},
+                     utf8_names=False)  # as archivers on Chinese Windows write names
+    broken = ("坏.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 4)
+    response = map_files(server, [("papers.zip", archive), broken, ("丙.txt", texts[2].encode("utf-8"))])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [f["file"] for f in body["files"]] == ["papers/文献/甲.txt", "papers/文献/乙.txt", "丙.txt"]
+    assert [s["file"] for s in body["skipped"]] == ["坏.pdf"] and "not a readable PDF" in body["skipped"][0]["reason"]
+
+
+def test_map_files_skips_a_zip_bomb_and_maps_the_other_papers(server, docx_bomb):
+    """Each file is read as /analyze_file reads one: in a process of its own, with the same checks."""
+    texts = seed_paper_texts()
+    papers = [(f"{name}.txt", text.encode("utf-8")) for name, text in zip("甲乙丙", texts)]
+    response = map_files(server, [("bomb.docx", docx_bomb.read_bytes()), *papers])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [f["file"] for f in body["files"]] == [name for name, _ in papers]
+    assert [s["file"] for s in body["skipped"]] == ["bomb.docx"] and "zip bomb" in body["skipped"][0]["reason"]
+
+
+BAD_MAPS = {
+    "no file": (lambda: [], "document", 400, "no file in the form field 'files'"),
+    "an unknown type": (lambda: [("a.odp", b"x")], "files", 415, "a.odp: unsupported file type '.odp'"),
+    "a damaged zip": (lambda: [("papers.zip", b"PK\x03\x04 broken")], "files", 422, "papers.zip: not a readable .zip"),
+    "a zip without papers": (lambda: [("papers.zip", zipped({"a.png": b"\x89PNG"}))], "files", 422,
+                             "papers.zip: no .pdf, .docx or .txt file inside"),
+    "nothing readable": (lambda: [("a.txt", b""), ("b.pdf", b"%PDF-1.4 junk")], "files", 422,
+                         "none of the files could be read: a.txt: the file is empty"),
+    "51 files": (lambda: [(f"p{n}.txt", b"x") for n in range(51)], "files", 413, "more than 50 files in one request"),
+    "a zip of 51 papers": (lambda: [("many.zip", zipped({f"p{n}.txt": b"x" for n in range(51)}))], "files", 413,
+                           "many.zip: 51 papers inside; map at most 50 papers"),
+    "too much text": (lambda: [(f"p{n}.txt", ("警民关系。" * 9_000).encode()) for n in range(7)], "files", 413,
+                      "more than the 300,000 one map request may"),
+}
+
+
+@pytest.mark.parametrize("make, field, status, message", BAD_MAPS.values(), ids=BAD_MAPS.keys())
+def test_map_files_refuses_bad_input_naming_the_problem(server, make, field, status, message):
+    files = make()
+    response = (map_files(server, files, field) if files else
+                httpx.post(f"{server}/map_files", files={field: ("a.txt", b"x")}, timeout=60))
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+def test_map_files_refuses_a_50_mb_upload_and_a_json_body(server):
+    response = map_files(server, [("huge.pdf", b"%PDF" + b"0" * 50 * 1024 * 1024)])
+    assert response.status_code == 413 and "larger than 20 MB" in response.json()["error"]
+    response = httpx.post(f"{server}/map_files", json={"text": PAPER}, timeout=30)
+    assert response.status_code == 415 and "multipart/form-data" in response.json()["error"]
+    assert httpx.post(f"{server}/classify", json={"sentences": ["还在工作。"]}, timeout=10).status_code == 200
+
+
 # --- corrections: POST /corrections ------------------------------------------------------------------
 
 

@@ -17,8 +17,9 @@ def write_parquet(path, rows):
 
 
 def test_tables_are_checked_before_any_row_is_read(tmp_path):
-    good = write_parquet(tmp_path / "good.parquet", [{"paper_id": "a", "text": TEXT, "title": "t", "year": 2020}])
-    assert check_table(good) and table_columns(good) == ["paper_id", "text", "title"]
+    good = write_parquet(tmp_path / "good.parquet", [{"paper_id": "a", "text": TEXT, "title": "t", "year": 2020,
+                                                      "author": "某"}])
+    assert check_table(good) and table_columns(good) == ["paper_id", "text", "title", "year"]
     folder = tmp_path / "lake"
     folder.mkdir()
     write_parquet(folder / "part-0.parquet", [{"paper_id": "a", "text": TEXT}])
@@ -46,12 +47,15 @@ def test_a_row_becomes_a_paper_with_the_table_as_its_source():
     assert (prepared.paper.paper_id, prepared.paper.title, prepared.paper.source) == ("17", "警民关系研究",
                                                                                      "lake/papers.parquet")
     assert any(s.heading_path == ["一、存在的问题"] for s in prepared.sentences)
-    titled = prepare_row({"paper_id": "x", "text": TEXT, "title": "给定的标题"}, "t.jsonl")
+    titled = prepare_row({"paper_id": "x", "text": TEXT, "title": "给定的标题", "year": 2019}, "t.jsonl")
     assert titled.paper.title == "给定的标题" and titled.sentences[0].text == "给定的标题"
+    assert (titled.paper.year, prepared.paper.year) == (2019, None)
+    assert prepare_row({"paper_id": "y", "text": "警民关系研究\n发表年份：2018\n" + TEXT}, "t.jsonl").paper.year == 2018
     for row, message in [({"text": TEXT}, "a row has no usable paper_id"),
                          ({"paper_id": True, "text": TEXT}, "a row has no usable paper_id"),
                          ({"paper_id": "x", "text": "  "}, "paper_id 'x': field 'text' must be non-empty text"),
                          ({"paper_id": "x", "text": TEXT, "title": 3}, "paper_id 'x': field 'title' must be text"),
+                         ({"paper_id": "x", "text": TEXT, "year": "2019年"}, "paper_id 'x': field 'year' must be a year"),
                          ({"paper_id": "x", "text": "———\n12\n"}, "paper_id 'x': no sentences found")]:
         with pytest.raises(UserError, match=message):
             prepare_row(row, "t.jsonl")

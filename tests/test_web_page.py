@@ -328,3 +328,112 @@ def test_writes_need_the_servers_token_and_reads_do_not(server, corrections_dir)
     assert [row["text"] for row in stored if row["paper"] == "令牌检查"] == ["民警宗旨意识淡薄。"]
     assert httpx.post(f"{server}/classify", json={"sentences": ["警民关系紧张。"]}, timeout=30).status_code == 200
     assert httpx.get(f"{server}/", timeout=30).status_code == 200
+
+
+# --- the corpus map: map.html of `pcc map`, and the page's map tab -------------------------------------
+
+# Five papers: three discuss too few officers, blamed on tight funds and answered by more officers on the beat;
+# two discuss slow replies online, blamed on untrained staff and answered by training.
+MAP_PAPERS = {
+    "p1": ("基层派出所警力严重不足。", "警力不足的原因是经费保障不足。", "要增加基层警力配置。", "警务室长期无人值守。"),
+    "p2": ("农村警务室警力不足，民警疲于奔命。", "经费保障不足导致警力难以补充。", "应当增加社区警力配置。", "社区民警身兼数职。"),
+    "p3": ("校园周边警力不足，巡逻难以覆盖。", "地方财政经费保障不足。", "增加校园警力配置，落实驻校民警。", "要防止</script>谣言扩散。"),
+    "p4": ("涉警舆情回应迟缓，网民质疑不断。", "新媒体民警缺乏专业培训。", "加强新媒体民警专业培训。", "舆情回应迟缓引发网民不满。"),
+    "p5": ("网络舆情回应迟缓，谣言先入为主。", "民警缺乏舆情应对专业培训。", "开展舆情应对专业培训。", "网民对回应迟缓表示不满。"),
+}
+MAP_CATEGORIES = ("problem", "cause", "countermeasure", "problem")
+
+
+def bigram_vectors(texts):
+    """Unit TF-IDF vectors of character pairs: a plain embedder whose themes these papers make certain."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectors = TfidfVectorizer(analyzer="char", ngram_range=(2, 2)).fit_transform(texts).toarray()
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def map_page(tmp_path_factory) -> Path:
+    from serving.corpus_map.build import build_map
+    from serving.corpus_map.inputs import read_predictions
+    from serving.corpus_map.render import write_outputs
+    from serving.corpus_map.themes import ThemeSettings
+    from serving.outputs import write_rows
+
+    folder = tmp_path_factory.mktemp("corpus-map")
+    rows = [{"paper": paper, "title": f"{paper}的标题", "source": "papers.txt", "year": 2016 + n, "index": i,
+             "text": text, "heading_path": [], "lead": None, "is_heading": False, "quality": "ok", "label": label,
+             "confidence": 0.9, "scores": None}
+            for n, (paper, texts) in enumerate(MAP_PAPERS.items())
+            for i, (text, label) in enumerate(zip(texts, MAP_CATEGORIES))]
+    write_rows(folder / "predictions.jsonl", rows)
+    corpus_map = build_map(read_predictions([folder / "predictions.jsonl"]), bigram_vectors, "character-pair TF-IDF",
+                           ThemeSettings(threshold=0.8, paper_weight=0.0, min_size=2))
+    write_outputs(corpus_map, folder / "map")
+    return folder / "map" / "map.html"
+
+
+def test_map_html_opens_in_a_browser_with_themes_links_and_sentences(browser, map_page, tmp_path):
+    data = json.loads(map_page.read_text("utf-8").split('type="application/json">')[1].split("</script>")[0])
+    assert data["links"], "these papers make problem -> cause links"
+    browser.get(map_page.as_uri())
+    wait_for(browser, lambda d: find(d, ".map-theme"))
+    assert [b.get_attribute("data-theme") for b in find(browser, ".map-theme")] == [t["id"] for t in data["themes"]]
+    for category in ("problem", "cause", "countermeasure"):
+        shown = find(browser, f'.map-category[data-category="{category}"] .map-theme')
+        assert [b.get_attribute("data-theme") for b in shown] == [t["id"] for t in data["themes"] if t["category"] == category]
+    assert len(find(browser, "#map-link-table tr.map-link-row")) == len(data["links"])
+
+    # Click the largest problem theme: its sentences, each with its paper, its linked causes and countermeasures.
+    problem = next(t for t in data["themes"] if t["category"] == "problem" and t["number"] == 1)
+    find(browser, f'.map-theme[data-theme="{problem["id"]}"]')[0].click()
+    wait_for(browser, lambda d: find(d, f'#theme-detail[data-theme="{problem["id"]}"]'))
+    texts = [item.find_element("css selector", ".map-text").text for item in find(browser, "#theme-detail .map-sentence")]
+    assert texts == [data["sentences"][s]["text"] for s in problem["sentences"]]
+    assert all("的标题 (20" in p.text for p in find(browser, "#theme-detail .map-paper"))  # title and year
+    linked = [link for link in data["links"] if link["problem"] == data["themes"].index(problem)]
+    assert linked, "the largest problem theme is linked"
+    assert {item.get_attribute("data-theme") for item in find(browser, "#theme-detail .map-link")} == {
+        data["themes"][l["other"]]["id"] for l in linked}
+    assert find(browser, "#theme-detail .map-pair-cause")  # each problem sentence's nearest cause in its paper
+    assert find(browser, f'.map-theme[data-theme="{problem["id"]}"]')[0].get_attribute("aria-pressed") == "true"
+
+    # A sentence holding "</script>" is shown as text.
+    for button in find(browser, ".map-theme.countermeasure, .map-theme.noise"):
+        button.click()
+        if any("</script>" in s.text for s in find(browser, "#theme-detail .map-text")):
+            break
+    else:
+        pytest.fail("the sentence with </script> is in no theme the page shows")
+    browser.save_screenshot(str(tmp_path / "map.png"))
+
+
+def test_the_map_tab_maps_uploaded_papers(browser, server, tmp_path):
+    from tests.test_ray_predict import seed_papers
+
+    paths = []
+    for number, text in enumerate(seed_papers()[:4]):
+        paths.append(tmp_path / f"论文{number}.txt")
+        paths[-1].write_text(text, "utf-8")
+    expected = httpx.post(f"{server}/map_files", files=[("files", (p.name, p.read_bytes())) for p in paths],
+                          timeout=120).json()
+    open_page(browser, server)
+    assert find(browser, "#map-panel")[0].get_attribute("hidden") is not None
+    find(browser, "#tab-map")[0].click()
+    assert find(browser, "#paper-panel")[0].get_attribute("hidden") is not None
+    find(browser, "#map-files")[0].send_keys("\n".join(str(p) for p in paths))
+    find(browser, "#map-submit")[0].click()
+    wait_for(browser, lambda d: find(d, "#map-result .map-theme"), timeout=120)
+    assert [b.get_attribute("data-theme") for b in find(browser, "#map-result .map-theme")] == [
+        t["id"] for t in expected["themes"]]
+    assert find(browser, "#map-status")[0].text == "Mapped 4 papers from 4 files."
+    assert find(browser, "#map-summary")[0].text.startswith("4 papers")
+
+    junk = tmp_path / "slides.odp"
+    junk.write_bytes(b"not a paper")
+    find(browser, "#map-files")[0].send_keys(str(junk))
+    find(browser, "#map-submit")[0].click()
+    status = find(browser, "#map-status")[0]
+    wait_for(browser, lambda d: "error" in status.get_attribute("class"))
+    assert status.text.startswith("slides.odp: unsupported file type '.odp'")

@@ -526,5 +526,59 @@ document.getElementById("download-csv").addEventListener("click", () => {
   download(`${baseName()}.pcc.csv`, "text/csv", csv(header, rows));
 });
 
+// --- tabs, and the corpus map of several papers ---------------------------------------------------------
+
+const MAX_MAP_BYTES = 20 * 1024 * 1024; // as the service's MAX_MAP_BYTES
+const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
+const mapForm = document.getElementById("map-form");
+const mapFiles = document.getElementById("map-files");
+const mapSubmit = document.getElementById("map-submit");
+const mapStatus = document.getElementById("map-status");
+const mapResult = document.getElementById("map-result");
+
+for (const tab of tabs) {
+  tab.addEventListener("click", () => {
+    for (const other of tabs) {
+      other.setAttribute("aria-selected", String(other === tab));
+      document.getElementById(other.getAttribute("aria-controls")).hidden = other !== tab;
+    }
+  });
+}
+
+function showMapStatus(message, isError = false) {
+  mapStatus.textContent = message;
+  mapStatus.classList.toggle("error", isError);
+}
+
+mapForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const files = [...mapFiles.files];
+  if (!files.length) {
+    showMapStatus("Choose the papers first: several .pdf, .docx or .txt files, or a .zip of them. 请先选择论文。", true);
+    return;
+  }
+  const size = files.reduce((total, file) => total + file.size, 0);
+  if (size > MAX_MAP_BYTES) {
+    showMapStatus(`The files hold ${(size / 1024 / 1024).toFixed(1)} MB, more than the 20 MB one map may; choose fewer.`, true);
+    return;
+  }
+  const body = new FormData();
+  for (const file of files) body.append("files", file, file.name);
+  mapSubmit.disabled = true;
+  showMapStatus("Reading, classifying and mapping… 正在生成图谱…");
+  try {
+    const answer = await post("/map_files", { body });
+    mapResult.hidden = false;
+    renderMap(mapResult, answer);
+    const read = new Set(answer.files.map((f) => f.file)).size;
+    const skipped = answer.skipped.map((s) => `\nSkipped ${s.file}: ${s.reason}`).join("");
+    showMapStatus(`Mapped ${answer.papers.length} papers from ${read} files.${skipped}`, answer.skipped.length > 0);
+  } catch (error) {
+    showMapStatus(error.message, true);
+  } finally {
+    mapSubmit.disabled = false;
+  }
+});
+
 updateCharCount();
 offerLastDocument();

@@ -22,14 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from pcc.bundle import (CALIBRATED, DYNAMIC, INPUT_NAMES, INT8_SCHEMES, MODEL_FILES, TOKENIZER_FILE, Bundle,
-                        read_bundle, write_bundle)
+from pcc.bundle import (BUNDLE_FILE, CALIBRATED, DYNAMIC, EMBEDDER_DIR, INPUT_NAMES, INT8_SCHEMES, MODEL_FILES,
+                        TOKENIZER_FILE, Bundle, read_bundle, write_bundle)
 from pcc.errors import UserError
 from pcc.model_card import ModelCard, read_model_card
 from pcc.model_input import BARE, TITLE_CONTEXT, WITH_CONTEXT, heading_context, model_inputs
 from pcc.paths import BUNDLE_DIR, DEV_GOLD, EXPORT_CONFIG, LATEST_MODEL, SENTENCES
 from pcc.records import LABELS, read_sentences, read_settings
 from training.exporters.calibrated import CalibrationSettings, collect_statistics, quantize_calibrated
+from training.exporters.embedder import embedder_settings, export_embedder
+from training.exporters.fusion import fuse_for_ort
 from training.gold import place_gold, read_gold
 from training.metrics import macro_f1
 
@@ -59,13 +61,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", dest="store", action="store_false",
                         help="do not also save the bundle to the BentoML model store ($BENTOML_HOME/models) as "
                              "a new version of pcc-classifier (which keeps the newest `store_keep` versions)")
+    embedder = parser.add_mutually_exclusive_group()
+    embedder.add_argument("--no-embedder", dest="embedder", action="store_false",
+                          help="leave out the sentence embedder of `pcc map` (the base model, mean-pooled) that the "
+                               "bundle otherwise holds in embedder/")
+    embedder.add_argument("--embedder-only", action="store_true",
+                          help="only add (or refresh) the embedder of an existing bundle, e.g. one exported before it")
 
 
 def run(args: argparse.Namespace) -> int:
     out_dir = args.out or args.model / BUNDLE_DIR
     settings = load_settings(args.config)
     gold = args.check_gold or [Path(path) for path in settings.get("check_gold", [DEV_GOLD])]
-    bundle_dir = export_bundle(args.model, out_dir, gold=gold, settings=settings, calibration=args.calibration)
+    if args.embedder_only:
+        if not (out_dir / BUNDLE_FILE).is_file():
+            raise UserError(f"{out_dir}: no bundle to add the embedder to; run `pcc export` without --embedder-only")
+        add_embedder(embedder_source(args.model), out_dir, gold, args.calibration, settings)
+        return 0
+    bundle_dir = export_bundle(args.model, out_dir, gold=gold, settings=settings, calibration=args.calibration,
+                               embedder=args.embedder)
     bundle = read_bundle(bundle_dir)
     print(f"wrote {bundle_dir} ({bundle.int8_scheme} int8; criteria {'met' if bundle.int8_passed else 'NOT met'})")
     if args.store:
@@ -97,6 +111,9 @@ def load_settings(path: Path) -> dict:
         CalibrationSettings.from_settings(settings.get("calibration"))
     except (TypeError, ValueError) as error:
         raise UserError(f"{path}: calibration: {error}; see the comments in {EXPORT_CONFIG}") from None
+    if not isinstance(settings.get("embedder", {}), dict):
+        raise UserError(f"{path}: embedder must be a block of `name: value` settings")
+    embedder_settings(settings.get("embedder"))
     for number, options in enumerate(settings["quantization_attempts"], 1):
         scheme = options.get("scheme", DYNAMIC)
         if scheme not in INT8_SCHEMES:
@@ -115,13 +132,38 @@ def load_settings(path: Path) -> dict:
     return settings
 
 
+def embedder_source(model_dir: Path) -> Path:
+    """The checkpoint the map's embedder comes from: the base model the classifier was fine-tuned from (built by
+    `pcc base-model` when it is the default and missing)."""
+    from training.base_model import resolve_base_model
+
+    source = Path(resolve_base_model(read_model_card(model_dir).base_model or "default"))
+    if not source.is_dir():
+        raise UserError(f"{model_dir}: its base model {source} is not a local checkpoint, and the map's embedder is "
+                        "built from one; pass --no-embedder, or fine-tune from a local base model")
+    return source
+
+
+def add_embedder(source: Path, bundle_dir: Path, gold: list[Path], calibration: Path, settings: dict) -> dict:
+    """Write the map's sentence embedder of checkpoint `source` into `bundle_dir`/embedder (kept when it was built
+    from the same checkpoint with the same settings): calibrated on the readable `calibration` sentences, checked
+    on the sentences of the first gold file."""
+    corpus = [s.text for s in read_sentences(calibration) if s.quality == "ok"] if calibration.is_file() else []
+    check = [row["text"] for row in read_gold(gold[0])] if gold else []
+    return export_embedder(source, bundle_dir / EMBEDDER_DIR, calibration=corpus, check=check,
+                           settings=settings.get("embedder"), calibration_settings=settings.get("calibration"),
+                           reuse=bundle_dir / EMBEDDER_DIR)
+
+
 def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *,
                   gold: str | Path | list[str | Path] | None = DEV_GOLD, settings: dict | None = None,
-                  calibration: str | Path = SENTENCES) -> Path:
+                  calibration: str | Path = SENTENCES, embedder: bool | str | Path = False) -> Path:
     """Export, optimise, quantise and check; the bundle replaces `out_dir` only once complete.
 
     `gold`: the gold file(s) of the checks (parity on the first); `calibration`: prepared sentences that calibrate
-    the int8 ranges and give the gold sentences their context."""
+    the int8 ranges and give the gold sentences their context; `embedder`: the checkpoint of the map's sentence
+    embedder (`add_embedder`), True for the base model the model was fine-tuned from (`embedder_source`), False
+    for a bundle without one."""
     model_dir = Path(model_dir)
     out_dir = Path(out_dir) if out_dir is not None else model_dir / BUNDLE_DIR
     settings = settings or load_settings(EXPORT_CONFIG)
@@ -158,6 +200,11 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *,
         bundle.int8_scheme = bundle.checks["int8_options"].get("scheme", DYNAMIC)
         print(f"exported, optimised, quantised and checked in {time.monotonic() - started:.0f} s")
         write_bundle(staging, bundle)
+        if embedder is not False:
+            source = embedder_source(model_dir) if embedder is True else Path(embedder)
+            if (out_dir / EMBEDDER_DIR).is_dir():  # the one built before is kept when nothing it depends on changed
+                shutil.copytree(out_dir / EMBEDDER_DIR, staging / EMBEDDER_DIR)
+            add_embedder(source, staging, gold_files, calibration, settings)
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -200,38 +247,8 @@ def _export_graph(model, tokenizer, path: Path, opset: int) -> list[str]:
             opset_version=opset,
             dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs}, dynamo=True, verbose=False,
         )
-    onnx_ir.save(_fuse_for_ort(program.model), path)
+    onnx_ir.save(fuse_for_ort(program.model), path)
     return list(inputs)
-
-
-def _fuse_for_ort(graph):
-    """ONNX Runtime's transformer kernels in place of their decomposed form (onnxscript rewrite rules).
-
-    BiasGelu and MultiHeadAttention; deliberately not the packed `Attention` op, so the Q/K/V
-    projections stay MatMuls that int8 quantisation reaches (1.2x faster int8 here). Residual adds and
-    LayerNormalization stay apart: ONNX Runtime's CPU SkipLayerNormalization kernel is ~4x slower than
-    the two (see `serving.classifier`, which keeps ORT from fusing them on the CPU). These kernels exist
-    for the CPU and CUDA providers alike; the `pkg.torch.onnx.name_scopes` metadata that
-    `exclude_modules` reads survives the rewrites.
-    """
-    from onnxscript import optimizer
-    from onnxscript.rewriter import rewrite
-    from onnxscript.rewriter.ort_fusions import ORT_PATTERN_REWRITE_RULES
-    from onnxscript.rewriter.ort_fusions.bias_gelu import fuse_bias_gelu
-    from onnxscript.rewriter.ort_fusions.erfgelu import fuse_erfgelu
-    from onnxscript.rewriter.ort_fusions.mha import fuse_mha2
-    from onnxscript.rewriter.ort_fusions.sdpa import fuse_sdpa
-
-    optimizer.optimize(graph)
-    fuse_erfgelu(graph)
-    fuse_sdpa(graph, apply_shape_inference=True)  # the pattern MultiHeadAttention is fused from
-    fused = {"MultiHeadAttention": fuse_mha2(graph), "BiasGelu": fuse_bias_gelu(graph)}
-    optimizer.optimize(graph)
-    rewrite(graph, ORT_PATTERN_REWRITE_RULES)
-    if not all(fused.values()):
-        missing = ", ".join(op for op, count in fused.items() if not count)
-        warnings.warn(f"no {missing} fusion matched this architecture; the graph runs unfused there")
-    return graph
 
 
 def _torch_probabilities(model, tokenizer, texts: list[str], contexts: list[str | None], max_length: int) -> np.ndarray:
