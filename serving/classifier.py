@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cpu", "cuda")
 # What one more ONNX Runtime run costs, in padded tokens' worth of compute: `length_batches` cuts a batch where
-# the padding saved is worth more (benchmarks/engine_options.py measures the choice).
+# the padding saved is worth more.
 RUN_OVERHEAD_TOKENS = 16
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
