@@ -225,7 +225,7 @@ def _theme_section(corpus_map: CorpusMap, position: int, pairs: dict, links: dic
     data, themes = corpus_map.input, corpus_map.themes
     theme = themes[position]
     lines = [f"### {theme.id}: {theme.name}", "", "Most central:", ""]
-    lines += [f"{n}. {data.sentences[s].text} *({data.papers[data.sentences[s].paper].paper})*"
+    lines += [f"{n}. {data.sentences[s].text} *({data.papers[data.sentences[s].paper].key})*"
               for n, s in enumerate(theme.central, 1)]
     lines.append("")
     if theme.category != "problem":
