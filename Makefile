@@ -23,7 +23,7 @@ $(DEV_INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@ $(INSTALLED)
 
-# papers -> sentences -> weak labels -> base model -> fine-tuned model -> evaluation -> ONNX -> predictions
+# papers -> sentences -> weak labels -> base model -> fine-tuned model -> evaluation -> ONNX -> predictions -> map
 run: $(INSTALLED)
 	$(BIN)/pcc prepare
 	$(BIN)/pcc label
@@ -39,6 +39,10 @@ run: $(INSTALLED)
 	    --report reports/evaluation_realdev.md --without-text; fi
 	$(BIN)/pcc export
 	$(BIN)/pcc predict data/raw
+	$(BIN)/pcc predict data/extra --out reports/predictions_extra.jsonl
+	# the corpus map of the seed corpus and the extra papers (reports/corpus_map/ holds its page, themes, assignments)
+	$(BIN)/pcc map reports/predictions.jsonl reports/predictions_extra.jsonl --out reports/corpus_map \
+	    --summary reports/corpus_map.md
 
 test: $(DEV_INSTALLED)
 	$(BIN)/python -m pytest

@@ -104,6 +104,14 @@ def test_bad_input_is_one_clear_line(tiny_bundle, tmp_path, capsys):
     assert "a file is in the way" in capsys.readouterr().err
     assert run_map(tmp_path, [tmp_path / "p.jsonl"], tmp_path / "out") == 2
     assert "no sentence embedder here" in capsys.readouterr().err
+    line = json.dumps({"id": 1, "text": "警民关系。" * 40, "label": "cause"}, ensure_ascii=False) + "\n"
+    (tmp_path / "big.jsonl").write_text(line * (50 * 2 ** 20 // len(line.encode()) + 1), "utf-8")  # 50 MB
+    assert (tmp_path / "big.jsonl").stat().st_size > 50 * 2 ** 20
+    assert run_map(tiny_bundle, [tmp_path / "big.jsonl"], tmp_path / "out") == 2
+    assert "big.jsonl:1: no field(s) paper, source, index" in capsys.readouterr().err
+    (tmp_path / "big.jsonl").write_bytes(bytes(range(256)) * (50 * 2 ** 12))  # 50 MB that is not text
+    assert run_map(tiny_bundle, [tmp_path / "big.jsonl"], tmp_path / "out") == 2
+    assert "big.jsonl: not a text file" in capsys.readouterr().err
 
 
 def test_the_output_of_pcc_predict_maps_as_it_is(tiny_bundle, tmp_path):

@@ -60,6 +60,10 @@ def test_an_unchanged_embedder_is_kept_and_a_changed_setting_rebuilds_it(tiny_bu
     before = graph.stat().st_mtime_ns
     record = add_embedder(tiny_checkpoint, bundle, [DEV_GOLD], seed_sentences, settings)
     assert graph.stat().st_mtime_ns == before and record["source_sha256"]
+    other_run = tmp_path / "other" / "onnx"  # a new training run's bundle takes the embedder of an earlier one
+    other_run.mkdir(parents=True)
+    add_embedder(tiny_checkpoint, other_run, [DEV_GOLD], seed_sentences, settings, reuse=[embedder_dir(bundle)])
+    assert (embedder_dir(other_run) / "model.onnx").read_bytes() == graph.read_bytes()
     settings["embedder"] = {**settings["embedder"], "max_length": 64}
     record = add_embedder(tiny_checkpoint, bundle, [DEV_GOLD], seed_sentences, settings)
     assert record["max_length"] == 64 and graph.stat().st_mtime_ns != before

@@ -396,7 +396,7 @@ BAD_MAPS = {
     "a zip of 51 papers": (lambda: [("many.zip", zipped({f"p{n}.txt": b"x" for n in range(51)}))], "files", 413,
                            "many.zip: 51 papers inside; map at most 50 papers"),
     "too much text": (lambda: [(f"p{n}.txt", ("警民关系。" * 9_000).encode()) for n in range(7)], "files", 413,
-                      "more than the 300,000 one map request may"),
+                      "more than the 200,000 one map request may"),
 }
 
 

@@ -23,7 +23,7 @@ _WHAT = ("it is not the output of `pcc predict` (one row per sentence with paper
 
 @dataclass
 class Paper:
-    key: str  # unique in the map: the paper id, with its source where two sources share an id
+    key: str  # how the report names it: the paper id, with its source where two sources share an id
     paper: str
     title: str
     source: str

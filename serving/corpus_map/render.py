@@ -188,8 +188,9 @@ def markdown(corpus_map: CorpusMap, out_dir: Path) -> str:
              + ", ".join(f"`{f}`" for f in data.files) + "; mapped: "
              + ", ".join(f"{counts[c]['sentences']:,} {c} sentences" for c in CATEGORIES)
              + f" ({data.unclassified:,} garbled sentences were not classified)."
-             + (f" {sum(years.values())} papers give a year, {min(years)}–{max(years)}." if years else
-                " No paper gives its year."), "",
+             + (f" Papers with a year of publication: {sum(years.values())} ("
+                + (f"{min(years)}–{max(years)}" if len(years) > 1 else f"{min(years)}") + ")." if years else
+                " No paper gives its year of publication."), "",
              f"Sentences embedded by {corpus_map.embedder}; themes: {describe_method(corpus_map)}. Keywords: "
              "c-TF-IDF over jieba words. Stage times: "
              + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in corpus_map.seconds.items())
@@ -224,7 +225,7 @@ def _theme_section(corpus_map: CorpusMap, position: int, pairs: dict, links: dic
     data, themes = corpus_map.input, corpus_map.themes
     theme = themes[position]
     lines = [f"### {theme.id}: {theme.name}", "", "Most central:", ""]
-    lines += [f"{n}. {data.sentences[s].text} *({data.papers[data.sentences[s].paper].paper})*"
+    lines += [f"{n}. {data.sentences[s].text} *({data.papers[data.sentences[s].paper].key})*"
               for n, s in enumerate(theme.central, 1)]
     lines.append("")
     if theme.category != "problem":

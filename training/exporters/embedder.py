@@ -51,25 +51,28 @@ def embedder_settings(settings: dict | None) -> dict:
 
 def export_embedder(source: str | Path, out_dir: str | Path, *, calibration: list[str], check: list[str],
                     settings: dict | None = None, calibration_settings: dict | None = None,
-                    reuse: Path | None = None) -> dict:
+                    reuse: list[Path] = ()) -> dict:
     """Write the embedder of checkpoint `source` into `out_dir` and return its record (`embedder.json`).
 
     `calibration`: sentences whose activation ranges calibrate int8; `check`: other sentences on which fp32 is
-    compared with PyTorch and int8 with fp32. `reuse`: an embedder folder built earlier; when it came from the
-    same checkpoint with the same settings, it is copied instead."""
+    compared with PyTorch and int8 with fp32. `reuse`: embedder folders built earlier; the first that came from the
+    same checkpoint with the same settings (its own and the calibration's) is copied instead."""
     source, out_dir = Path(source), Path(out_dir)
     settings = embedder_settings(settings)
     if not (source / "config.json").is_file():
         raise UserError(f"{source}: no checkpoint here (config.json missing) to build the map's embedder from; "
                         "run `pcc base-model`")
     digest = checkpoint_digest(source)
-    previous = read_embedder_record(reuse) if reuse else None
-    if previous and previous.get("source_sha256") == digest and previous.get("settings") == settings:
-        if Path(reuse).resolve() != out_dir.resolve():
-            shutil.rmtree(out_dir, ignore_errors=True)
-            shutil.copytree(reuse, out_dir)
-        print(f"embedder: the one built from {source} with these settings is reused ({out_dir})")
-        return previous
+    calibration_settings = dict(calibration_settings or {})
+    for folder in map(Path, reuse):
+        previous = read_embedder_record(folder)
+        if (previous and previous.get("source_sha256") == digest and previous.get("settings") == settings
+                and previous.get("calibration_settings") == calibration_settings):
+            if folder.resolve() != out_dir.resolve():
+                shutil.rmtree(out_dir, ignore_errors=True)
+                shutil.copytree(folder, out_dir)
+            print(f"embedder: the one built from {source} with these settings is reused (from {folder})")
+            return previous
     if not calibration or not check:
         raise UserError("embedder: calibration and check sentences are needed; run `pcc prepare` first")
 
@@ -83,6 +86,7 @@ def export_embedder(source: str | Path, out_dir: str | Path, *, calibration: lis
         tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
         record = {
             "source": str(source.resolve()), "source_sha256": digest, "settings": settings,
+            "calibration_settings": calibration_settings,
             "prefix": settings["prefix"], "max_length": settings["max_length"],
             "dimensions": int(encoder.config.hidden_size), "pad_token_id": int(tokenizer.pad_token_id),
             "pooling": "mean", "normalized": True,

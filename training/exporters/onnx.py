@@ -144,15 +144,16 @@ def embedder_source(model_dir: Path) -> Path:
     return source
 
 
-def add_embedder(source: Path, bundle_dir: Path, gold: list[Path], calibration: Path, settings: dict) -> dict:
-    """Write the map's sentence embedder of checkpoint `source` into `bundle_dir`/embedder (kept when it was built
-    from the same checkpoint with the same settings): calibrated on the readable `calibration` sentences, checked
-    on the sentences of the first gold file."""
+def add_embedder(source: Path, bundle_dir: Path, gold: list[Path], calibration: Path, settings: dict,
+                 reuse: list[Path] = ()) -> dict:
+    """Write the map's sentence embedder of checkpoint `source` into `bundle_dir`/embedder, calibrated on the readable
+    `calibration` sentences and checked on the sentences of the first gold file; the one already there, or the
+    first of `reuse` (other bundles' embedder folders), is kept when built from the same checkpoint and settings."""
     corpus = [s.text for s in read_sentences(calibration) if s.quality == "ok"] if calibration.is_file() else []
     check = [row["text"] for row in read_gold(gold[0])] if gold else []
     return export_embedder(source, bundle_dir / EMBEDDER_DIR, calibration=corpus, check=check,
                            settings=settings.get("embedder"), calibration_settings=settings.get("calibration"),
-                           reuse=bundle_dir / EMBEDDER_DIR)
+                           reuse=[bundle_dir / EMBEDDER_DIR, *reuse])
 
 
 def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *,
@@ -201,10 +202,12 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path | None = None, *,
         print(f"exported, optimised, quantised and checked in {time.monotonic() - started:.0f} s")
         write_bundle(staging, bundle)
         if embedder is not False:
+            # The embedder depends on the base model only: the one this bundle or another training run's bundle
+            # holds is kept when nothing it depends on changed.
             source = embedder_source(model_dir) if embedder is True else Path(embedder)
-            if (out_dir / EMBEDDER_DIR).is_dir():  # the one built before is kept when nothing it depends on changed
-                shutil.copytree(out_dir / EMBEDDER_DIR, staging / EMBEDDER_DIR)
-            add_embedder(source, staging, gold_files, calibration, settings)
+            others = sorted(model_dir.resolve().parent.glob(f"*/{BUNDLE_DIR}/{EMBEDDER_DIR}"),
+                            key=lambda folder: folder.stat().st_mtime, reverse=True)
+            add_embedder(source, staging, gold_files, calibration, settings, reuse=[out_dir / EMBEDDER_DIR, *others])
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
