@@ -27,7 +27,8 @@ import resource
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Awaitable, Callable, Optional
 
@@ -297,14 +298,23 @@ async def read_papers(files: list[tuple[str, bytes]], max_chars: int, limits: Re
                       ) -> tuple[list[PreparedPaper], list[dict]]:
     """The papers of several uploaded files, each read by `read_upload` within `limits`, and {file, reason} for each
     that could not be read (the others are still read); a Refused when none could be, when their text exceeds
-    `max_chars` in all, or when the client goes away."""
+    `max_chars` in all, when reading them all takes longer than `limits.seconds` (the time one upload may take,
+    so that the request keeps the rest of its time for classifying and mapping), or when the client goes away."""
     papers, skipped = [], []
+    deadline = time.monotonic() + limits.seconds
+    out_of_time = Refused(413, f"reading the files takes longer than the {limits.seconds:g} s they may take in all; "
+                               "send fewer or smaller papers, or run `pcc predict` and `pcc map` on them")
     for name, content in files:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise out_of_time
         try:
-            found = await read_upload(Path(name).name, content, max_chars, limits, disconnected)
+            found = await read_upload(Path(name).name, content, max_chars, replace(limits, seconds=left), disconnected)
         except Refused as refused:
             if refused.status == 499:  # the client is gone: reading the other files is of no use to anyone
                 raise
+            if time.monotonic() >= deadline:
+                raise out_of_time from None
             skipped.append({"file": name, "reason": refused.message})
             continue
         for prepared in found:

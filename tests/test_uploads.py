@@ -8,7 +8,7 @@ import psutil
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from serving.uploads import ReadLimits, Refused, _safe_name, read_upload
+from serving.uploads import ReadLimits, Refused, _safe_name, read_papers, read_upload
 from tests.conftest import SEED_CORPUS
 from tests.fixtures.papers import COLLECTED, COLLECTED_TITLES, TITLE, write_docx, write_pdf
 from tests.test_service import PAPER
@@ -117,6 +117,18 @@ def test_a_file_that_takes_too_long_to_read_is_refused_and_its_reader_killed():
     assert time.monotonic() - started < 4
     assert refused.status == 413 and "long.txt: reading it takes longer than the 1 s and 1,024 MB" in refused.message
     assert not readers_running()
+
+
+def test_several_files_share_one_reading_time():
+    # Each file alone reads well within the limit; twenty of them, each in its own reader process, cannot.
+    files = [(f"{n}.txt", PAPER.encode("utf-8")) for n in range(20)]
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        asyncio.run(read_papers(files, 200_000, ReadLimits(seconds=1, memory_mb=1024)))
+    assert refused.value.status == 413 and "longer than the 1 s they may take in all" in refused.value.message
+    assert time.monotonic() - started < 4 and not readers_running()
+    papers, skipped = asyncio.run(read_papers(files[:2], 200_000, LIMITS))
+    assert len(papers) == 2 and not skipped
 
 
 def test_a_file_that_needs_too_much_memory_to_read_is_refused():
