@@ -75,36 +75,24 @@ class RayEngine:
 
     def __init__(self, args: argparse.Namespace, outputs: Outputs):
         self.outputs = outputs
-        self.workers, self.cpus, self.gpus, self.device = worker_options(args)
+        workers, cpus, gpus, device = worker_options(args)
         given = args.bundle or default_bundle_dir()
         precision = choose_precision(given, args.precision)
         bundle = read_bundle(given, precision)
-        self.classifier_options = {"bundle_dir": str(Path(given).resolve()), "device": self.device,
+        self.classifier_options = {"bundle_dir": str(Path(given).resolve()), "device": device,
                                    "precision": precision, "batch_size": args.batch_size,
-                                   "threads": max(1, int(self.cpus)), "fail_marker": os.environ.get(FAIL_ONCE_ENV)}
+                                   "threads": max(1, int(cpus)), "fail_marker": os.environ.get(FAIL_ONCE_ENV)}
         self._describe = lambda provider: describe_run(Path(given), precision, provider, bundle)
-        outputs.classified_by = self._describe(CUDA_PROVIDER if self.gpus else CPU_PROVIDER)
+        outputs.classified_by = self._describe(CUDA_PROVIDER if gpus else CPU_PROVIDER)
         self._context_before: tuple | None = None
-        self.started_ray = connect(args.address, self.workers * self.cpus + 1)
-        try:
-            check_resources(self.workers, self.cpus, self.gpus)
-        except BaseException:
-            self.close()
-            raise
+        self.pool = ActorPool(args.address, workers, cpus, gpus)
 
     def run(self, files: list[Path], tables: list[Path]) -> tuple[int, int]:
         """Classify every unit; (files and table papers classified, table papers skipped as already written)."""
         units = self._units(files, tables)
         if units is None:
             return 0, 0
-        with warnings.catch_warnings():
-            # Ray 2.60 deprecates retry settings passed as remote arguments but has no other place for them yet;
-            # bounded, they stop a worker that always crashes (its default is to restart it forever).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            results = units.map_batches(
-                _Classifier, fn_constructor_kwargs=self.classifier_options, batch_size=UNITS_PER_TASK,
-                batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=self.cpus,
-                num_gpus=self.gpus or None, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
+        results = self.pool.map(units, _Classifier, self.classifier_options, UNITS_PER_TASK, "pyarrow")
         collector = _Collector(self.outputs, self._describe)
         with tqdm(total=len(files) if not tables else None, desc="papers", unit="unit", disable=None) as progress:
             try:
@@ -127,9 +115,7 @@ class RayEngine:
             context = ray.data.DataContext.get_current()
             context.execution_options.preserve_order, context.enable_progress_bars = self._context_before
             self._context_before = None
-        if self.started_ray and ray.is_initialized():
-            ray.shutdown()  # stops a Ray started here; leaves a joined cluster running
-        self.started_ray = False
+        self.pool.close()
 
     def _units(self, files: list[Path], tables: list[Path]):
         """The dataset of segmented units, in input order: files first, then each table's rows."""
@@ -172,6 +158,36 @@ def worker_options(args: argparse.Namespace) -> tuple[int, float, float, str]:
     if not gpus and args.device == "cuda":
         raise UserError("--device cuda with --engine ray needs GPUs for the workers: add --gpus-per-worker 1")
     return workers, cpus, gpus, "cuda" if gpus else "cpu"
+
+
+class ActorPool:
+    """`workers` Ray actors of `cpus` CPUs and `gpus` GPUs each, as both Ray engines (`pcc predict`, `pcc map`)
+    run them: the constructor starts or joins Ray and checks that it holds them; `close` stops a Ray it started."""
+
+    def __init__(self, address: str | None, workers: int, cpus: float, gpus: float):
+        self.workers, self.cpus, self.gpus = workers, cpus, gpus
+        self.started_ray = connect(address, workers * cpus + 1)
+        try:
+            check_resources(workers, cpus, gpus)
+        except BaseException:
+            self.close()
+            raise
+
+    def map(self, dataset, actor: type, arguments: dict, batch_size: int, batch_format: str):
+        """`dataset` mapped batch by batch through the pool's actors, each made once with `arguments`."""
+        with warnings.catch_warnings():
+            # Ray 2.60 deprecates retry settings passed as remote arguments but has no other place for them yet;
+            # bounded, they stop a worker that always crashes (its default is to restart it forever).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return dataset.map_batches(
+                actor, fn_constructor_kwargs=arguments, batch_size=batch_size, batch_format=batch_format,
+                compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=self.cpus,
+                num_gpus=self.gpus or None, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
+
+    def close(self) -> None:
+        if self.started_ray and ray.is_initialized():
+            ray.shutdown()  # stops a Ray started here; leaves a joined cluster running
+        self.started_ray = False
 
 
 def check_resources(workers: int, cpus: float, gpus: float) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ except ImportError as missing:
     raise UserError(f"the Ray engine needs Ray Data ({missing.name} is not installed): pip install -e '.[ray]', "
                     "or use --engine local") from None
 
-from serving.ray_predict import MAX_RESTARTS, check_resources, connect, worker_options
+from serving.ray_predict import ActorPool, worker_options
 
 CHUNK = 256  # sentences per actor call
 
@@ -38,21 +37,16 @@ class RayEmbedder:
     then starts or joins Ray and checks that it can hold the workers."""
 
     def __init__(self, folder: Path, args: argparse.Namespace):
-        self.workers, self.cpus, self.gpus, device = worker_options(args)
+        workers, cpus, gpus, device = worker_options(args)
         record = read_embedder_record(folder)
         if record is None:
             SentenceEmbedder(folder)  # says what is missing and what to do
         precision = args.precision or ("int8" if record.get("checks", {}).get("int8_passed") else "fp32")
         self.options = {"folder": str(Path(folder).resolve()), "precision": precision, "device": device,
-                        "batch_size": args.batch_size, "threads": max(1, int(self.cpus))}
-        self.description = (f"`{folder}` ({precision}, Ray: {self.workers} workers × {self.cpus:g} CPU"
-                            + (f", {self.gpus:g} GPU" if self.gpus else "") + ")")
-        self.started_ray = connect(args.address, self.workers * self.cpus + 1)
-        try:
-            check_resources(self.workers, self.cpus, self.gpus)
-        except BaseException:
-            self.close()
-            raise
+                        "batch_size": args.batch_size, "threads": max(1, int(cpus))}
+        self.description = (f"`{folder}` ({precision}, Ray: {workers} workers × {cpus:g} CPU"
+                            + (f", {gpus:g} GPU" if gpus else "") + ")")
+        self.pool = ActorPool(args.address, workers, cpus, gpus)
 
     def describe(self) -> str:
         return self.description
@@ -65,13 +59,9 @@ class RayEmbedder:
         before = (context.execution_options.preserve_order, context.enable_progress_bars)
         context.enable_progress_bars = False  # tqdm below counts sentences
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # as in serving.ray_predict
-                chunk = max(1, min(CHUNK, math.ceil(len(items) / self.workers)))  # a chunk for every worker
-                results = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / chunk)).map_batches(
-                    _Embedder, fn_constructor_kwargs=self.options, batch_size=chunk, batch_format="numpy",
-                    compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=self.cpus,
-                    num_gpus=self.gpus or None, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
+            chunk = max(1, min(CHUNK, math.ceil(len(items) / self.pool.workers)))  # a chunk for every worker
+            items = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / chunk))
+            results = self.pool.map(items, _Embedder, self.options, chunk, "numpy")
             shown = None if progress else True
             with tqdm(total=len(distinct), desc="embedding", unit="sentence", disable=shown) as bar:
                 for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
@@ -89,9 +79,7 @@ class RayEmbedder:
         return vectors[[where[text] for text in texts]]
 
     def close(self) -> None:
-        if self.started_ray and ray.is_initialized():
-            ray.shutdown()  # stops a Ray started here; leaves a joined cluster running
-        self.started_ray = False
+        self.pool.close()
 
 
 class _Embedder:
