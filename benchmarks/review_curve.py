@@ -222,7 +222,8 @@ def training_overrides(args: argparse.Namespace) -> dict:
         stop_after = json.loads((LATEST_MODEL / "metrics.json").read_text("utf-8")).get("chosen_epochs")
     overrides = {"sentences": str(args.sentences), "weak_labels": str(args.weak_labels), "folds": args.folds,
                  "stop_after_epochs": stop_after, "max_steps": args.max_steps or None, "base_model": args.base_model,
-                 "human_label_weight": args.weight, "output_dir": str(args.work_dir / "models")}
+                 "human_label_weight": args.weight, "output_dir": str(args.work_dir / "models"),
+                 "members": 1}  # one fit a run: the seeds already average out, and a soup would triple the time
     return {key: value for key, value in overrides.items() if value is not None}
 
 

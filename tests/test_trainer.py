@@ -65,15 +65,30 @@ def test_cross_fitted_training_writes_the_model_directory_contract(tmp_path, tin
         assert 0.25 <= after["mean_confidence"] <= 1.0 and 0.0 <= after["calibration_error"] <= 1.0
 
 
-def test_a_fold_soup_ships_the_folds_averaged_weights_without_a_refit(tmp_path, tiny_checkpoint):
+def test_members_ship_their_averaged_weights_calibrated_on_the_dev_gold(tmp_path, tiny_checkpoint):
     from transformers import AutoModelForSequenceClassification
 
-    run_dir = train(tiny_config(tmp_path, tiny_checkpoint, final_model="fold_soup"))
-    metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
-    assert set(metrics["fits"]) == {"fold 1/2", "fold 2/2"}
-    shipped = AutoModelForSequenceClassification.from_pretrained(run_dir)
-    base = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint, num_labels=len(LABELS))
-    assert not torch.equal(shipped.classifier.weight, base.classifier.weight)
+    def trained(name, **overrides):
+        (tmp_path / name).mkdir()
+        values = dict(folds=0, epochs=2, stop_after_epochs=1, run_name=name, **overrides)
+        run_dir = train(tiny_config(tmp_path / name, tiny_checkpoint, **values))
+        return run_dir, AutoModelForSequenceClassification.from_pretrained(run_dir)
+
+    soup_dir, soup = trained("soup", members=2)
+    alone = [trained(f"seed{seed}", seed=seed)[1] for seed in (13, 14)]
+    metrics = json.loads((soup_dir / "metrics.json").read_text("utf-8"))
+    assert set(metrics["fits"]) == {"member 1/2 (seed 13)", "member 2/2 (seed 14)"} and metrics["members"] == 2
+    # Each member is the model its seed trains alone; the shipped encoder is their mean (the output layer is
+    # also divided by the soup's own temperature).
+    name = "bert.pooler.dense.weight"  # trained (the tiny encoder is frozen) and not rescaled by the temperature
+    member_weights = [dict(model.named_parameters())[name] for model in alone]
+    assert not torch.allclose(*member_weights)
+    assert torch.allclose(dict(soup.named_parameters())[name], (member_weights[0] + member_weights[1]) / 2, atol=1e-6)
+    calibration = metrics["calibration"]
+    info = json.loads((soup_dir / "pcc_model.json").read_text("utf-8"))
+    assert info["temperature"] == calibration["temperature"] != 1.0
+    assert "dev gold sentences" in calibration["fitted_on"] and "heldout" not in metrics
+    assert calibration["heading"]["after"]["calibration_error"] <= calibration["heading"]["before"]["calibration_error"]
 
 
 def test_averaging_weights_sets_each_trained_parameter_to_the_mean(tiny_checkpoint):
@@ -113,7 +128,7 @@ def test_config_overrides_and_bad_settings(tmp_path):
                           ("folds: 0\nepochs: 3\nstop_after_epochs: 4\n",
                            r"'stop_after_epochs' must be between 0 and epochs \(3\), got 4"),
                           ("folds: 2\nstop_after_epochs: 1\n", "stop_after_epochs is for folds: 0"),
-                          ("final_model: average\n", "field 'final_model' must be refit or fold_soup")]:
+                          ("members: 0\n", "field 'members' must be at least 1, got 0")]:
         config_file.write_text(text, "utf-8")
         with pytest.raises(UserError, match=message):
             TrainConfig.load(config_file, {})

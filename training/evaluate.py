@@ -329,10 +329,11 @@ def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card
     for label in LABELS:
         c = fine["per_class"][label]
         lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    fitted_on = (training or {}).get("calibration", {}).get("fitted_on", "its held-out dev-gold predictions")
     calibrated = (f"The model's logits are divided by the temperature {card.temperature} that `pcc train` fitted "
-                  "on its held-out dev-gold predictions." if card.temperature != 1.0
+                  f"on {fitted_on}." if card.temperature != 1.0
                   else "The model is not calibrated: its pcc_model.json holds no temperature (`pcc train` fits one "
-                       "when it has held-out folds).")
+                       "on the dev gold sentences it finds in the corpus).")
     lines += ["", f"![confusion matrices]({figure.name})", "",
               "**Confidence** (the model's probability for the label it gives) against accuracy: " + "; ".join(
                   f"{name}: mean confidence {confidence[use]['mean_confidence']:.3f}, accuracy "
@@ -343,7 +344,9 @@ def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card
         lines += ["## Training", "",
                   f"Training time {training.get('training_seconds')} s on {training.get('train_rows')} training rows "
                   "(weakly labelled sentences, their heading variants, made-up titles and swapped sections); "
-                  f"epochs chosen: {training.get('chosen_epochs')}."]
+                  f"epochs: {training.get('chosen_epochs')}"
+                  + (f"; the weights of {training['members']} fits with consecutive seeds averaged."
+                     if training.get("members", 1) > 1 else ".")]
         if training.get("per_epoch"):
             lines.append("Held-out macro-F1 per epoch (with heading / bare): " + ", ".join(
                 f"{c['epoch']}: {c['heading']:.3f} / {c['bare']:.3f}" for c in training["per_epoch"]) + ".")
