@@ -44,6 +44,14 @@ def test_vectors_are_unit_length_and_never_depend_on_the_batch(tiny_bundle, prec
     assert list(embedder.token_counts(["警" * 500, "警"])) == [128, 5]  # cut at max_length; [CLS] query : 警 [SEP]
 
 
+def test_batches_run_side_by_side_give_the_vectors_of_one_at_a_time(tiny_bundle):
+    folder = embedder_dir(tiny_bundle)
+    texts = [f"{sentence}（{n}）" for n in range(40) for sentence in SENTENCES]  # 200 texts, many batches of 2
+    one = SentenceEmbedder(folder, device="cpu", batch_size=2, threads=1).embed(texts, progress=False)
+    four = SentenceEmbedder(folder, device="cpu", batch_size=2, threads=4).embed(texts, progress=False)
+    assert one.shape == (200, 32) and np.array_equal(one, four)
+
+
 def test_int8_stays_close_to_fp32(tiny_bundle):
     folder = embedder_dir(tiny_bundle)
     fp32 = SentenceEmbedder(folder, precision="fp32", device="cpu").embed(SENTENCES, progress=False)

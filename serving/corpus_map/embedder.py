@@ -3,9 +3,15 @@
 Each sentence gets the embedder's prefix (`query: `: e5's convention for symmetric tasks), is cut to its
 `max_length` tokens, and comes back as a unit vector, so a dot product is the cosine similarity. Sentences are
 sorted by length before batches are cut (little padding) and each distinct text is embedded once.
+
+On the CPU, `threads` batches run side by side, each on one thread of the one session, rather than each batch
+on `threads` threads: those wait for each other at every operator of a small batch. On 2 cores, 1,500 sentences
+embedded at 141-148 sentences/s against 131-138 (batch 16, int8). A batch's vectors do not depend on which thread
+ran it.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -16,7 +22,7 @@ from tqdm import tqdm
 
 from pcc.bundle import EMBEDDER_DIR, MODEL_FILES, TOKENIZER_FILE, read_embedder_record
 from pcc.errors import UserError
-from serving.classifier import CPU_PROVIDER, DEVICES, execution_providers, session_options
+from serving.classifier import CPU_PROVIDER, DEVICES, execution_providers, physical_cores, session_options
 
 
 def embedder_dir(bundle_dir: str | Path) -> Path:
@@ -53,8 +59,11 @@ class SentenceEmbedder:
         self._tokenizer.enable_truncation(int(record["max_length"]))
         providers = execution_providers(device)
         unfused = ["SkipLayerNormFusion"] if providers == [CPU_PROVIDER] else []  # as serving.classifier, for speed
-        self._session = ort.InferenceSession(str(self.folder / MODEL_FILES[precision]), session_options(threads),
-                                             providers=providers, disabled_optimizers=unfused)
+        on_cpu = providers == [CPU_PROVIDER]
+        self._side_by_side = (threads if threads and threads > 0 else physical_cores()) if on_cpu else 1
+        self._session = ort.InferenceSession(str(self.folder / MODEL_FILES[precision]),
+                                             session_options(1 if on_cpu else threads), providers=providers,
+                                             disabled_optimizers=unfused)
         self.provider: str = self._session.get_providers()[0]
 
     def describe(self) -> str:
@@ -64,10 +73,14 @@ class SentenceEmbedder:
         """Unit vectors (len(texts) x dimensions, float32), in input order."""
         distinct = list(dict.fromkeys(texts))
         vectors = np.zeros((len(distinct), self.dimensions), dtype=np.float32)
-        with tqdm(total=len(distinct), desc="embedding", unit="sentence", disable=None if progress else True) as bar:
-            for batch, feed in self.batches(distinct):
-                vectors[batch] = self._session.run(None, feed)[0]
+        with (tqdm(total=len(distinct), desc="embedding", unit="sentence", disable=None if progress else True) as bar,
+              ThreadPoolExecutor(self._side_by_side) as pool):
+            def run(batch: list[int], feed: dict) -> None:
+                vectors[batch] = self._session.run(None, feed)[0]  # ONNX Runtime lets go of the GIL while it runs
                 bar.update(len(batch))
+
+            for done in [pool.submit(run, batch, feed) for batch, feed in self.batches(distinct)]:
+                done.result()
         where = {text: row for row, text in enumerate(distinct)}
         return vectors[[where[text] for text in texts]] if len(distinct) < len(texts) else vectors
 
