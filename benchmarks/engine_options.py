@@ -3,8 +3,9 @@ alternation with the default, its macro-F1 on the three check sets, and whether 
 
 Options (`OPTIONS`): how batches are cut and how big they are; fp32; int8 of the MatMuls the shipped int8 model
 keeps in fp32 (re-quantised here from a calibration made as `pcc export` makes it); encoder layers dropped
-(no training: a dropped layer's input goes on to the next one); fewer intra-op threads; shorter inputs (the
-innermost heading only, a shorter lead or none, a lower max length).
+(no training: a dropped layer's input goes on to the next one); fewer intra-op threads, spinning threads, and
+ONNX Runtime's dynamic work blocks; shorter inputs (the innermost heading only, a shorter lead or none, a lower
+max length).
 
 - **Speed**: two workloads, bare sentences and the sentences of whole papers in their context, each classified
   at once as `pcc predict` classifies a file. In each round every option classifies each workload right after
@@ -64,6 +65,7 @@ class Option:
     batch_size: int = 32
     overhead: float | None = None  # `length_batches`' cost of a run in tokens; None: the classifier's
     threads: int | None = None  # None: one per physical core, as `pcc predict`
+    session_config: tuple[tuple[str, str], ...] = ()  # ONNX Runtime session config entries over the classifier's
     headings: int | None = None  # keep only the innermost N headings of a path
     lead_chars: int | None = None  # the lead's last N characters (None: as read, `LEAD_CHARS`; 0: no lead)
     max_length: int | None = None  # None: the model's
@@ -77,6 +79,11 @@ OPTIONS: dict[str, Option] = {
     "cut every 32": Option("sorted, cut every 32 sentences (the batching before length-aware cuts)", overhead=1e9),
     "batch 64": Option("length-aware batches of at most 64", batch_size=64),
     "1 thread": Option("one intra-op thread", threads=1),
+    "spinning": Option("idle intra-op threads spin (ONNX Runtime's own default; `pcc predict`'s sleep)",
+                       session_config=(("session.intra_op.allow_spinning", "1"),)),
+    "dynamic blocks": Option("ONNX Runtime hands out a parallel loop's work in shrinking blocks, not one share "
+                             "per thread (`session.dynamic_block_base` 4: a stalled thread holds up less)",
+                             session_config=(("session.dynamic_block_base", "4"),)),
     "int8 FFN outputs": Option("int8 also in the FFN output projection(s) the shipped int8 keeps fp32",
                                graph="all-ffn"),
     "int8 everywhere": Option("every MatMul int8: the FFN outputs, the outlier channels, the first-token modules",
@@ -347,10 +354,12 @@ class Models:
         """The option's classifier, set to its batching and max length while in use."""
         from serving.classifier import RUN_OVERHEAD_TOKENS, SentenceClassifier
 
-        key = (option.graph, option.precision, option.threads)
+        key = (option.graph, option.precision, option.threads, option.session_config)
         if key not in self._loaded:
             self._loaded[key] = SentenceClassifier(self.graphs / option.graph, device="cpu",
                                                    precision=option.precision, threads=option.threads)
+            if option.session_config:
+                self._loaded[key]._session = session(self._loaded[key], option)
         classifier = self._loaded[key]
         classifier.batch_size = option.batch_size
         classifier.run_overhead = RUN_OVERHEAD_TOKENS if option.overhead is None else option.overhead
@@ -360,6 +369,21 @@ class Models:
             yield classifier
         finally:
             classifier._tokenizer.enable_truncation(classifier.max_length)
+
+
+def session(classifier, option: Option):
+    """The classifier's session made again with the option's config entries (session settings have no public
+    knob: this is for measuring them)."""
+    import onnxruntime as ort
+
+    from pcc.bundle import MODEL_FILES
+    from serving.classifier import session_options
+
+    options = session_options(option.threads)
+    for key, value in option.session_config:
+        options.add_session_config_entry(key, value)
+    return ort.InferenceSession(str(classifier.bundle_dir / MODEL_FILES[option.precision]), options,
+                                providers=classifier.providers, disabled_optimizers=["SkipLayerNormFusion"])
 
 
 def classify(models: Models, option: Option, items: Sequence[Item], batch_size: int | None = None) -> list[str]:
