@@ -1,11 +1,11 @@
 """Every way to a faster default that needs no training, on the shipped model: each option's speed, measured in
 alternation with the default, its macro-F1 on the three check sets, and whether its labels hold at batch 1.
 
-Options (`OPTIONS`): how batches are cut and how big they are; fp32; int8 of the MatMuls the shipped int8 model
-keeps in fp32 (re-quantised here from a calibration made as `pcc export` makes it); encoder layers dropped
-(no training: a dropped layer's input goes on to the next one); fewer intra-op threads, spinning threads, and
-ONNX Runtime's dynamic work blocks; shorter inputs (the innermost heading only, a shorter lead or none, a lower
-max length).
+Options (`OPTIONS`): fp32 and the bundle's int8 (whichever is not the default); how batches are cut and how big
+they are; int8 of the MatMuls the shipped int8 model keeps in fp32 (re-quantised here from a calibration made as
+`pcc export` makes it); encoder layers dropped (no training: a dropped layer's input goes on to the next one);
+one intra-op thread, and ONNX Runtime's dynamic work blocks; shorter inputs (the innermost heading only, no lead,
+a lower max length).
 
 - **Speed**: two workloads, bare sentences and the sentences of whole papers in their context, each classified
   at once as `pcc predict` classifies a file. In each round every option classifies each workload right after
@@ -61,7 +61,7 @@ class Option:
     """One way to run the shipped model; fields left at their defaults run as `pcc predict` does."""
     what: str
     graph: str = SHIPPED  # the model files: the bundle's, or one `build_graphs` makes (`REQUANTISED`, `LAYERS_`)
-    precision: str = "int8"
+    precision: str | None = None  # None: `pcc predict`'s (`pcc.bundle.choose_precision`)
     batch_size: int = 32
     overhead: float | None = None  # `length_batches`' cost of a run in tokens; None: the classifier's
     threads: int | None = None  # None: one per physical core, as `pcc predict`
@@ -73,26 +73,24 @@ class Option:
 
 LAYERS_ = "layers-"  # graph name prefix: the encoder with this many layers left (`choose_layers`), e.g. layers-11
 OPTIONS: dict[str, Option] = {
-    DEFAULT: Option("`pcc predict`'s default: calibrated int8, length-aware batches of at most 32"),
+    DEFAULT: Option("`pcc predict`'s default: the bundle's default precision, length-aware batches of at most 32"),
     CONTROL: Option("control: the default once more (how far the machine's noise moves a ratio)"),
     REFERENCE: Option("the fp32 graph", precision="fp32"),
-    "cut every 32": Option("sorted, cut every 32 sentences (the batching before length-aware cuts)", overhead=1e9),
+    "int8": Option("the bundle's calibrated int8 model", precision="int8"),
+    "cut every 32": Option("sorted, cut every 32 sentences (no length-aware cuts)", overhead=1e9),
     "batch 64": Option("length-aware batches of at most 64", batch_size=64),
     "1 thread": Option("one intra-op thread", threads=1),
-    "spinning": Option("idle intra-op threads spin (ONNX Runtime's own default; `pcc predict`'s sleep)",
-                       session_config=(("session.intra_op.allow_spinning", "1"),)),
     "dynamic blocks": Option("ONNX Runtime hands out a parallel loop's work in shrinking blocks, not one share "
                              "per thread (`session.dynamic_block_base` 4: a stalled thread holds up less)",
                              session_config=(("session.dynamic_block_base", "4"),)),
-    "int8 FFN outputs": Option("int8 also in the FFN output projection(s) the shipped int8 keeps fp32",
-                               graph="all-ffn"),
+    "int8 FFN outputs": Option("int8 also in any FFN output projection the shipped int8 keeps fp32",
+                               graph="all-ffn", precision="int8"),
     "int8 everywhere": Option("every MatMul int8: the FFN outputs, the outlier channels, the first-token modules",
-                              graph="everything"),
-    "11 layers": Option("int8, one encoder layer dropped (chosen on corpus sentences)", graph=f"{LAYERS_}11"),
-    "10 layers": Option("int8, two encoder layers dropped", graph=f"{LAYERS_}10"),
-    "9 layers": Option("int8, three encoder layers dropped", graph=f"{LAYERS_}9"),
+                              graph="everything", precision="int8"),
+    "11 layers": Option("int8, one encoder layer dropped (chosen on corpus sentences)", graph=f"{LAYERS_}11",
+                        precision="int8"),
+    "10 layers": Option("int8, two encoder layers dropped", graph=f"{LAYERS_}10", precision="int8"),
     "innermost heading": Option("context: only the innermost heading of the path", headings=1),
-    "lead 12 characters": Option("context: the lead's last 12 characters (24 read in training)", lead_chars=12),
     "no lead": Option("context: headings only, no lead", lead_chars=0),
     "max length 64": Option("inputs truncated at 64 tokens (128 in training)", max_length=64),
 }
@@ -346,14 +344,21 @@ class Models:
     batching."""
 
     def __init__(self, graphs: Path):
+        from pcc.bundle import choose_precision
+
         self.graphs = graphs
+        self.default_precision = choose_precision(graphs / SHIPPED, None)
         self._loaded: dict[tuple, object] = {}
+
+    def precision(self, option: Option) -> str:
+        return option.precision or self.default_precision
 
     @contextmanager
     def configured(self, option: Option) -> Iterator:
         """The option's classifier, set to its batching and max length while in use."""
         from serving.classifier import RUN_OVERHEAD_TOKENS, SentenceClassifier
 
+        option = replace(option, precision=self.precision(option))
         key = (option.graph, option.precision, option.threads, option.session_config)
         if key not in self._loaded:
             self._loaded[key] = SentenceClassifier(self.graphs / option.graph, device="cpu",
@@ -410,8 +415,9 @@ def measure_quality(models: Models, names: list[str], items: dict) -> dict[str, 
         option = OPTIONS[name]
         labels = {check: classify(models, option, items[check]) for check in CHECK_SETS}
         moved = None
-        if (option.graph, option.precision) not in files:
-            files.add((option.graph, option.precision))
+        file = (option.graph, models.precision(option))
+        if file not in files:
+            files.add(file)
             alone = {check: classify(models, option, items[check], 1) for check in CHECK_SETS}
             moved = sum(a != b for check in CHECK_SETS for a, b in zip(labels[check], alone[check]))
         quality[name] = {"labels": labels, "moved_at_1": moved}
@@ -461,8 +467,9 @@ def f1_of(labels: list[str], truth: dict) -> float:
 
 
 def markdown(args, names, items, truth, dropped, tokens, quality, speed, load, figure) -> str:
-    from pcc.bundle import read_bundle
+    from pcc.bundle import choose_precision, read_bundle
 
+    bundle, default_precision = read_bundle(args.bundle), choose_precision(args.bundle, None)
     scores = {name: {c: f1_of(quality[name]["labels"][c], truth[c]) for c in CHECK_SETS} for name in names}
     deltas = {name: {c: 100 * (scores[name][c] - scores[REFERENCE][c]) for c in CHECK_SETS} for name in names}
     counts = {name: len(entries) for name, entries in items.items()}
@@ -471,7 +478,9 @@ def markdown(args, names, items, truth, dropped, tokens, quality, speed, load, f
         f"Written by `python benchmarks/engine_options.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: "
         f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, load average (1 min) "
         f"{', '.join(f'{l[0]:.1f}' for l in load)} at the start, after scoring and after timing. Model "
-        f"`{read_bundle(args.bundle).source_run}`, bundle `{args.bundle}`.", "",
+        f"`{bundle.source_run}`, bundle `{args.bundle}`: `pcc predict` runs it in **{default_precision}** "
+        f"(its int8 model is calibrated and {'passed' if bundle.int8_passed else 'did not pass'} the export "
+        "checks, `pcc.bundle.choose_precision`).", "",
         f"**Speed.** Two workloads: {counts['bare']} bare sentences, and the {counts['papers']} readable sentences "
         f"of the papers in {', '.join(f'`{p}`' for p in args.papers)} in their context, each classified at once. "
         f"Each option ran right after (or, every other round, right before) the default, {args.rounds} rounds: "

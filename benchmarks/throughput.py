@@ -18,7 +18,7 @@ loaded once.
 - **Start-up**: `pcc predict` on one short paper, process start to written output, with where the time goes; and
   `pcc serve`'s time from the command to an answer at /readyz.
 
-    python benchmarks/throughput.py [--model models/latest] [--threads 2] [--repeats 6]
+    python benchmarks/throughput.py [--model models/latest] [--precision int8] [--threads 2] [--repeats 6]
 
 Prints the figures and writes reports/throughput.md and reports/throughput.png. About 15 minutes on two busy
 cores; on a busy machine the rates drop, the interleaved ratios far less (the report states the load).
@@ -64,6 +64,8 @@ def main() -> None:
                         help="paper files or folders: the papers-in-context workload")
     parser.add_argument("--count", type=int, default=512, help="bare sentences per engine-for-engine pass")
     parser.add_argument("--e2e-count", type=int, default=1536, help="bare sentences of the smaller end-to-end run")
+    parser.add_argument("--precision", choices=("fp32", "int8"), help="of `pcc predict`'s side (default: its "
+                        "own, `pcc.bundle.choose_precision`)")
     parser.add_argument("--threads", type=int, help="intra-op threads of both sides (default: one per physical "
                         "core, as `pcc predict`)")
     parser.add_argument("--repeats", type=int, default=6, help="timed warm passes of each side per workload")
@@ -81,7 +83,7 @@ def main() -> None:
     args.bundle = args.bundle or args.model / BUNDLE_DIR
     if args.worker:
         workloads = json.loads(args.workloads.read_text(encoding="utf-8"))
-        factory = (lambda: onnx_classifier(args.bundle, args.threads)) if args.worker == "pcc" else \
+        factory = (lambda: onnx_classifier(args.bundle, args.precision, args.threads)) if args.worker == "pcc" else \
             (lambda: eager_classifier(args.model, args.threads))
         serve_worker(factory, workloads)
         return
@@ -89,11 +91,13 @@ def main() -> None:
         eager_predict(args.model, args.eager_sentences, args.eager_papers, args.eager_out, args.threads)
         return
     if args.startup_steps:
-        print(json.dumps(startup_steps(args.bundle, args.short_paper)))
+        print(json.dumps(startup_steps(args.bundle, args.precision, args.short_paper)))
         return
+    from pcc.bundle import choose_precision
     from serving.classifier import physical_cores
 
     args.threads = args.threads or physical_cores()
+    args.precision = choose_precision(args.bundle, args.precision)
     missing = [str(p) for p in [args.model / "config.json", args.bundle / "bundle.json", *args.sentences,
                                 args.short_paper] if not p.exists()]
     if missing:
@@ -161,11 +165,11 @@ def paper_inputs(paths: Sequence[str], bundle: Path) -> Workload:
 
 # ---- the two engines -------------------------------------------------------------------------------------------
 
-def onnx_classifier(bundle: Path, threads: int | None) -> Classify:
-    """`pcc predict`'s engine: SentenceClassifier with the bundle's default precision, on the CPU."""
+def onnx_classifier(bundle: Path, precision: str, threads: int | None) -> Classify:
+    """`pcc predict`'s engine: SentenceClassifier on the CPU."""
     from serving.classifier import SentenceClassifier
 
-    classifier = SentenceClassifier(bundle, device="cpu", threads=threads)
+    classifier = SentenceClassifier(bundle, device="cpu", precision=precision, threads=threads)
 
     def classify(texts, contexts, batch_size):
         classifier.batch_size = batch_size
@@ -270,6 +274,7 @@ def compare_engines(workloads_path: Path, args: argparse.Namespace) -> dict:
     workers = {}
     for side in ("pcc", "eager"):  # one after the other, so that each load is timed alone
         workers[side] = Worker([sys.executable, __file__, "--worker", side, "--threads", str(args.threads),
+                                "--precision", args.precision,
                                 "--workloads", str(workloads_path), "--model", str(args.model),
                                 "--bundle", str(args.bundle)])
     results = {w: {side: {"passes": [], "load_s": worker.start_seconds} for side, worker in workers.items()}
@@ -335,7 +340,8 @@ def run_end_to_end(args: argparse.Namespace, workloads: dict[str, Workload], scr
     commands = {}
     for (kind, copies), (path, _) in inputs.items():
         out = scratch / f"out-{kind}-{copies}"
-        pcc = [sys.executable, "-m", "pcc.cli", "predict", "--bundle", str(args.bundle), "--out", f"{out}-pcc.jsonl",
+        pcc = [sys.executable, "-m", "pcc.cli", "predict", "--bundle", str(args.bundle), "--precision", args.precision,
+               "--out", f"{out}-pcc.jsonl",
                *(["--sentences", path] if kind == "bare" else [path])]
         eager = [sys.executable, __file__, "--model", str(args.model), "--threads", str(args.threads),
                  "--eager-out", f"{out}-eager.jsonl", "--eager-sentences" if kind == "bare" else "--eager-papers", path]
@@ -365,7 +371,7 @@ def steady_and_start(once: dict, twice: dict, side: str) -> tuple[list[float], l
 
 # ---- start-up ------------------------------------------------------------------------------------------------
 
-def startup_steps(bundle: Path, paper: Path) -> dict:
+def startup_steps(bundle: Path, precision: str, paper: Path) -> dict:
     """In a fresh process, the steps of `pcc predict PAPER` one by one (seconds each): its imports, the
     classifier (tokenizer and ONNX Runtime session, each timed again alone after the run), reading the paper,
     classifying it, writing the outputs."""
@@ -378,7 +384,7 @@ def startup_steps(bundle: Path, paper: Path) -> dict:
     from serving.classifier import SentenceClassifier
 
     mark("imports")
-    classifier = SentenceClassifier(bundle)
+    classifier = SentenceClassifier(bundle, precision=precision)
     mark("classifier (tokenizer, session)")
     papers = predict.load_document(paper)
     mark("reading the paper")
@@ -414,7 +420,7 @@ def measure_startup(args: argparse.Namespace, scratch: Path) -> dict:
 
     predict, steps, ready, python = [], [], [], []
     command = [sys.executable, "-m", "pcc.cli", "predict", str(args.short_paper), "--bundle", str(args.bundle),
-               "--out", str(scratch / "short.jsonl")]
+               "--precision", args.precision, "--out", str(scratch / "short.jsonl")]
     for _ in range(args.startup_repeats):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
@@ -423,11 +429,12 @@ def measure_startup(args: argparse.Namespace, scratch: Path) -> dict:
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         predict.append(time.perf_counter() - started)
         done = subprocess.run([sys.executable, __file__, "--startup-steps", "--bundle", str(args.bundle),
+                               "--precision", args.precision,
                                "--short-paper", str(args.short_paper)], cwd=REPO, check=True, capture_output=True,
                               text=True)
         steps.append(json.loads(done.stdout.strip().splitlines()[-1]))
         started = time.perf_counter()
-        with running_server(args.bundle):
+        with running_server(args.bundle, ("--precision", args.precision)):
             ready.append(time.perf_counter() - started)
     names = [name for name in steps[0] if name != "sentences"]
     return {"predict": predict, "python": python, "ready": ready, "sentences": steps[0]["sentences"],
@@ -454,6 +461,7 @@ def markdown(args, workloads, engine, end_to_end, startup, load, figure) -> str:
     from pcc.bundle import choose_precision, read_bundle
 
     bundle = read_bundle(args.bundle)
+    default = choose_precision(args.bundle, None)
     sizes = {name: (len(texts), sum(1 for c in contexts if c)) for name, (texts, contexts) in workloads.items()}
     lines = [
         "# Throughput: `pcc predict`'s engine against PyTorch eager", "",
@@ -462,8 +470,10 @@ def markdown(args, workloads, engine, end_to_end, startup, load, figure) -> str:
         f"{platform.python_version()}; load average (1 min) {', '.join(f'{l[0]:.1f}' for l in load)} at the start "
         "and after each part. The rates are this machine's at that load; the interleaved ratios hold up far "
         "better than the rates.", "",
-        f"Model `{bundle.source_run}`; `pcc predict`'s default engine is its ONNX bundle in "
-        f"{choose_precision(args.bundle, None)} (`{args.bundle}`), ONNX Runtime on the CPU. PyTorch: "
+        f"Model `{bundle.source_run}`; `pcc predict`'s engine is its ONNX bundle (`{args.bundle}`) in "
+        f"**{args.precision}** ({'its default' if args.precision == default else f'its default is {default}'}; "
+        f"its int8 model {'passed' if bundle.int8_passed else 'did not pass'} the export checks), ONNX Runtime "
+        "on the CPU. PyTorch: "
         "`AutoModelForSequenceClassification`, fp32, `torch.inference_mode()`. Both: sorted by token count, "
         f"batches of at most {BATCH}, each padded to its longest, {args.threads} intra-op thread(s).", "",
         "## Engine for engine", "",
