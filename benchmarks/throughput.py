@@ -513,7 +513,8 @@ def markdown(args, workloads, engine, end_to_end, startup, load, figure) -> str:
         lines.append(f"| {kind} ×{copies} | {result['sentences']} | {spread_of(result['pcc'], '.1f')} | "
                      f"{spread_of(result['eager'], '.1f')} | **{theirs / ours:.2f}×** |")
     lines += ["", "Per round, from an input and its double run back to back: the steady state (the extra sentences "
-              "over the extra seconds) and the start-up (the rest of the single run):", "",
+              "over the extra seconds) and the start-up (the rest of the single run); differences of two runs, so they "
+              "carry both runs' noise:", "",
               "| input | `pcc predict` steady (sentences/s) | PyTorch steady | × PyTorch | start-up `pcc` (s) | "
               "start-up PyTorch (s) |", "|---|---:|---:|---:|---:|---:|"]
     for kind in WORKLOADS:
