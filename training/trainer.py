@@ -287,11 +287,8 @@ def _calibrate_on_trained_gold(model, tokenizer, gold, config: TrainConfig) -> d
     if not len(gold):
         return None
     labels = np.array(gold["label"])
-    contexts = {WITH_CONTEXT: list(gold["context"]), BARE: [None] * len(gold)}
-    probs = {view: predict_proba(model, tokenizer, list(gold["text"]), contexts[view], config.max_length)
-             for view in VIEWS}
-    temperature = round(fit_temperature(np.concatenate([probs[view] for view in VIEWS]),
-                                        np.concatenate([labels] * len(VIEWS))), 4)
+    probs = _view_probs(model, tokenizer, gold, config.max_length)
+    temperature = round(_fit_pooled_temperature(probs, labels), 4)
     calibration = {
         "temperature": temperature,
         "fitted_on": "its own predictions of the dev gold sentences (their papers trained on, from weak labels)",
@@ -303,20 +300,28 @@ def _calibrate_on_trained_gold(model, tokenizer, gold, config: TrainConfig) -> d
     return calibration
 
 
+def _view_probs(model, tokenizer, rows, max_length: int) -> dict[str, np.ndarray]:
+    """The model's probabilities for gold `rows` in each view: with their context, and bare."""
+    contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
+    return {view: predict_proba(model, tokenizer, list(rows["text"]), contexts[view], max_length) for view in VIEWS}
+
+
+def _fit_pooled_temperature(probs: dict[str, np.ndarray], labels: np.ndarray, rows=slice(None)) -> float:
+    """One temperature for both views' probabilities of `rows` together."""
+    return fit_temperature(np.concatenate([probs[view][rows] for view in VIEWS]),
+                           np.concatenate([labels[rows]] * len(VIEWS)))
+
+
 def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[dict, dict]:
     """The held-out probabilities rescaled fold by fold with a temperature fitted on the other folds only, so
     that their calibration, like their labels, is an honest estimate; and the calibration record, whose
     `temperature` (fitted on every held-out prediction, both views pooled) the shipped model gets."""
     scored = folds >= 0
-
-    def pooled(mask):
-        return np.concatenate([heldout[view][mask] for view in VIEWS]), np.concatenate([labels[mask]] * len(VIEWS))
-
-    temperature = round(fit_temperature(*pooled(scored)), 4)
+    temperature = round(_fit_pooled_temperature(heldout, labels, scored), 4)
     rescaled = {view: probs.copy() for view, probs in heldout.items()}
     for fold in np.unique(folds[scored]):
         others = scored & (folds != fold)
-        fold_temperature = fit_temperature(*pooled(others)) if others.any() else temperature
+        fold_temperature = _fit_pooled_temperature(heldout, labels, others) if others.any() else temperature
         for view in VIEWS:
             rescaled[view][folds == fold] = with_temperature(heldout[view][folds == fold], fold_temperature)
     calibration = {
@@ -398,10 +403,8 @@ class HeldOutRecorder(TrainerCallback):
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         rows = self.gold_rows
         if rows is not None and len(rows):
-            contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
-            for view in VIEWS:
-                self.probs[view].append(predict_proba(model, self.tokenizer, list(rows["text"]), contexts[view],
-                                                      self.config.max_length))
+            for view, probs in _view_probs(model, self.tokenizer, rows, self.config.max_length).items():
+                self.probs[view].append(probs)
             scores = [macro_f1(list(rows["label"]), self.probs[view][-1].argmax(1)) for view in VIEWS]
             say(f"{self.name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
                   f"{scores[0]:.3f} with heading, {scores[1]:.3f} bare")
@@ -426,7 +429,8 @@ def training_precision(mixed_precision: bool, cuda: bool) -> str:
 
 def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timings: dict,
          stop_after: int | None = None):
-    """Train one model on `rows`; record its predictions on `gold_rows` after every epoch. Returns the model, its tokenizer and the recorder."""
+    """Train one model on `rows`; record its predictions on `gold_rows` after every epoch. Returns the model, its
+    tokenizer and the recorder."""
     set_seed(config.seed)
     tokenizer, model = load_model(base_model, config.freeze_embeddings, config.frozen_layers)
     cuda = torch.cuda.is_available()
