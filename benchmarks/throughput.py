@@ -396,18 +396,16 @@ def startup_steps(bundle: Path, precision: str, paper: Path) -> dict:
         outputs.save()
     mark("writing")
     steps = {step: end - begin for (_, begin), (step, end) in zip(marks, marks[1:])}
-    import onnxruntime as ort
     from tokenizers import Tokenizer
 
     from pcc.bundle import MODEL_FILES, TOKENIZER_FILE
-    from serving.classifier import session_options
+    from serving.classifier import inference_session
 
     started = time.perf_counter()
     Tokenizer.from_file(str(bundle / TOKENIZER_FILE))
     steps["of the classifier: tokenizer"] = time.perf_counter() - started
     started = time.perf_counter()
-    ort.InferenceSession(str(bundle / MODEL_FILES[classifier.precision]), session_options(),
-                         providers=classifier.providers, disabled_optimizers=["SkipLayerNormFusion"])
+    inference_session(bundle / MODEL_FILES[classifier.precision], classifier.providers)
     steps["of the classifier: session"] = time.perf_counter() - started
     steps["sentences"] = sum(len(a.sentences) for a in analyses)
     return steps

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from pcc.bundle import EMBEDDER_DIR, MODEL_FILES, TOKENIZER_FILE, read_embedder_record
 from pcc.errors import UserError
-from serving.classifier import CPU_PROVIDER, DEVICES, execution_providers, physical_cores, session_options
+from serving.classifier import CPU_PROVIDER, DEVICES, execution_providers, inference_session, physical_cores
 
 
 def embedder_dir(bundle_dir: str | Path) -> Path:
@@ -58,12 +57,9 @@ class SentenceEmbedder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(int(record["max_length"]))
         providers = execution_providers(device)
-        unfused = ["SkipLayerNormFusion"] if providers == [CPU_PROVIDER] else []  # as serving.classifier, for speed
         on_cpu = providers == [CPU_PROVIDER]
         self._side_by_side = (threads if threads and threads > 0 else physical_cores()) if on_cpu else 1
-        self._session = ort.InferenceSession(str(self.folder / MODEL_FILES[precision]),
-                                             session_options(1 if on_cpu else threads), providers=providers,
-                                             disabled_optimizers=unfused)
+        self._session = inference_session(self.folder / MODEL_FILES[precision], providers, 1 if on_cpu else threads)
         self.provider: str = self._session.get_providers()[0]
 
     def describe(self) -> str:
