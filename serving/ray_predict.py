@@ -84,8 +84,8 @@ class RayEngine:
                                    "threads": max(1, int(cpus)), "fail_marker": os.environ.get(FAIL_ONCE_ENV)}
         self._describe = lambda provider: describe_run(Path(given), precision, provider, bundle)
         outputs.classified_by = self._describe(CUDA_PROVIDER if gpus else CPU_PROVIDER)
-        self._context_before: tuple | None = None
-        self.pool = ActorPool(args.address, workers, cpus, gpus)
+        # Results in input order: the local engine's order.
+        self.pool = ActorPool(args.address, workers, cpus, gpus, preserve_order=True)
 
     def run(self, files: list[Path], tables: list[Path]) -> tuple[int, int]:
         """Classify every unit; (files and table papers classified, table papers skipped as already written)."""
@@ -102,27 +102,18 @@ class RayEngine:
                         progress.update(1)
                     self.outputs.save_every(CHECKPOINT_SECONDS)
             except ray.exceptions.RayError as error:
-                first_line = (str(error).strip().splitlines() or [""])[0]
-                raise UserError(f"the Ray job failed ({type(error).__name__}: {first_line}); the rows of finished "
-                                "files and papers are saved: run again with --resume") from None
+                raise job_failed(error, "the rows of finished files and papers are saved: run again with --resume"
+                                 ) from None
         if collector.duplicates:
             print(f"{collector.duplicates} unit(s) came twice (a retried batch, or a table row repeating an earlier "
                   "one word for word) and were taken once", file=sys.stderr)
         return collector.processed, collector.skipped
 
     def close(self) -> None:
-        if self._context_before is not None:
-            context = ray.data.DataContext.get_current()
-            context.execution_options.preserve_order, context.enable_progress_bars = self._context_before
-            self._context_before = None
         self.pool.close()
 
     def _units(self, files: list[Path], tables: list[Path]):
         """The dataset of segmented units, in input order: files first, then each table's rows."""
-        context = ray.data.DataContext.get_current()
-        self._context_before = (context.execution_options.preserve_order, context.enable_progress_bars)
-        context.execution_options.preserve_order = True  # results in input order: the local engine's order
-        context.enable_progress_bars = False  # tqdm in `run` counts units
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
         parts = []
@@ -162,16 +153,24 @@ def worker_options(args: argparse.Namespace) -> tuple[int, float, float, str]:
 
 class ActorPool:
     """`workers` Ray actors of `cpus` CPUs and `gpus` GPUs each, as both Ray engines (`pcc predict`, `pcc map`)
-    run them: the constructor starts or joins Ray and checks that it holds them; `close` stops a Ray it started."""
+    run them: the constructor starts or joins Ray and checks that it holds them, and turns Ray Data's progress
+    bars off (the engines count with tqdm) and, if asked, keeps results in input order; `close` puts those
+    settings back and stops a Ray it started."""
 
-    def __init__(self, address: str | None, workers: int, cpus: float, gpus: float):
+    def __init__(self, address: str | None, workers: int, cpus: float, gpus: float, preserve_order: bool = False):
         self.workers, self.cpus, self.gpus = workers, cpus, gpus
+        self._context_before: tuple | None = None
         self.started_ray = connect(address, workers * cpus + 1)
         try:
             check_resources(workers, cpus, gpus)
         except BaseException:
             self.close()
             raise
+        context = ray.data.DataContext.get_current()
+        self._context_before = (context.execution_options.preserve_order, context.enable_progress_bars)
+        if preserve_order:
+            context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
 
     def map(self, dataset, actor: type, arguments: dict, batch_size: int, batch_format: str):
         """`dataset` mapped batch by batch through the pool's actors, each made once with `arguments`."""
@@ -185,9 +184,19 @@ class ActorPool:
                 num_gpus=self.gpus or None, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
 
     def close(self) -> None:
+        if self._context_before is not None:
+            context = ray.data.DataContext.get_current()
+            context.execution_options.preserve_order, context.enable_progress_bars = self._context_before
+            self._context_before = None
         if self.started_ray and ray.is_initialized():
             ray.shutdown()  # stops a Ray started here; leaves a joined cluster running
         self.started_ray = False
+
+
+def job_failed(error: Exception, advice: str) -> UserError:
+    """A Ray job's failure as one line: the error's type and first line, then what to do."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return UserError(f"the Ray job failed ({type(error).__name__}: {first_line}); {advice}")
 
 
 def check_resources(workers: int, cpus: float, gpus: float) -> None:

@@ -27,7 +27,7 @@ except ImportError as missing:
     raise UserError(f"the Ray engine needs Ray Data ({missing.name} is not installed): pip install -e '.[ray]', "
                     "or use --engine local") from None
 
-from serving.ray_predict import ActorPool, worker_options
+from serving.ray_predict import ActorPool, job_failed, worker_options
 
 CHUNK = 256  # sentences per actor call
 
@@ -55,9 +55,6 @@ class RayEmbedder:
         distinct = sorted(dict.fromkeys(texts), key=len)
         vectors = None
         items = [{"position": i, "text": text} for i, text in enumerate(distinct)]
-        context = ray.data.DataContext.get_current()
-        before = (context.execution_options.preserve_order, context.enable_progress_bars)
-        context.enable_progress_bars = False  # tqdm below counts sentences
         try:
             chunk = max(1, min(CHUNK, math.ceil(len(items) / self.pool.workers)))  # a chunk for every worker
             items = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / chunk))
@@ -70,11 +67,7 @@ class RayEmbedder:
                     vectors[batch["position"]] = batch["vector"]
                     bar.update(len(batch["position"]))
         except ray.exceptions.RayError as error:
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            raise UserError(f"the Ray job failed ({type(error).__name__}: {first_line}); run again, or use "
-                            "--engine local") from None
-        finally:
-            context.execution_options.preserve_order, context.enable_progress_bars = before
+            raise job_failed(error, "run again, or use --engine local") from None
         where = {text: row for row, text in enumerate(distinct)}
         return vectors[[where[text] for text in texts]]
 
