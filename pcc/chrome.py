@@ -18,11 +18,11 @@ from pcc.structure import enumeration
 INTERFACE_WORDS = (
     "APP", "App", "客户端", "小程序", "扫码", "二维码", "阅读全文", "展开全文", "展开剩余", "查看全文", "查看更多",
     "全文阅读", "相关推荐", "相关文档", "相关阅读", "相关文章", "猜你喜欢", "上一页", "下一页", "上一篇", "下一篇",
-    "当前第", "温馨提示", "免责声明", "仅代表", "返回顶部", "文档页数", "阅读模式", "字号", "积分", "VIP", "登录",
-    "注册", "侵权", "部分内容", "仅显示", "试读", "往期推荐", "往期回顾", "责任编辑", "版权归", "仅供学习", "写留言",
+    "当前第", "温馨提示", "免责声明", "仅代表", "返回顶部", "文档页数", "阅读模式", "字号", "VIP", "登录",
+    "注册", "部分内容", "仅显示", "试读", "往期推荐", "往期回顾", "责任编辑", "版权归", "仅供学习", "写留言",
 )
 SITE_WORDS = ("下载", "点击", "预览", "收藏", "分享", "举报", "点赞", "评论", "关注", "上传", "浏览", "阅读", "打开",
-              "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员")
+              "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员", "积分", "侵权")
 _INTERFACE_WORD = re.compile("|".join(sorted(map(re.escape, INTERFACE_WORDS), key=len, reverse=True)))
 _SITE_WORD = re.compile("|".join(sorted(map(re.escape, SITE_WORDS + INTERFACE_WORDS), key=len, reverse=True)))
 # Separators of breadcrumbs and of rows of page fields (`上传时间：… | 浏览：…`).
@@ -39,6 +39,7 @@ _FILE_NAME = re.compile(r"\.(?:pdf|docx?|txt|caj|kdh|nh|wps)\s*$", re.IGNORECASE
 _END_MARK = re.compile(r"^[（(【\[]?\s*(?:完|全文完|本文完|未完待续|待续|END|end)\s*[）)】\]]?$")
 _SITE_NAME = re.compile(r"(?:网|网站|文库|论坛|平台|公众号|百科|贴吧|头条|号)$")
 _SENTENCE_END = re.compile(r"[。！？!?]\s*$")
+_LAST_SENTENCE_END = re.compile(r".*[。！？!?]", re.DOTALL)
 _FIELD = re.compile(rf"^[{CJK}A-Za-z]{{1,6}}\s*[:：]")  # `上传者：…`, `阅读：…`
 SHORT_LINE = 25  # Chinese characters: a line this short with one site word is chrome when unrelated to the paper
 
@@ -67,8 +68,11 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
     hashtags = _HASHTAG.findall(compact)
     if hashtags and len("".join(hashtags)) >= 0.7 * len(compact):
         return "hashtag line"
-    if _SENTENCE_END.search(text) and cjk_count(text) > SHORT_LINE:
-        return None  # a full sentence of some length: the paper's, whatever words it uses
+    complete = _up_to_last_sentence_end(text)
+    if cjk_count(complete) > SHORT_LINE or (complete and cjk_count(text) > 2 * SHORT_LINE):
+        # Full sentences of some length: the paper's, whatever words they use, also where the excerpt then stops
+        # mid-sentence (a long paragraph cut at its end).
+        return None
     if _ISSUE_HEADER.search(compact) and len(compact) <= 32 and not re.search(r"[，。；：！？]", compact):
         return "journal running header"  # on a one-page PDF it repeats on no other page, so nothing else takes it out
     if is_reference_entry(text):
@@ -97,6 +101,11 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
     if not cjk_count(text) and _COUNT.fullmatch(compact):
         return "number alone"
     return None
+
+
+def _up_to_last_sentence_end(text: str) -> str:
+    found = _LAST_SENTENCE_END.match(text)
+    return found.group(0) if found else ""
 
 
 def bigrams(text: str) -> set[str]:

@@ -59,6 +59,17 @@ def test_the_papers_own_lines_are_not_chrome(line):
     assert chrome_reason(line, paper_bigrams(line)) is None
 
 
+def test_a_paragraph_cut_mid_sentence_keeps_its_sentences_whatever_words_they_use():
+    # excerpts end about 700 characters in, often mid-sentence; a site word in the text does not make it chrome
+    cut = "近年来，社区推行垃圾分类积分兑换，居民参与明显增多。但是，部分小区的积分规则不透明，热门奖品常常被少数人换走，导致部分居民觉得"
+    assert chrome_reason(cut, paper_bigrams(cut)) is None
+    legal = "个人信息泄露案件逐年增加，侵权人往往隐匿在境外。受害人维权成本高、取证难，很多人最终放弃追究侵权责任，"
+    assert chrome_reason(legal, paper_bigrams(legal)) is None
+    heading = "推行积分兑换规则公开"  # a heading of the paper on sorting waste: its words recur in the text
+    assert chrome_reason(heading, paper_bigrams(heading, cut)) is None
+    assert chrome_reason("如有侵权请联系删除", paper_bigrams("如有侵权请联系删除")) == "site notice"
+
+
 def test_a_journal_running_header_is_chrome_but_a_sentence_citing_an_issue_is_not():
     assert chrome_reason("警察学研究  2024年第3期") == "journal running header"
     assert chrome_reason("某某学院学报 2019年第2期") == "journal running header"
