@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from pcc.cleaning import CHINESE_NUMERALS, cjk_count, is_cjk, is_reference_entry
+from pcc.structure import announces_sections
 
 TERMINALS = "。！？"
 _CLOSERS_AFTER_TERMINAL = "”’」』》）)】\"'"
@@ -468,14 +469,44 @@ def nest_subtitles(units: list[Unit]) -> list[Unit]:
     return nested
 
 
+def announced_parent(units: list[Unit]) -> tuple[int, int, str] | None:
+    """(first unit, end, announcement) when an excerpt without a title announces the sections it then gives.
+
+    An excerpt that starts inside a part of a paper often opens with the sentence that announced that part's
+    sections ("……的成因复杂多样，既有……也有……。", "……为何屡禁不止？") and then gives them under headings that name
+    an aspect ("1.父母外出导致家庭教育缺位"); the part's own heading was left out. The last such sentence before the
+    first heading stands in the path of that heading and of its sibling sections (the same level and kind of
+    numbering, two at least), up to `end`. A titled paper's, and chapters' (`一、`, `第一章`), parent is the paper itself.
+    """
+    if any(unit.is_heading and unit.level is None for unit in units):
+        return None
+    first = next((i for i, unit in enumerate(units) if unit.is_heading), None)
+    if first is None:
+        return None
+    level, numbered = units[first].level, is_numbered(units[first].text)
+    if numbered and level <= _CHAPTER_LEVEL:
+        return None
+    announcing = [unit.text for unit in units[:first] if announces_sections(unit.text)]
+    if not announcing:
+        return None
+    end = next((i for i in range(first + 1, len(units)) if units[i].is_heading
+                and (units[i].level < level or (units[i].level == level and is_numbered(units[i].text) != numbered))),
+               len(units))
+    if sum(unit.is_heading and unit.level == level for unit in units[first:end]) < 2:
+        return None  # one heading is no run of sections (a byline in brackets, a lone sub-title)
+    return first, end, heading_label(announcing[-1])
+
+
 def assign_heading_paths(units: list[Unit]) -> list[list[str]]:
     """Each unit's enclosing headings, outermost first; a heading's own path is its parents. An excerpt's
-    section whose heading it left out is named after its next section (`missing_parent`); unnumbered aspect
-    sub-titles stay under the chapter that names their job (`nest_subtitles`)."""
+    section whose heading it left out is named after its next section (`missing_parent`), or after the sentence
+    that announced it (`announced_parent`); unnumbered aspect sub-titles stay under the chapter that names their
+    job (`nest_subtitles`)."""
     stack: list[tuple[int, str]] = []
     paths: list[list[str]] = []
     units = nest_subtitles(units)
     missing = missing_parent(units)
+    announced = announced_parent(units)
     for index, unit in enumerate(units):
         if missing is not None and index == missing[0]:
             stack.append(missing[1:])
@@ -488,4 +519,7 @@ def assign_heading_paths(units: list[Unit]) -> list[list[str]]:
             stack.append((unit.level, heading_label(unit.text)))
         else:
             paths.append([text for _, text in stack])
+    if announced is not None:
+        first, end, announcement = announced
+        paths[first:end] = [[announcement, *path] for path in paths[first:end]]
     return paths

@@ -28,6 +28,16 @@ _INLINE_LIST_START = re.compile(r"^(?:(?P<lead>.{4,}?)[:：]|(?P<short_lead>[^�
 _ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|存在[^。等]{0,12}(?:问题|不足|困境)|[:：]\s*$")
 
 
+# What a sentence says to announce the sections that follow it: a list to come ("主要有以下几个方面", "既有……也有……",
+# "成因复杂多样") or a question the sections answer ("……为何屡禁不止？").
+_SECTIONS_ANNOUNCED = re.compile(r"以下|如下|几个方面|几点|主要有|多方面|复杂多样|错综复杂|既有.{1,30}也有|[？?]\s*$")
+
+
+def announces_sections(text: str) -> bool:
+    """Whether a sentence announces the sections after it ("……的成因复杂多样，既有……也有……。", "……为何屡禁不止？")."""
+    return bool(_SECTIONS_ANNOUNCED.search(text))
+
+
 def enumeration(text: str) -> tuple[str, int | None] | None:
     """(style, number) of the marker a text opens with: ("chinese", 2) for "二、"; number None if unreadable."""
     for style, pattern in _ENUMERATOR_STYLES:

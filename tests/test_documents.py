@@ -354,6 +354,27 @@ def test_an_excerpt_that_starts_inside_a_section_names_it_after_the_next_section
     assert chapters.sentences[1].heading_path == ["（三）执法不规范"]
 
 
+def test_an_excerpt_that_opens_by_announcing_its_sections_keeps_the_announcement_as_their_parent():
+    announcement = "老旧小区加装电梯推进缓慢，原因错综复杂，既有资金方面的因素，也有居民之间的分歧"
+    excerpt = (f"{announcement}。\n1.资金分摊机制缺失\n加装一部电梯需要数十万元，财政补贴偏低。\n2.低层住户利益受损\n"
+               "低层住户担心采光和噪声受到影响。")
+    paths = {s.text: s.heading_path for s in prepare_text(excerpt, paper_id="lift").sentences}
+    assert paths["加装一部电梯需要数十万元，财政补贴偏低。"] == [announcement, "1.资金分摊机制缺失"]
+    assert paths["2.低层住户利益受损"] == [announcement]
+    asked = prepare_text("近年来，高空抛物事件时有发生。\n高空抛物为何屡禁不止？\n取证困难\n多数楼栋没有安装摄像头。\n"
+                         "住户法治意识淡薄\n不少住户不知道这是违法行为。", paper_id="asked")
+    assert {tuple(s.heading_path) for s in asked.sentences if not s.is_heading} == {
+        (), ("高空抛物为何屡禁不止？", "取证困难"), ("高空抛物为何屡禁不止？", "住户法治意识淡薄")}
+    # a titled paper's sections, chapters and a lone heading have the parents the text gives them
+    titled = prepare_text(f"加装电梯的难点与对策\n{excerpt}", paper_id="titled")
+    assert titled.sentences[3].heading_path == ["1.资金分摊机制缺失"]
+    chapters = prepare_text(f"{announcement}。\n一、资金分摊机制缺失\n财政补贴偏低。\n二、低层住户利益受损\n采光受影响。",
+                            paper_id="chapters")
+    assert chapters.sentences[2].heading_path == ["一、资金分摊机制缺失"]
+    lone = prepare_text(f"{announcement}。\n1.资金分摊机制缺失\n财政补贴偏低。", paper_id="lone")
+    assert lone.sentences[2].heading_path == ["1.资金分摊机制缺失"]
+
+
 def test_a_line_cut_by_a_page_break_is_not_a_heading_but_a_sections_name_is():
     prepared = prepare_text("养老服务的困境\n（三）社会层面\n养老护理人员的薪酬水平\n普遍偏低，社会认可度也不高。\n背景\n"
                             "近年来，老年人口持续增加。", paper_id="cut")
