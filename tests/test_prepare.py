@@ -4,9 +4,11 @@ import sys
 from pathlib import Path
 
 from pcc.cli import main
+from pcc.prepare import collect_files, read_papers
 from pcc.records import read_jsonl, read_sentences
 from tests.conftest import REPO, SEED_CORPUS
 from tests.fixtures.papers import TITLE, write_docx, write_pdf
+from training.gold import place_gold, read_gold
 
 PAPER_FIELDS = {"paper_id", "title", "source", "ordinal", "year", "n_sentences", "n_headings", "n_garbled", "n_left_out"}
 SENTENCE_FIELDS = {"id", "paper_id", "paper_title", "index", "text", "heading_path", "is_heading", "quality",
@@ -76,3 +78,15 @@ def test_console_script_on_the_seed(tmp_path):
     print("\n" + result.stdout)
     assert result.stdout.startswith("17 papers from 1 of 1 files")
     assert sum(1 for _ in read_jsonl(tmp_path / "papers.jsonl")) == 17
+
+
+def test_every_hand_labelled_sentence_of_the_web_pages_is_read():
+    # pages written for the project in the layouts of real ones (lost line breaks, chrome, Markdown, excerpts cut
+    # mid-sentence): the reader may cut them, but must lose none of the sentences a person labelled in them
+    prepared, _ = read_papers(collect_files([str(REPO / "data" / "web_pages")]), "test")
+    sentences = [s for paper in prepared for s in paper.sentences]
+    for labels in sorted((REPO / "data" / "labels").glob("web_pages_*.jsonl")):
+        rows = read_gold(labels)
+        placed = place_gold(rows, sentences, rebuild=False)
+        lost = [row["text"] for row, item in zip(rows, placed.gold) if not item.matched]
+        assert len(rows) > 200 and not lost, f"{labels.name}: {lost[:3]}"
