@@ -121,6 +121,16 @@ def _repeats_title(title: str, line: str) -> int | None:
     return None if position == -1 else position + len(title)
 
 
+_MIN_GLUED_BODY_CJK = 4  # Chinese characters of body text after a title repeated on the next line
+
+
+def _glued_repeat(title: str, line: str) -> bool:
+    """Whether `line` repeats the title glued to body text. A line that only ends with the title's words (the
+    cells `经营性资产` / `非经营性资产` of a flattened table) repeats nothing and starts no paper."""
+    end = _repeats_title(title, line)
+    return end is not None and cjk_count(line[end:]) >= _MIN_GLUED_BODY_CJK
+
+
 def split_papers(raw_lines: list[str]) -> list[list[str]]:
     """Group the lines of a file (without furniture: `leave_out_furniture`) into papers; each paper starts at a
     title line.
@@ -137,7 +147,7 @@ def split_papers(raw_lines: list[str]) -> list[list[str]]:
     candidates = [index for index, text in enumerate(cleaned) if looks_like_title(text)]
     repeated = {
         index for index in candidates
-        if index + 1 < len(cleaned) and cleaned[index + 1] != cleaned[index] and _repeats_title(cleaned[index], cleaned[index + 1]) is not None
+        if index + 1 < len(cleaned) and cleaned[index + 1] != cleaned[index] and _glued_repeat(cleaned[index], cleaned[index + 1])
     }
     collection = len(repeated) >= _MIN_REPEATED_TITLES
     papers: list[list[str]] = []

@@ -375,6 +375,20 @@ def test_an_excerpt_that_opens_by_announcing_its_sections_keeps_the_announcement
     assert lone.sentences[2].heading_path == ["1.资金分摊机制缺失"]
 
 
+def test_the_cells_of_a_flattened_table_start_no_paper(tmp_path):
+    report = tmp_path / "report.txt"
+    report.write_text("关于我镇农村集体资产管理情况的调查报告\n一、基本情况\n全镇村集体资产构成如下：\n资产类别\n金额（万元）\n"
+                      "经营性资产\n7450\n非经营性资产\n8030\n经营性资产逐年增加，但管理仍不规范。\n二、存在的问题\n部分村账目不清。",
+                      "utf-8")
+    [paper] = load_document(report)
+    assert [s.text for s in paper.sentences][-1] == "部分村账目不清。"
+    # a title repeated with the first sentence glued to it still starts a paper of a collection
+    collection = "\n".join(f"{title}\n{title}{body}" for title, body in [
+        ("社区警务室建设的问题与对策", "社区警务室是公安机关联系群众的窗口。"), ("派出所窗口服务的现状与改进", "窗口服务直接影响群众满意度。"),
+        ("农村治安防控的困境与出路", "农村治安防控力量薄弱。")])
+    assert len(split_papers(collection.splitlines())) == 3
+
+
 def test_a_line_cut_by_a_page_break_is_not_a_heading_but_a_sections_name_is():
     prepared = prepare_text("养老服务的困境\n（三）社会层面\n养老护理人员的薪酬水平\n普遍偏低，社会认可度也不高。\n背景\n"
                             "近年来，老年人口持续增加。", paper_id="cut")
