@@ -21,10 +21,14 @@ _FRONT_LABEL = re.compile(r"^[【\[［(（]?\s*(摘\s*要|内容提要|关键词
 _MIN_CLAUSE_FOR_SEMICOLON = 6
 
 _N = CHINESE_NUMERALS
+# A chapter named in an abstract's outline of the paper ("第二章介绍了……、……", "第一章为绪论，介绍……") is a
+# sentence about the paper, not the chapter's heading.
+_SAYS_WHAT_IT_DOES = (r"(?:[^，。、\s]{0,4}(?:介绍|阐述|分析|论述|探讨|提出|总结|梳理|界定|回顾|概述|考察|讨论|说明|描述|研究)了"
+                      r"|为|是|主要|首先|通过|结合|从|对[^策])")
 # (level, pattern) — outermost first. Level decides nesting in heading paths.
 _MARKERS: list[tuple[int, re.Pattern]] = [
-    (0, re.compile(f"^第[{_N}0-9]+[章篇]")),
-    (1, re.compile(f"^第[{_N}0-9]+节")),
+    (0, re.compile(f"^第[{_N}0-9]+[章篇](?!{_SAYS_WHAT_IT_DOES})")),
+    (1, re.compile(f"^第[{_N}0-9]+节(?!{_SAYS_WHAT_IT_DOES})")),
     (2, re.compile(f"^[{_N}]{{1,3}}[、．.](?![0-9])|^、")),  # a bare 、 is a heading whose numeral was lost
     (3, re.compile(f"^[（(][{_N}]{{0,3}}[)）]")),  # （） with its numeral lost still marks a heading
     (4, re.compile(r"^[0-9]{1,2}(?:[、．]|\.(?![0-9]))")),

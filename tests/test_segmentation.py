@@ -179,3 +179,12 @@ def test_sub_titles_glued_inside_a_run_on_paragraph_and_job_headings_run_into_a_
     # `原因分析` is one heading, not `原因` and a sub-title `分析…`
     assert texts(segment_paragraph("二、原因分析编制不足由于人口增长，编制多年未调。"))[:2] == [
         ("二、原因分析", True), ("编制不足", True)]
+
+
+def test_an_abstracts_outline_of_its_chapters_is_sentences_but_chapter_headings_stay_headings():
+    outline = "全文共分五章。第一章为绪论，介绍研究背景、意义与方法。第二章介绍了社区警务、网格化管理等相关概念。第三章对调查结果进行了分析。"
+    assert texts(segment_paragraph(outline)) == [
+        ("全文共分五章。", False), ("第一章为绪论，介绍研究背景、意义与方法。", False),
+        ("第二章介绍了社区警务、网格化管理等相关概念。", False), ("第三章对调查结果进行了分析。", False)]
+    for heading in ("第一章 绪论", "第四章对策建议", "第二章调查结果与分析", "第二节存在的问题"):
+        assert texts(segment_paragraph(heading)) == [(heading, True)]
