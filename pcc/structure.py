@@ -25,12 +25,14 @@ _SEQUENCE = {"首先": 1, "其次": 2, "再次": 3}
 # lead may end with a comma: "究其原因，一是警力不足；" → lead "究其原因".
 _INLINE_LIST_START = re.compile(r"^(?:(?P<lead>.{4,}?)[:：]|(?P<short_lead>[^，,：:。]{2,10})[，,])\s*"
                                 r"(?=(?:(?:1|一|[（(]\s*[1一]\s*[）)])\s*[、.．）)是]|第一|首先|其一))")
-_ANNOUNCEMENT = re.compile(r"以下|如下|几点|几个方面|主要有|表现在|具体包括|存在[^。等]{0,12}(?:问题|不足|困境)|[:：]\s*$")
+# Words that point at what comes next: a list's announcement and a sections' announcement both use them.
+_WHAT_FOLLOWS = r"以下|如下|几点|几个方面|主要有"
+_ANNOUNCEMENT = re.compile(rf"{_WHAT_FOLLOWS}|表现在|具体包括|存在[^。等]{{0,12}}(?:问题|不足|困境)|[:：]\s*$")
 
 
 # What a sentence says to announce the sections that follow it: a list to come ("主要有以下几个方面", "既有……也有……",
 # "成因复杂多样") or a question the sections answer ("……为何屡禁不止？").
-_SECTIONS_ANNOUNCED = re.compile(r"以下|如下|几个方面|几点|主要有|多方面|复杂多样|错综复杂|既有.{1,30}也有|[？?]\s*$")
+_SECTIONS_ANNOUNCED = re.compile(rf"{_WHAT_FOLLOWS}|多方面|复杂多样|错综复杂|既有.{{1,30}}也有|[？?]\s*$")
 
 
 def announces_sections(text: str) -> bool:
