@@ -88,14 +88,15 @@ def test_predict_proba_keeps_input_order(tiny_checkpoint):
     assert np.allclose(probs, one_by_one, atol=1e-5)
 
 
-def test_fit_temperature_recovers_the_temperature_that_generated_the_labels():
+@pytest.mark.parametrize("spread, temperature", [(2.0, 0.4), (0.05, 0.02)])  # 0.02: a soup's flat logits
+def test_fit_temperature_recovers_the_temperature_that_generated_the_labels(spread, temperature):
     generator = np.random.default_rng(0)
-    logits = generator.normal(size=(4000, 4)) * 2
-    sharp = np.exp(logits / 0.4)
+    logits = generator.normal(size=(4000, 4)) * spread
+    sharp = np.exp(logits / temperature)
     labels = np.array([generator.choice(4, p=row / row.sum()) for row in sharp])
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    assert fit_temperature(probs, labels) == pytest.approx(0.4, rel=0.08)
-    rescaled = with_temperature(probs, 0.4)
+    assert fit_temperature(probs, labels) == pytest.approx(temperature, rel=0.08)
+    rescaled = with_temperature(probs, temperature)
     assert np.allclose(rescaled, sharp / sharp.sum(1, keepdims=True), atol=1e-6)
     assert (rescaled.argmax(1) == probs.argmax(1)).all()
 
