@@ -147,7 +147,7 @@ def split_papers(raw_lines: list[str]) -> list[list[str]]:
     candidates = [index for index, text in enumerate(cleaned) if looks_like_title(text)]
     repeated = {
         index for index in candidates
-        if index + 1 < len(cleaned) and cleaned[index + 1] != cleaned[index] and _glued_repeat(cleaned[index], cleaned[index + 1])
+        if index + 1 < len(cleaned) and _glued_repeat(cleaned[index], cleaned[index + 1])
     }
     collection = len(repeated) >= _MIN_REPEATED_TITLES
     papers: list[list[str]] = []
