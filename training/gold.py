@@ -12,6 +12,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Iterator
 
+from pcc.cleaning import cjk_count
 from pcc.documents import prepare_lines
 from pcc.errors import UserError
 from pcc.model_card import ModelCard
@@ -112,6 +113,12 @@ class _Overlap:
     row_end: int  # where, in the gold text, the last common character ends
 
 
+# A gold text shorter than this (`摘要`, a page number) is found inside a longer unit only at its start, as a label
+# glued in front of its sentence, and only if it has words: elsewhere, or as a number alone (which also opens a
+# numbered heading), it could be any place where those characters occur.
+_MIN_CONTAINED = 4
+
+
 def _differences_allowed(length: int) -> int:
     """One character in ten may differ: a garble the annotator fixed, a character the extraction dropped."""
     return length // 10
@@ -155,6 +162,8 @@ def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[st
     overlaps = _overlaps(normalised, corpus)
 
     def row_inside(overlap: _Overlap) -> bool:
+        if len(normalised) < _MIN_CONTAINED and not (cjk_count(normalised) and overlap.text.startswith(normalised)):
+            return False
         return _nearly_inside(len(normalised), overlap.shared, overlap.unit_span)
 
     def unit_inside(overlap: _Overlap) -> bool:
