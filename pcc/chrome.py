@@ -2,7 +2,8 @@
 
 Breadcrumbs (`首页 > 资料库 > 论文详情`), hashtag lines (`#法律咨询#`), app and download prompts, "read more" and
 "part of the text shown" notices, upload dates, view counts, page navigation, share and report buttons, end
-marks. Each is recognised by general evidence about its form, never by a particular site's wording, and comes
+marks, a document template's blanks (`姓名：______`) and code (`编号：AB-12`), a short label in brackets
+(`（安全管理）`), and lines in another language (an English caption or slogan: the model reads Chinese). Each is recognised by general evidence about its form, never by a particular site's wording, and comes
 with the reason, so that `pcc prepare` can list what it left out.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ INTERFACE_WORDS = (
     "注册", "部分内容", "仅显示", "试读", "往期推荐", "往期回顾", "责任编辑", "版权归", "仅供学习", "写留言",
 )
 SITE_WORDS = ("下载", "点击", "预览", "收藏", "分享", "举报", "点赞", "评论", "关注", "上传", "浏览", "阅读", "打开",
-              "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员", "积分", "侵权")
+              "转载", "原创", "发布于", "发表于", "目录", "热门", "删除", "页数", "会员", "积分", "侵权", "订阅", "编辑")
 _INTERFACE_WORD = re.compile("|".join(sorted(map(re.escape, INTERFACE_WORDS), key=len, reverse=True)))
 _SITE_WORD = re.compile("|".join(sorted(map(re.escape, SITE_WORDS + INTERFACE_WORDS), key=len, reverse=True)))
 # Separators of breadcrumbs and of rows of page fields (`上传时间：… | 浏览：…`).
@@ -42,6 +43,15 @@ _SENTENCE_END = re.compile(r"[。！？!?]\s*$")
 _LAST_SENTENCE_END = re.compile(r".*[。！？!?]", re.DOTALL)
 _FIELD = re.compile(rf"^[{CJK}A-Za-z]{{1,6}}\s*[:：]")  # `上传者：…`, `阅读：…`
 SHORT_LINE = 25  # Chinese characters: a line this short with one site word is chrome when unrelated to the paper
+# A form's fields left blank for the user (`单位：________　日期：________`), and a template's code field
+# (`编号：AQ-SN-0691`: letters and digits, no words).
+_BLANK_FIELDS = re.compile(rf"^(?:\s*[{CJK}]{{1,8}}\s*[:：]\s*_{{3,}})+\s*$")
+_CODE_FIELD = re.compile(rf"^[{CJK}]{{1,6}}\s*[:：]\s*(?=[A-Za-z0-9\-_/.]*[A-Za-z])(?=[A-Za-z0-9\-_/.]*\d)[A-Za-z0-9\-_/.]{{4,}}$")
+# A few words alone in brackets (`（安全管理）`, `（陈　敏）`): a template's category tag or a byline; numbered
+# headings (`（一）`) and sentences in brackets have a marker or punctuation.
+_BRACKETED_LABEL = re.compile(rf"^[（(【\[]\s*(?:[{CJK}]\s*){{2,8}}[）)】\]]$")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_LATIN_LINE_WORDS = 4  # Latin words of a line without Chinese characters that make it text in another language
 
 
 # A journal's name and issue, as a running header prints them: `某某研究 2024年第3期`, `学报 2021年4期`, `Vol.12 No.3`.
@@ -65,6 +75,12 @@ def chrome_reason(line: str, text_bigrams: Counter | None = None) -> str | None:
     file_name = _FILE_NAME.search(text)
     if file_name and not _SENTENCE_END.search(text[:file_name.start()]):
         return "file name"
+    if _BLANK_FIELDS.match(text) or _CODE_FIELD.match(compact):
+        return "form fields"
+    if not cjk_count(text) and len(_LATIN_WORD.findall(text)) >= _LATIN_LINE_WORDS:
+        return "not Chinese text"
+    if _BRACKETED_LABEL.match(text) and enumeration(compact[1:]) is None:
+        return "label in brackets"
     hashtags = _HASHTAG.findall(compact)
     if hashtags and len("".join(hashtags)) >= 0.7 * len(compact):
         return "hashtag line"

@@ -36,6 +36,15 @@ def paper_bigrams(*extra: str) -> Counter:
     ("本文档版权归原作者所有，仅供学习交流使用。", "site notice"),
     ("往期推荐", "site notice"),
     ("（责任编辑：李某）", "site notice"),
+    ("单位：______________________", "form fields"),
+    ("姓名：__________　日期：__________", "form fields"),
+    ("编号：JX-AQ-0217", "form fields"),
+    ("Learn the basic rules of road safety, and keep them in mind at work.", "not Chinese text"),
+    ("Table 2. Cases handled by the station, 2019-2023", "not Chinese text"),
+    ("（ 安全管理 ）", "label in brackets"),
+    ("（王　某）", "label in brackets"),
+    ("公众订阅号", "site notice"),
+    ("网站编辑", "site notice"),
 ])
 def test_site_chrome_is_recognised_with_its_reason(line, reason):
     assert chrome_reason(line, paper_bigrams(line)) == reason
@@ -54,6 +63,12 @@ def test_site_chrome_is_recognised_with_its_reason(line, reason):
     "截至2020年底，我国60岁及以上人口已超过2.6亿。",
     "一、  加强队伍建设",  # a wide gap after the numbering, without a date or a site word
     "根据《条例》第12条规定，应当在30日内办结。",
+    "（一）加强队伍建设",
+    "（二）",
+    "（三）警务公开",
+    "（见表1）",  # Chinese words: the paper's own aside
+    "关键词：警民关系；网络舆情",
+    "Abstract",
 ])
 def test_the_papers_own_lines_are_not_chrome(line):
     assert chrome_reason(line, paper_bigrams(line)) is None

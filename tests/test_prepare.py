@@ -82,11 +82,12 @@ def test_console_script_on_the_seed(tmp_path):
 
 def test_every_hand_labelled_sentence_of_the_web_pages_is_read():
     # pages written for the project in the layouts of real ones (lost line breaks, chrome, Markdown, excerpts cut
-    # mid-sentence): the reader may cut them, but must lose none of the sentences a person labelled in them
+    # mid-sentence): the reader may cut them, but must lose none of the sentences a person labelled in them, bar
+    # the site chrome marked droppable (a byline)
     prepared, _ = read_papers(collect_files([str(REPO / "data" / "web_pages")]), "test")
     sentences = [s for paper in prepared for s in paper.sentences]
     for labels in sorted((REPO / "data" / "labels").glob("web_pages_*.jsonl")):
         rows = read_gold(labels)
         placed = place_gold(rows, sentences, rebuild=False)
-        lost = [row["text"] for row, item in zip(rows, placed.gold) if not item.matched]
+        lost = [row["text"] for row, item in zip(rows, placed.gold) if not item.matched and not row.get("droppable")]
         assert len(rows) > 200 and not lost, f"{labels.name}: {lost[:3]}"
