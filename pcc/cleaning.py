@@ -236,12 +236,17 @@ def is_author_line(raw: str, next_raw: str = "") -> bool:
     affiliation's number), nothing else. A lone name (`张三`) only when an affiliation or the abstract follows it,
     or when it is two or three characters opening with a common surname and holds no word of a section heading:
     a two-character heading (`引言`) would pass for a name."""
-    names = [name for name in re.split(r"[\s,，、;；]+", raw.strip()) if name and not re.fullmatch(r"[0-9*＊]+", name)]
+    # A two-character name is often typeset with a space between its characters (`苏　丽`).
+    joined = _SPACED_NAME.sub(r"\1\2", raw.strip())
+    names = [name for name in re.split(r"[\s,，、;；]+", joined) if name and not re.fullmatch(r"[0-9*＊]+", name)]
     if _CHAPTER.match(names[0] if names else "") or any(name in _SECTION_WORDS for name in names):
         return False  # `第一章 绪论`
     if not 1 <= len(names) <= 8 or not all(re.fullmatch(f"[{CJK}·]{{2,4}}[0-9*＊]*", name) for name in names):
         return False
     return len(names) > 1 or bool(_AFTER_LONE_AUTHOR.match(next_raw)) or _looks_like_a_name(names[0])
+
+
+_SPACED_NAME = re.compile(rf"(?<![{CJK}])([{CJK}])[ \u3000]+([{CJK}])(?![{CJK}])")
 
 
 # The commonest surnames, which between them cover most of the population; a heading rarely opens with one.

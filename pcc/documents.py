@@ -35,6 +35,7 @@ from pcc.segmentation import (
     TERMINALS,
     Unit,
     assign_heading_paths,
+    is_affiliation,
     is_heading_line,
     is_keyword_line,
     is_numbered,
@@ -277,10 +278,13 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
             first = rest.pop(0)
             units.append(Unit(first.text[:end], True, None))
             rest.insert(0, Line(first.text[end:], first.raw))
-    while rest and (is_author_line(rest[0].raw, rest[1].raw if len(rest) > 1 else "") or _FIELD_LINE.match(rest[0].text)):
-        # names or fields (`文／刘某`) under the title: metadata, not a heading over the paper's sentences
+    while rest and (is_author_line(rest[0].raw, rest[1].raw if len(rest) > 1 else "") or _FIELD_LINE.match(rest[0].text)
+                    or (len(units) > 1 and not units[-1].is_heading and is_affiliation(rest[0].text))):
+        # names, their affiliations or fields (`文／刘某`) under the title: metadata, not a heading over the paper's
+        # sentences
         line = rest.pop(0)
-        name = line.text if _FIELD_LINE.match(line.text) else " ".join(re.split(r"[\s,，、;；]+", line.raw.strip()))
+        kept_whole = _FIELD_LINE.match(line.text) or is_affiliation(line.text)
+        name = line.text if kept_whole else " ".join(re.split(r"[\s,，、;；]+", line.raw.strip()))
         units.append(Unit(name, False, None))
     return units[0].text, units, rest
 

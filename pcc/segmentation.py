@@ -375,8 +375,17 @@ _AFFILIATION = re.compile(r"^[^，。；\s]{2,20}?(?:大学|学院|研究所|研
                           r"(?:[，,\s]+[^，。；\s]{2,6}){0,2}(?:[，,\s]*\d{6})?$")
 
 
+# Several affiliations in brackets (`（某某学院 a.法学系；b.公共管理系，江苏 南京 210031）`): an institution or a
+# postcode inside.
+_BRACKETED_AFFILIATION = re.compile(r"^[（(][^（()）]*(?:大学|学院|学校|研究院|研究所|研究中心|党校|编辑部|\d{6})[^（()）]*[）)]$")
+_MAX_BRACKETED_AFFILIATION = 80
+
+
 def is_affiliation(text: str) -> bool:
-    """Whether a short line names an institution (and perhaps its city and postcode) and nothing else."""
+    """Whether a short line names an institution (and perhaps its city and postcode) and nothing else, or holds
+    affiliations in brackets."""
+    if len(text) <= _MAX_BRACKETED_AFFILIATION and _BRACKETED_AFFILIATION.match(text):
+        return True
     return len(text) <= 40 and not is_numbered(text) and bool(_AFFILIATION.search(text)) and not names_a_section(text)
 
 

@@ -239,6 +239,17 @@ def test_a_lone_author_above_an_affiliation_or_abstract_heads_nothing(after_name
     assert units[-1] == ("部分社区民警很少入户走访。", False, ["一、社区警务存在的问题"])
 
 
+def test_spaced_names_and_their_bracketed_affiliations_under_the_title_are_front_matter():
+    text = "\n".join(["城郊村环境整治的困境与出路", "周 琴,马文涛",
+                      "(某某职业学院 a.法律系;b.公共管理系,江苏 南京 210031)",
+                      "城郊村的环境整治任务依然艰巨。", "一、存在的问题", "垃圾收运体系不健全。"])
+    units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
+    assert [(text, heading) for text, heading, _ in units[1:3]] == [
+        ("周 琴 马文涛", False), ("（某某职业学院a.法律系；b.公共管理系，江苏南京210031）", False)]
+    assert units[3] == ("城郊村的环境整治任务依然艰巨。", False, [])
+    assert units[-1] == ("垃圾收运体系不健全。", False, ["一、存在的问题"])
+
+
 def test_a_short_heading_under_the_title_is_still_a_heading():
     text = "\n".join(["新时代社区警务与警民关系的重塑", "引言", "社区警务是构建和谐警民关系的重要抓手。"])
     units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]
