@@ -272,6 +272,9 @@ def _title_units(lines: list[Line]) -> tuple[str, list[Unit], list[Line]]:
     # a second title-sized line right under the title is a subtitle (not a section heading)
     if rest and looks_like_title(rest[0].text) and cjk_count(rest[0].text) >= _MIN_TITLE_CJK:
         units.append(Unit(rest.pop(0).text, True, None))
+    # a document-sharing page repeats the title or subtitle (`某某问题及对策` twice before the text)
+    while rest and any(rest[0].text == unit.text for unit in units):
+        units.append(Unit(rest.pop(0).text, True, None))
     if rest:
         end = _repeats_title(units[-1].text, rest[0].text)
         if end is not None and end < len(rest[0].text):

@@ -33,6 +33,10 @@ class Paper:
     year: int | None = None  # of publication, where a line at its top gives it (`pcc.documents.publication_year`)
 
 
+# How far down a paper its front matter's headings (title, subtitle, repeats) may sit.
+FRONT_MATTER_UNITS = 6
+
+
 @dataclass
 class Sentence:
     paper_id: str
@@ -50,12 +54,15 @@ class Sentence:
 
     @property
     def is_title(self) -> bool:
-        """The paper's title among its first three sentences: repeated, prefixed (浅谈…) in a heading, or
-        with the first sentence run into it."""
+        """The paper's title: a heading of its front matter (paragraph 0: the title, a subtitle, their repeats),
+        or among its first three sentences, repeated, prefixed (浅谈…) in a heading, or with the first sentence
+        run into it."""
         title, text = without_space(self.paper_title), without_space(self.text)
-        if not title or not 0 <= self.index <= 2:
+        if not title or self.index < 0:
             return False
-        return text.startswith(title) or (self.is_heading and title in text)
+        if self.is_heading and self.paragraph == 0 and self.index < FRONT_MATTER_UNITS:
+            return True
+        return self.index <= 2 and (text.startswith(title) or (self.is_heading and title in text))
 
     def to_json(self) -> dict:
         return {"id": self.id, **asdict(self)}

@@ -70,7 +70,8 @@ def test_swapped_sections_relabel_a_problems_section_as_causes_and_back():
         ("三、影响警民关系的原因", [], True),
         ("警力严重不足。", ["三、影响警民关系的原因"], False),
     ]
-    sentences = [Sentence("p", title, i, text, path, is_heading) for i, (text, path, is_heading) in enumerate(layout)]
+    sentences = [Sentence("p", title, i, text, path, is_heading, paragraph=i + 1)
+                 for i, (text, path, is_heading) in enumerate(layout)]
     settings = load_config()
     rows = weak_label(sentences, settings)
     assert [r.label for r in rows[1:3]] == ["problem", "problem"] and rows[6].label == "cause"

@@ -250,6 +250,19 @@ def test_spaced_names_and_their_bracketed_affiliations_under_the_title_are_front
     assert units[-1] == ("垃圾收运体系不健全。", False, ["一、存在的问题"])
 
 
+def test_a_sharing_pages_title_lines_and_their_repeats_are_all_title_not_sections():
+    text = "\n".join(["电动自行车充电难的问题及解决办法", "电动自行车充电难的问题与对策", "电动自行车充电难的问题与对策",
+                      "电动自行车充电难的问题与对策电动自行车已成为居民出行的重要工具。", "一、存在的问题",
+                      "小区充电桩数量不足。"])
+    sentences = prepare_text(text).sentences
+    assert [(s.text, s.is_title) for s in sentences[:5]] == [
+        ("电动自行车充电难的问题及解决办法", True), ("电动自行车充电难的问题与对策", True),
+        ("电动自行车充电难的问题与对策", True), ("电动自行车充电难的问题与对策", True),
+        ("电动自行车已成为居民出行的重要工具。", False)]
+    assert sentences[4].heading_path == [] and sentences[-1].heading_path == ["一、存在的问题"]
+    assert not sentences[-2].is_title  # a heading of the body
+
+
 def test_a_short_heading_under_the_title_is_still_a_heading():
     text = "\n".join(["新时代社区警务与警民关系的重塑", "引言", "社区警务是构建和谐警民关系的重要抓手。"])
     units = [(s.text, s.is_heading, s.heading_path) for s in prepare_text(text).sentences]

@@ -21,7 +21,8 @@ PAPER = [  # (text, heading_path, is_heading, quality)
 
 
 def sentences():
-    return [Sentence("p#01", TITLE, i, t, p, h, q) for i, (t, p, h, q) in enumerate(PAPER)]
+    # the title is front matter (paragraph 0), every other line a paragraph of its own
+    return [Sentence("p#01", TITLE, i, t, p, h, q, paragraph=i) for i, (t, p, h, q) in enumerate(PAPER)]
 
 
 def test_weak_label_labels_a_small_paper_with_the_project_config():

@@ -8,8 +8,8 @@ TITLE = "构建和谐警民关系的几点思考"
 
 
 def paper(rows):
-    """rows: (text, heading_path, is_heading)"""
-    return build_candidates([Sentence("p#01", TITLE, i, t, list(p), h) for i, (t, p, h) in enumerate(rows)])
+    """rows: (text, heading_path, is_heading), each a paragraph of the paper's body"""
+    return build_candidates([Sentence("p#01", TITLE, i, t, list(p), h, paragraph=i + 1) for i, (t, p, h) in enumerate(rows)])
 
 
 def test_enumerated_items_inherit_their_section():

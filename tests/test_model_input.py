@@ -6,7 +6,7 @@ from pcc.records import Sentence
 TITLE = "当前警民关系存在的问题及对策"
 
 
-def sentence(index, text, heading_path=(), is_heading=False, title=TITLE, paragraph=0):
+def sentence(index, text, heading_path=(), is_heading=False, title=TITLE, paragraph=1):
     return Sentence("p", title, index, text, list(heading_path), is_heading, paragraph=paragraph)
 
 
@@ -21,6 +21,7 @@ def test_the_title_gets_the_title_marker_wherever_the_paper_repeats_it_near_its_
         sentence(1, "当前警民关系 存在的问题及对策", is_heading=True),  # extracted with a space
         sentence(1, f"浅谈{TITLE}", is_heading=True),
         sentence(2, f"{TITLE}警民关系是社会关系的重要组成部分。"),  # the first sentence run into it
+        sentence(1, "——以某市公安局为例", is_heading=True, paragraph=0),  # a subtitle: front matter
     ]
     for title in titles:
         assert title.is_title and sentence_context(title) == TITLE_CONTEXT, title.text
