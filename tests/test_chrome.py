@@ -36,7 +36,7 @@ def paper_bigrams(*extra: str) -> Counter:
     ("本文档版权归原作者所有，仅供学习交流使用。", "site notice"),
     ("往期推荐", "site notice"),
     ("（责任编辑：李某）", "site notice"),
-    ("单位：______________________", "form fields"),
+    ("单位：________", "form fields"),
     ("姓名：__________　日期：__________", "form fields"),
     ("编号：JX-AQ-0217", "form fields"),
     ("Learn the basic rules of road safety, and keep them in mind at work.", "not Chinese text"),

@@ -96,14 +96,14 @@ def test_a_gold_row_with_a_garble_fixed_still_finds_its_sentence_but_a_different
 
 
 def test_a_gold_text_of_a_few_characters_is_found_inside_a_unit_only_at_its_start():
-    sentences = [Sentence("web#01", "论文", 0, "全镇现有食品生产加工户14家，已获证的企业12家。", []),
+    sentences = [Sentence("web#01", "论文", 0, "全区共有社区警务室26个，其中达标的有21个。", []),
                  Sentence("web#01", "论文", 1, "姓名：", []),
-                 Sentence("web#01", "论文", 2, "摘要：本文分析了全镇食品企业监管中的问题。", []),
-                 Sentence("web#01", "论文", 3, "2、企业食品安全意识差", [], is_heading=True)]
+                 Sentence("web#01", "论文", 2, "摘要：本文分析了社区警务室建设中的问题。", []),
+                 Sentence("web#01", "论文", 3, "2、警务室人员配备不足", [], is_heading=True)]
     rows = [{"text": "2", "label": "other", "line": 1},  # a page number the reader left out
             {"text": "姓名：____", "label": "other", "line": 2},
             {"text": "摘要：", "label": "other", "line": 3},  # glued in front of its sentence
-            {"text": "食品生产加工户", "label": "other", "line": 4}]
+            {"text": "社区警务室26个", "label": "other", "line": 4}]
     located = gold.locate_gold(rows, sentences)
     assert [g.matched for g in located] == [False, True, True, True]
     assert [g.sentence.index for g in located[1:]] == [1, 2, 0]
