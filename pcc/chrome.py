@@ -3,8 +3,9 @@
 Breadcrumbs (`首页 > 资料库 > 论文详情`), hashtag lines (`#法律咨询#`), app and download prompts, "read more" and
 "part of the text shown" notices, upload dates, view counts, page navigation, share and report buttons, end
 marks, a document template's blanks (`姓名：______`) and code (`编号：AB-12`), a short label in brackets
-(`（安全管理）`), and lines in another language (an English caption or slogan: the model reads Chinese). Each is recognised by general evidence about its form, never by a particular site's wording, and comes
-with the reason, so that `pcc prepare` can list what it left out.
+(`（消防常识）`), and lines in another language (an English caption or slogan: the model reads Chinese). Each is
+recognised by general evidence about its form, never by a particular site's wording, and comes with the reason, so
+that `pcc prepare` can list what it left out.
 """
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ _LAST_SENTENCE_END = re.compile(r".*[。！？!?]", re.DOTALL)
 _FIELD = re.compile(rf"^[{CJK}A-Za-z]{{1,6}}\s*[:：]")  # `上传者：…`, `阅读：…`
 SHORT_LINE = 25  # Chinese characters: a line this short with one site word is chrome when unrelated to the paper
 # A form's fields left blank for the user (`单位：________　日期：________`), and a template's code field
-# (`编号：AQ-SN-0691`: letters and digits, no words).
+# (`编号：JX-AQ-0217`: letters and digits, no words).
 _BLANK_FIELDS = re.compile(rf"^(?:\s*[{CJK}]{{1,8}}\s*[:：]\s*_{{3,}})+\s*$")
 _CODE_FIELD = re.compile(rf"^[{CJK}]{{1,6}}\s*[:：]\s*(?=[A-Za-z0-9\-_/.]*[A-Za-z])(?=[A-Za-z0-9\-_/.]*\d)[A-Za-z0-9\-_/.]{{4,}}$")
-# A few words alone in brackets (`（安全管理）`, `（陈　敏）`): a template's category tag or a byline; numbered
+# A few words alone in brackets (`（消防常识）`, `（王　某）`): a template's category tag or a byline; numbered
 # headings (`（一）`) and sentences in brackets have a marker or punctuation.
 _BRACKETED_LABEL = re.compile(rf"^[（(【\[]\s*(?:[{CJK}]\s*){{2,8}}[）)】\]]$")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")

@@ -41,10 +41,10 @@ def paper_bigrams(*extra: str) -> Counter:
     ("编号：JX-AQ-0217", "form fields"),
     ("Learn the basic rules of road safety, and keep them in mind at work.", "not Chinese text"),
     ("Table 2. Cases handled by the station, 2019-2023", "not Chinese text"),
-    ("（ 安全管理 ）", "label in brackets"),
+    ("（ 消防常识 ）", "label in brackets"),
     ("（王　某）", "label in brackets"),
     ("公众订阅号", "site notice"),
-    ("网站编辑", "site notice"),
+    ("值班编辑", "site notice"),
 ])
 def test_site_chrome_is_recognised_with_its_reason(line, reason):
     assert chrome_reason(line, paper_bigrams(line)) == reason
