@@ -113,10 +113,11 @@ class _Overlap:
     row_end: int  # where, in the gold text, the last common character ends
 
 
-# A gold text shorter than this (`摘要`, a page number) is found inside a longer unit only at its start, as a label
-# glued in front of its sentence, and only if it has words: elsewhere, or as a number alone (which also opens a
-# numbered heading), it could be any place where those characters occur.
-_MIN_CONTAINED = 4
+# A text shorter than this tells nothing as a stretch of another: it could be any place where those characters
+# occur. So a unit this short never overlaps a gold text, and a gold text this short (`摘要`, a page number) is found
+# inside a longer unit only at its start, as a label glued in front of its sentence, and only if it has words (a
+# number alone also opens a numbered heading).
+_MIN_STRETCH = 4
 
 
 def _differences_allowed(length: int) -> int:
@@ -133,7 +134,7 @@ def _nearly_inside(length: int, shared: int, span: int) -> bool:
 def _overlaps(normalised: str, corpus: list[tuple[str, Sentence]]) -> list[_Overlap]:
     overlaps = []
     for text, sentence in corpus:
-        if len(text) < 4:
+        if len(text) < _MIN_STRETCH:
             continue
         shorter = min(len(text), len(normalised))
         matcher = SequenceMatcher(None, text, normalised, autojunk=False)
@@ -162,7 +163,7 @@ def _find_in_corpus(normalised: str, paper_id: str | None, corpus: list[tuple[st
     overlaps = _overlaps(normalised, corpus)
 
     def row_inside(overlap: _Overlap) -> bool:
-        if len(normalised) < _MIN_CONTAINED and not (cjk_count(normalised) and overlap.text.startswith(normalised)):
+        if len(normalised) < _MIN_STRETCH and not (cjk_count(normalised) and overlap.text.startswith(normalised)):
             return False
         return _nearly_inside(len(normalised), overlap.shared, overlap.unit_span)
 
