@@ -36,10 +36,13 @@ _METADATA_FIELD = re.compile(
     r"\s*[A-Za-z0-9.\-‐―—–/()（）:：]*"
 )
 _SECTION_LABEL = re.compile(r"(?<=\S)(?=[【\[［]\s*(?:摘\s*要|关键词|关键字|Abstract|Key\s*words)\s*[】\]］])", re.IGNORECASE)
+# The words that end an institution's name (`某某大学`, `某某研究中心`), which every kind of affiliation line holds;
+# each pattern of one adds the words of its own kind.
+INSTITUTION = "大学|学院|研究院|研究所|研究中心"
 # What confirms a lone name under the title as its author: an affiliation in brackets
 # (`（某某大学法学院，北京100038）`) or the abstract's label.
 _AFTER_LONE_AUTHOR = re.compile(
-    r"\s*[（(][^）)]*(?:大学|学院|学校|研究院|研究所|研究中心|公安|警察|分局|派出所|\d{6})|\s*[【\[［]?\s*(?:摘\s*要|内容提要|abstract)",
+    rf"\s*[（(][^）)]*(?:{INSTITUTION}|学校|公安|警察|分局|派出所|\d{{6}})|\s*[【\[［]?\s*(?:摘\s*要|内容提要|abstract)",
     re.IGNORECASE,
 )
 _BACK_MATTER_LABEL = re.compile(r"^((?:主要)?参考文献|注释|References)\s*[:：]$", re.IGNORECASE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pcc.cleaning import CHINESE_NUMERALS, cjk_count, is_cjk, is_reference_entry
+from pcc.cleaning import CHINESE_NUMERALS, INSTITUTION, cjk_count, is_cjk, is_reference_entry
 from pcc.structure import announces_sections
 
 TERMINALS = "。！？"
@@ -370,14 +370,14 @@ def is_heading_line(text: str) -> bool:
 
 # An author's affiliation on a line of its own (`华东某某大学公共管理学院`, `某省委党校 210000`): front matter, not a
 # heading over the paper's text.
-_AFFILIATION = re.compile(r"^[^，。；\s]{2,20}?(?:大学|学院|研究所|研究院|研究中心|党校)"
+_AFFILIATION = re.compile(rf"^[^，。；\s]{{2,20}}?(?:{INSTITUTION}|党校)"
                           r"(?:[^，。；\s]{0,12}?(?:学院|系|所|中心|研究院|部))?"
                           r"(?:[，,\s]+[^，。；\s]{2,6}){0,2}(?:[，,\s]*\d{6})?$")
 
 
 # Several affiliations in brackets (`（某某学院 a.法学系；b.公共管理系，江苏 南京 210031）`): an institution or a
 # postcode inside.
-_BRACKETED_AFFILIATION = re.compile(r"^[（(][^（()）]*(?:大学|学院|学校|研究院|研究所|研究中心|党校|编辑部|\d{6})[^（()）]*[）)]$")
+_BRACKETED_AFFILIATION = re.compile(rf"^[（(][^（()）]*(?:{INSTITUTION}|学校|党校|编辑部|\d{{6}})[^（()）]*[）)]$")
 _MAX_BRACKETED_AFFILIATION = 80
 
 
