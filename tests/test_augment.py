@@ -1,3 +1,5 @@
+from pcc.model_card import HEADINGS_AND_LEAD, ModelCard
+from pcc.model_input import heading_context
 from pcc.records import LABELS, Sentence
 from training import augment
 from training.labeling.apply import load_config, weak_label
@@ -121,3 +123,34 @@ def test_made_up_abstracts_list_a_papers_classes_after_announcements_each_item_l
     assert augment.made_up_abstracts(rows, copies=1, seed=13) == abstract  # seeded
     assert augment.made_up_abstracts(rows, copies=0, seed=13) == []
     assert len(augment.made_up_abstracts(rows, copies=2, seed=13)) == 10
+
+
+def test_headless_views_read_each_sentence_as_a_page_without_headings_would():
+    title = "社区警务工作的思考"
+    layout = [
+        ("一、影响警民关系的原因", [], True),
+        ("基层派出所的工作量逐年增加。", ["一、影响警民关系的原因"], False),
+        ("社区民警人手严重不足。", ["一、影响警民关系的原因"], False),
+        ("二、对策建议", [], True),
+        ("要充实社区警力。", ["二、对策建议"], False),
+    ]
+    sentences = [Sentence("p", title, i, text, path, is_heading, paragraph=i + 1)
+                 for i, (text, path, is_heading) in enumerate(layout)]
+    settings = load_config()
+    in_sections = weak_label(sentences, settings)
+    assert in_sections[2].label == "cause"  # the causes section decides (guideline rule 2)
+
+    card = ModelCard(context=HEADINGS_AND_LEAD)
+    views = augment.headless_views(sentences, card, settings)
+    # Headings get no view; nor does a sentence on which no rule votes once its section is gone.
+    assert set(views) == {"p/0002", "p/0004"}
+
+    def label(probs):
+        return LABELS[max(range(len(LABELS)), key=probs.__getitem__)]
+
+    # Alone on the page, a shortfall states a problem; its lead is the sentence before it, the heading is gone.
+    assert label(views["p/0002"].probs) == "problem"
+    assert views["p/0002"].context == heading_context([], "基层派出所的工作量逐年增加。")
+    # Across a lost heading, a proposal's lead is the last sentence of the section before, and it stays a proposal.
+    assert label(views["p/0004"].probs) == "countermeasure"
+    assert views["p/0004"].context == heading_context([], "社区民警人手严重不足。")

@@ -78,6 +78,29 @@ def test_collator_drops_the_context_and_the_lead_at_the_configured_rates(tiny_ch
     assert shares(never(rows[:5]))["bare"] == 1
 
 
+def test_collator_shows_the_headless_view_with_its_own_labels(tiny_checkpoint):
+    tokenizer, _ = load_model(str(tiny_checkpoint))
+    in_section, headless = [0.1, 0.7, 0.1, 0.1], [0.7, 0.1, 0.1, 0.1]
+    rows = [{"text": "社区民警人手严重不足。", "context": "一、原因 ‖ 工作量逐年增加。", "headings": "一、原因",
+             "headless_context": "‖ 工作量逐年增加。", "soft_labels": in_section, "headless_labels": headless}] * 600
+
+    def tokens(context: str | None) -> int:
+        return len(tokenizer(rows[0]["text"], context)["input_ids"] if context else tokenizer(rows[0]["text"])["input_ids"])
+
+    names = {tokens(None): "bare", tokens("一、原因"): "headings", tokens(rows[0]["context"]): "lead",
+             tokens(rows[0]["headless_context"]): "headless"}
+    assert len(names) == 4
+    reader = ModelCard(max_length=64, context=HEADINGS_AND_LEAD)
+    batch = SoftLabelCollator(tokenizer, reader, heading_drop=0.15, seed=0, lead_drop=0.2, headless_drop=0.2)(rows)
+    shown = [names[n] for n in batch["attention_mask"].sum(1).tolist()]
+    assert 0.15 < shown.count("headless") / len(shown) < 0.25 and 0.1 < shown.count("bare") / len(shown) < 0.2
+    for view, labels in zip(shown, batch["labels"].tolist()):
+        assert labels == pytest.approx(headless if view == "headless" else in_section)
+    # A model that reads no leads has no headless view: the page's heading-less form is its lead.
+    no_leads = SoftLabelCollator(tokenizer, ModelCard(max_length=64), heading_drop=0.15, seed=0, headless_drop=0.2)
+    assert "headless" not in [names.get(n) for n in no_leads(rows)["attention_mask"].sum(1).tolist()]
+
+
 def test_predict_proba_keeps_input_order(tiny_checkpoint):
     tokenizer, model = load_model(str(tiny_checkpoint))
     texts = ["短句。", "这是一个明显更长一些的句子，用来打乱长度排序。", "中等长度的句子。"]

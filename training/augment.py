@@ -1,14 +1,18 @@
 """Training-set augmentations: made-up versions of corpus sentences that teach the model what the seed papers
 show too rarely: every heading word of a class, that a title is `other` whatever it names, that the
-section decides between problem and cause (guideline rules 2 and 3), and that in an abstract the announcing
-clause decides. Every made-up row keeps its paper, so cross-fitting leaves it out together with that paper.
+section decides between problem and cause (guideline rules 2 and 3), that in an abstract the announcing
+clause decides, and how a sentence reads on a page without headings. Every made-up row keeps its paper, so
+cross-fitting leaves it out together with that paper.
 """
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Sequence
 
+from pcc.model_card import ModelCard
+from pcc.model_input import model_inputs
 from pcc.records import Sentence
 from training.labeling.apply import weak_label
 from training.labeling.heading_vocabulary import CHINESE_NUMERAL, ENUMERATOR, HEADING_KEYWORDS, heading_class
@@ -216,3 +220,35 @@ def _made_up_abstract(by_label: dict[str, list[tuple[str, WeakRow]]], listed: li
     return [WeakRow(replace(source, index=first + position, text=text, heading_path=heading_path, is_heading=False,
                             paragraph=first), row.probs, row.label, {})
             for position, (text, row) in enumerate(texts_and_rows)]
+
+
+@dataclass(frozen=True)
+class HeadlessView:
+    """A sentence as a page without headings shows it: what the model reads besides the sentence (its lead, or
+    nothing) and the label model's probabilities when the rules read that page."""
+    context: str | None
+    probs: list[float]
+
+
+def headless_views(sentences: Sequence[Sentence], card: ModelCard, label_config: dict) -> dict[str, HeadlessView]:
+    """Sentence id -> its `HeadlessView`: every paper read again without its heading lines and heading paths, as
+    openings, abstracts and pages that lost their headings show sentences; for the readable sentences on which
+    at least one rule votes so read.
+
+    Such a sentence's class can only come from its own words and its lead (a shortfall read alone states a
+    problem, guideline rule 2), not from the section the seed paper put it in; showing the model the lead-only
+    view under the label of the section would teach it a label that view does not carry.
+    """
+    papers: dict[str, list[Sentence]] = {}
+    for sentence in sentences:
+        papers.setdefault(sentence.paper_id, []).append(sentence)
+    originals, headless = [], []
+    for paper_id, paper in papers.items():
+        body = [s for s in sorted(paper, key=lambda s: s.index) if not s.is_heading and not s.is_title]
+        originals += body
+        headless += [replace(s, paper_id=f"{paper_id}#headless", index=position, heading_path=[])
+                     for position, s in enumerate(body)]
+    read = model_inputs(card, headless)
+    return {original.id: HeadlessView(item.context, weak.probs)
+            for original, item, weak in zip(originals, read, weak_label(headless, label_config))
+            if weak.votes and original.quality == "ok"}

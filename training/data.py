@@ -13,6 +13,7 @@ from typing import Mapping
 from pcc.model_card import HEADINGS, ModelCard
 from pcc.model_input import model_inputs
 from pcc.records import LABELS, Sentence
+from training.augment import HeadlessView
 from training.gold import GoldSentence
 from training.labeling.weak_labels import WeakRow
 
@@ -34,12 +35,15 @@ def assign_folds(gold: list[GoldSentence], paper_ids: set[str], n_folds: int) ->
 
 def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dict[str, int], card: ModelCard,
                   papers: list[Sentence], given_leads: Mapping[str, str | None] | None = None,
-                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True):
+                  garbled_ids: set[str] = frozenset(), drop_abstained: bool = True,
+                  headless: Mapping[str, HeadlessView] | None = None):
     """The DatasetDict {train, dev, gold}: garbled (and, if asked, all-abstained) sentences left out.
 
     A row's `context` is what the model of `card` reads of its sentence (`pcc.model_input.model_inputs`: its leads
     come from `papers`, the sentences of the papers the rows sit in, and from `given_leads`), and `headings` that
-    context without the lead, as `lead_drop` shows it."""
+    context without the lead, as `lead_drop` shows it. `headless_context` and `headless_labels` are its view on a
+    page without headings (`headless`, by sentence id; `headless_drop` shows it), or else its own context and
+    labels: a heading, a made-up abstract's sentence and a sentence without a view read as they are."""
     from datasets import DatasetDict
 
     without_leads = replace(card, context=HEADINGS)
@@ -54,7 +58,8 @@ def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dic
         kept = [w for w in weak_rows
                 if keep(w.sentence.paper_id) and w.sentence.quality == "ok" and w.sentence.id not in garbled_ids
                 and not (drop_abstained and w.label is None)]
-        rows = [{**columns, "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1)}
+        rows = [{**columns, "soft_labels": w.probs, "fold": folds.get(w.sentence.paper_id, -1),
+                 **_headless_columns((headless or {}).get(w.sentence.id), columns["context"], w.probs)}
                 for w, columns in zip(kept, sentence_columns([w.sentence for w in kept]))]
         return _dataset(rows, _weak_features())
 
@@ -65,6 +70,12 @@ def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dic
         "dev": weak_split(lambda paper_id: paper_id in folds),
         "gold": _dataset(gold_rows, _gold_features()),
     })
+
+
+def _headless_columns(view: HeadlessView | None, context: str | None, probs: list[float]) -> dict:
+    if view is None:
+        return {"headless_context": context, "headless_labels": probs}
+    return {"headless_context": view.context, "headless_labels": view.probs}
 
 
 def concat(*parts):
@@ -83,6 +94,7 @@ def _weak_features():
     from datasets import Features, List, Value
     return Features({"id": Value("string"), "paper_id": Value("string"), "text": Value("string"),
                      "context": Value("string"), "headings": Value("string"), "soft_labels": List(Value("float32")),
+                     "headless_context": Value("string"), "headless_labels": List(Value("float32")),
                      "fold": Value("int32")})
 
 

@@ -79,32 +79,42 @@ def class_weights(soft_labels: np.ndarray, power: float) -> torch.Tensor:
 
 
 class SoftLabelCollator:
-    """Turns dataset rows into a padded batch with soft targets, dropping the context at random.
+    """Turns dataset rows into a padded batch with soft targets, showing each sentence in one of its views.
 
     Dropping the whole context (probability `heading_drop`) teaches the model to classify a bare sentence, as it
-    gets when a caller has no headings; dropping only the lead (`lead_drop`, of the rest, for a model whose card
-    says it reads leads) teaches it to work from headings alone. Its own seeded generator keeps runs reproducible.
+    gets when a caller has no headings; showing the sentence as a page without headings would (`headless_drop`,
+    for a model that reads leads: its lead alone, under the rules' label for that page) teaches it the openings,
+    abstracts and heading-less pages of real text; dropping only the lead (`lead_drop`, of the rest) teaches it
+    to work from headings alone. Its own seeded generator keeps runs reproducible.
     """
 
-    def __init__(self, tokenizer, card: ModelCard, heading_drop: float, seed: int, lead_drop: float = 0.0):
+    def __init__(self, tokenizer, card: ModelCard, heading_drop: float, seed: int, lead_drop: float = 0.0,
+                 headless_drop: float = 0.0):
         self.tokenizer = tokenizer
         self.max_length = card.max_length
         self.use_heading = card.use_heading
         self.heading_drop = heading_drop
+        self.headless_drop = headless_drop if card.reads_leads else 0.0
         self.lead_drop = lead_drop if card.reads_leads else 0.0
         self.random = random.Random(seed)
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        batch = encode(self.tokenizer, [(row["text"], self._context(row)) for row in rows], self.max_length)
-        batch["labels"] = torch.tensor([row["soft_labels"] for row in rows], dtype=torch.float32)
+        views = [self._view(row) for row in rows]
+        batch = encode(self.tokenizer, [(row["text"], context) for row, (context, _) in zip(rows, views)],
+                       self.max_length)
+        batch["labels"] = torch.tensor([labels for _, labels in views], dtype=torch.float32)
         return batch
 
-    def _context(self, row: dict) -> str | None:
-        if not self.use_heading or self.random.random() < self.heading_drop:
-            return None
+    def _view(self, row: dict) -> tuple[str | None, list[float]]:
+        """The context the row is shown with and its soft labels in that view."""
+        draw = self.random.random()
+        if not self.use_heading or draw < self.heading_drop:
+            return None, row["soft_labels"]
+        if draw < self.heading_drop + self.headless_drop:
+            return row["headless_context"], row["headless_labels"]
         if self.lead_drop and self.random.random() < self.lead_drop:
-            return row["headings"]
-        return row["context"]
+            return row["headings"], row["soft_labels"]
+        return row["context"], row["soft_labels"]
 
 
 # Candidate temperatures, evenly spaced in log scale: fitting by grid search is deterministic and needs no solver.

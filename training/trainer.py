@@ -62,6 +62,8 @@ class TrainConfig:
                                               "announcement of the sentence's list, or the sentence before it)")
     heading_drop: float = setting(0.3, "share of training sentences shown bare, so a bare sentence works too")
     lead_drop: float = setting(0.2, "share of the others shown with their headings but without their lead")
+    headless_drop: float = setting(0.0, "share of training sentences shown as a page without headings shows them "
+                                        "(their lead alone), labelled by the rules reading that page")
     heading_variants: int = setting(1, "copies of each sentence a section rule labelled, under a made-up heading "
                                        "of its class")
     made_up_titles: int = setting(3, "made-up titles per paper naming classes, labelled other like the real one")
@@ -237,8 +239,14 @@ def _training_data(config: TrainConfig):
     # A sentence a person labelled was readable to them, even where extraction had garbled it.
     garbled = {s.id for s in sentences if s.quality != "ok"} - (human.ids if human else set())
     in_papers = sentences + (human.rebuilt if human else []) + [row.sentence for row in abstracts]
+    # A person's label holds for the sentence as they read it; the rules' reading without headings does not replace it.
+    headless = None
+    if config.headless_drop:
+        headless = {sentence_id: view for sentence_id, view in
+                    augment.headless_views(sentences, config.card(), _label_settings(config.weak_labels)).items()
+                    if not human or sentence_id not in human.ids}
     dataset = data.build_dataset(weak_rows, gold, folds, config.card(), in_papers, human.leads if human else None,
-                                 garbled, config.drop_abstained)
+                                 garbled, config.drop_abstained, headless)
     if len(dataset["train"]) + len(dataset["dev"]) == 0:
         raise UserError(f"{config.weak_labels}: no usable weak-labelled sentences; rerun `pcc label`")
     return dataset, folds, human
@@ -340,11 +348,13 @@ def _calibrate(heldout: dict, labels: np.ndarray, folds: np.ndarray) -> tuple[di
 
 
 def _label_settings(weak_labels: str) -> dict:
-    """The label settings that produced the weak labels, so swapped sections are relabelled the same way."""
+    """The label settings that produced the weak labels, so swapped sections and headless views are labelled the
+    same way."""
     path = settings_path(weak_labels)
     if not path.is_file():
-        raise UserError(f"{path}: missing; it records how `pcc label` made {weak_labels}, and section_swaps "
-                        "relabels with it. Rerun `pcc label`, or set section_swaps: 0 in the train config")
+        raise UserError(f"{path}: missing; it records how `pcc label` made {weak_labels}, and section_swaps and "
+                        "headless_drop label with it. Rerun `pcc label`, or set section_swaps: 0 and headless_drop: 0 "
+                        "in the train config")
     return load_config(path)
 
 
@@ -449,7 +459,8 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
         dataloader_num_workers=0,
     )
     recorder = HeldOutRecorder(tokenizer, gold_rows, config, name, stop_after)
-    collator = SoftLabelCollator(tokenizer, config.card(), config.heading_drop, config.seed, config.lead_drop)
+    collator = SoftLabelCollator(tokenizer, config.card(), config.heading_drop, config.seed, config.lead_drop,
+                                 config.headless_drop)
     trainer = SoftLabelTrainer(
         model=model, args=args, train_dataset=rows, data_collator=collator, processing_class=tokenizer,
         callbacks=[recorder], head_learning_rate=config.head_learning_rate,
