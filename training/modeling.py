@@ -82,10 +82,10 @@ class SoftLabelCollator:
     """Turns dataset rows into a padded batch with soft targets, showing each sentence in one of its views.
 
     Dropping the whole context (probability `heading_drop`) teaches the model to classify a bare sentence, as it
-    gets when a caller has no headings; showing the sentence as a page without headings would (`headless_drop`,
-    for a model that reads leads: its lead alone, under the rules' label for that page) teaches it the openings,
-    abstracts and heading-less pages of real text; dropping only the lead (`lead_drop`, of the rest) teaches it
-    to work from headings alone. Its own seeded generator keeps runs reproducible.
+    gets when a caller has no headings; showing it as it would stand on a page without headings (`headless_drop`,
+    for a model that reads leads: its lead alone, under the label the rules give it there) teaches it the
+    openings, abstracts and heading-less pages of real text; dropping only the lead (`lead_drop`, of the rest)
+    teaches it to work from headings alone. Its own seeded generator keeps runs reproducible.
     """
 
     def __init__(self, tokenizer, card: ModelCard, heading_drop: float, seed: int, lead_drop: float = 0.0,
