@@ -61,6 +61,12 @@ def test_made_up_titles_name_classes_and_keep_the_real_titles_label():
     assert augment.with_made_up_titles(rows, copies=4, seed=13) == out  # seeded
 
 
+def _paper(title: str, layout: list[tuple[str, list[str], bool]]) -> list[Sentence]:
+    """Paper "p" with one sentence per (text, heading path, is heading) of `layout`, each its own paragraph."""
+    return [Sentence("p", title, i, text, path, is_heading, paragraph=i + 1)
+            for i, (text, path, is_heading) in enumerate(layout)]
+
+
 def test_swapped_sections_relabel_a_problems_section_as_causes_and_back():
     title = "构建和谐警民关系的思考"
     layout = [
@@ -72,8 +78,7 @@ def test_swapped_sections_relabel_a_problems_section_as_causes_and_back():
         ("三、影响警民关系的原因", [], True),
         ("警力严重不足。", ["三、影响警民关系的原因"], False),
     ]
-    sentences = [Sentence("p", title, i, text, path, is_heading, paragraph=i + 1)
-                 for i, (text, path, is_heading) in enumerate(layout)]
+    sentences = _paper(title, layout)
     settings = load_config()
     rows = weak_label(sentences, settings)
     assert [r.label for r in rows[1:3]] == ["problem", "problem"] and rows[6].label == "cause"
@@ -134,8 +139,7 @@ def test_headless_views_read_each_sentence_as_a_page_without_headings_would():
         ("二、对策建议", [], True),
         ("要充实社区警力。", ["二、对策建议"], False),
     ]
-    sentences = [Sentence("p", title, i, text, path, is_heading, paragraph=i + 1)
-                 for i, (text, path, is_heading) in enumerate(layout)]
+    sentences = _paper(title, layout)
     settings = load_config()
     in_sections = weak_label(sentences, settings)
     assert in_sections[2].label == "cause"  # the causes section decides (guideline rule 2)

@@ -232,8 +232,8 @@ class HeadlessView:
 
 def headless_views(sentences: Sequence[Sentence], card: ModelCard, label_config: dict) -> dict[str, HeadlessView]:
     """Sentence id -> its `HeadlessView`: every paper read again without its heading lines and heading paths, as
-    openings, abstracts and pages that lost their headings show sentences; for the readable sentences on which
-    at least one rule votes so read.
+    openings, abstracts and pages that lost their headings show sentences; for the sentences on which at least
+    one rule votes so read (never a garbled one: `weak_label` leaves those unvoted).
 
     Such a sentence's class can only come from its own words and its lead (a shortfall read alone states a
     problem, guideline rule 2), not from the section the seed paper put it in; showing the model the lead-only
@@ -250,5 +250,4 @@ def headless_views(sentences: Sequence[Sentence], card: ModelCard, label_config:
                      for position, s in enumerate(body)]
     read = model_inputs(card, headless)
     return {original.id: HeadlessView(item.context, weak.probs)
-            for original, item, weak in zip(originals, read, weak_label(headless, label_config))
-            if weak.votes and original.quality == "ok"}
+            for original, item, weak in zip(originals, read, weak_label(headless, label_config)) if weak.votes}

@@ -230,9 +230,11 @@ def _training_data(config: TrainConfig):
     abstracts = augment.made_up_abstracts(weak_rows, config.made_up_abstracts, config.seed)
     weak_rows = augment.with_heading_variants(weak_rows, config.heading_variants, config.seed)
     weak_rows = augment.with_made_up_titles(weak_rows, config.made_up_titles, config.seed)
+    # How the weak labels were made, for the augmentations that label text the same way (read only if one does).
+    label_settings = _label_settings(config.weak_labels) if config.section_swaps or config.headless_drop else None
     if config.section_swaps:
         weak_rows = augment.with_swapped_sections(weak_rows, sentences, config.section_swaps, config.seed,
-                                                  _label_settings(config.weak_labels))
+                                                  label_settings)
     weak_rows = weak_rows + abstracts
     gold = locate_gold(read_gold(config.gold), sentences)
     folds = data.assign_folds(gold, {s.paper_id for s in sentences}, config.folds) if config.folds else {}
@@ -243,7 +245,7 @@ def _training_data(config: TrainConfig):
     headless = None
     if config.headless_drop:
         headless = {sentence_id: view for sentence_id, view in
-                    augment.headless_views(sentences, config.card(), _label_settings(config.weak_labels)).items()
+                    augment.headless_views(sentences, config.card(), label_settings).items()
                     if not human or sentence_id not in human.ids}
     dataset = data.build_dataset(weak_rows, gold, folds, config.card(), in_papers, human.leads if human else None,
                                  garbled, config.drop_abstained, headless)
