@@ -120,6 +120,25 @@ def test_per_channel_ranges_go_into_the_weights_and_an_outlier_channel_stays_fp3
         assert relative > 0.004
 
 
+def test_an_attempts_max_outliers_replaces_the_calibration_settings(tmp_path):
+    random = np.random.default_rng(3)
+    spread = np.ones(48, dtype=np.float32)
+    spread[7] = 100.0
+    source = tmp_path / "fp32.onnx"
+    onnx.save(one_matmul_graph(random.normal(size=(48, 16)).astype(np.float32), np.zeros(16, np.float32)), source)
+    feeds = [{"x": activations(random, 4, spread), "attention_mask": np.ones((4, 12), np.int64)} for _ in range(10)]
+    calibration = {"sample_tokens": 400, "max_outliers": 2}
+    statistics = collect_statistics(source, feeds, 10 * 4 * 12, CalibrationSettings.from_settings(calibration))
+
+    def fp32_matmuls(options):
+        target = tmp_path / "int8.onnx"
+        _quantize(source, target, options, _node_scopes(source), statistics, calibration)
+        return [node.name for node in onnx.load(target).graph.node if node.op_type == "MatMul"]
+
+    assert len(fp32_matmuls({"scheme": "calibrated"})) == 1  # the wide channel, beside the int8 product
+    assert fp32_matmuls({"scheme": "calibrated", "max_outliers": 0}) == []
+
+
 def test_a_matmul_kept_fp32_is_left_alone(tmp_path):
     random = np.random.default_rng(1)
     source = tmp_path / "fp32.onnx"

@@ -114,6 +114,8 @@ def test_export_without_a_prepared_corpus_says_to_run_pcc_prepare(tiny_checkpoin
 @pytest.mark.parametrize("attempt, message", [
     ({"scheme": "static"}, r"attempt \d+: scheme 'static' is not one of calibrated, dynamic"),
     ({"scheme": "calibrated", "per_channel": True}, r"attempt \d+: per_channel do\(es\) not apply to the calibrated"),
+    ({"scheme": "dynamic", "max_outliers": 0}, r"attempt \d+: max_outliers is a whole number .* this attempt is dynamic"),
+    ({"scheme": "calibrated", "max_outliers": -1}, r"attempt \d+: max_outliers is a whole number"),
 ])
 def test_a_bad_quantization_attempt_is_a_clear_error(tmp_path, attempt, message):
     settings = yaml.safe_load((REPO / "configs" / "export.yaml").read_text("utf-8"))

@@ -30,7 +30,7 @@ per token).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -45,7 +45,8 @@ class ChannelStatistics:
     low: np.ndarray
     high: np.ndarray
     sample: np.ndarray  # tokens x channels
-    plan: "_InputPlan | None" = None  # how it is quantised, once worked out (the same for every attempt)
+    # How it is quantised, once worked out, per the outlier setting that chose it (attempts may differ only there).
+    plans: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -190,15 +191,17 @@ def quantize_calibrated(source: Path, target: Path, statistics: dict[str, Channe
         raise ValueError(f"no calibration statistics for MatMul input(s) {', '.join(missing)}")
 
     # An input's plan weighs the errors of all MatMuls that read it, kept fp32 or not, so that it is worked out
-    # once and is the same in every attempt.
+    # once and is the same in every attempt with the same outlier setting.
     readers: dict[str, list] = {}
     for node in quantizable:
         readers.setdefault(node.input[0], []).append(node)
+    plans = {}
     for name in consumers:
-        if statistics[name].plan is None:
-            statistics[name].plan = _plan_input(
+        cached = statistics[name].plans
+        if settings.max_outliers not in cached:
+            cached[settings.max_outliers] = _plan_input(
                 statistics[name], [numpy_helper.to_array(weights[n.input[1]]) for n in readers[name]], settings)
-    plans = {name: statistics[name].plan for name in consumers}
+        plans[name] = cached[settings.max_outliers]
     initializers: list = []
     prepared: set[str] = set()
     nodes = []

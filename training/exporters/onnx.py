@@ -43,7 +43,7 @@ PROBE_CONTEXTS = (heading_context(["一、存在的问题"]), heading_context(["
                   heading_context(["三、对策与建议", "（一）加强队伍建设"]), heading_context([], "存在的问题主要表现为："),
                   TITLE_CONTEXT)
 # Keys of a quantisation attempt that are not arguments of quantize_dynamic.
-ATTEMPT_KEYS = ("scheme", "keep_first_token_fp32", "exclude_modules", "one_fp32_module_of")
+ATTEMPT_KEYS = ("scheme", "keep_first_token_fp32", "exclude_modules", "one_fp32_module_of", "max_outliers")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +123,10 @@ def load_settings(path: Path) -> dict:
         if unknown:
             raise UserError(f"{path}: quantization attempt {number}: {', '.join(unknown)} do(es) not apply to the "
                             f"calibrated scheme (it takes {', '.join(ATTEMPT_KEYS[1:])})")
+        if "max_outliers" in options and (scheme != CALIBRATED or not isinstance(options["max_outliers"], int)
+                                          or options["max_outliers"] < 0):
+            raise UserError(f"{path}: quantization attempt {number}: max_outliers is a whole number of channels "
+                            f"(0 or more) of the calibrated scheme; this attempt is {scheme}")
         for pattern in [*options.get("exclude_modules", []), *filter(None, [options.get("one_fp32_module_of")])]:
             try:
                 re.compile(pattern)
@@ -448,7 +452,8 @@ def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, 
               statistics: dict | None = None, calibration: dict | None = None) -> list[str]:
     """Quantise `source` to `target` with one attempt's `options`: `scheme` calibrated
     (`training.exporters.calibrated`, with the calibration `statistics` and settings) or dynamic
-    (quantize_dynamic, taking the other options as its arguments; the default). `exclude_modules` keeps the
+    (quantize_dynamic, taking the other options as its arguments; the default), the calibrated one with the
+    attempt's `max_outliers` in place of the calibration settings' where it gives one. `exclude_modules` keeps the
     MatMuls of matching torch modules fp32, and `keep_first_token_fp32` those of the modules that run on one
     position per sentence (the last layer's `FIRST_TOKEN_MODULES`, the pooler, the classifier), where fp32 costs
     next to no time.
@@ -459,6 +464,8 @@ def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, 
     scheme = options.pop("scheme", DYNAMIC)
     patterns = [re.compile(p) for p in options.pop("exclude_modules", [])]
     keep_first_token = options.pop("keep_first_token_fp32", False)
+    # An attempt's own `max_outliers` overrides the calibration block's (it decides nothing at calibration time).
+    outliers = {"max_outliers": options.pop("max_outliers")} if "max_outliers" in options else {}
     if keep_first_token:
         from training.exporters.first_token import FIRST_TOKEN_MODULES
 
@@ -473,7 +480,8 @@ def _quantize(source: Path, target: Path, options: dict, nodes: list[tuple[str, 
     if scheme == CALIBRATED:
         if statistics is None:
             raise ValueError("the calibrated scheme needs calibration statistics")
-        quantize_calibrated(source, target, statistics, excluded, CalibrationSettings.from_settings(calibration))
+        quantize_calibrated(source, target, statistics, excluded,
+                            CalibrationSettings.from_settings({**(calibration or {}), **outliers}))
         return excluded
     from onnxruntime.quantization import quantize_dynamic
 
