@@ -94,10 +94,10 @@ OPTIONS: dict[str, Option] = {
     "no lead": Option("context: headings only, no lead", lead_chars=0),
     "max length 64": Option("inputs truncated at 64 tokens (128 in training)", max_length=64),
 }
-# The re-quantised int8 models: quantisation options over the shipped ones, and calibration settings.
+# The re-quantised int8 models: quantisation attempt options over the shipped ones.
 REQUANTISED = {
-    "all-ffn": ({"exclude_modules": []}, {}),
-    "everything": ({"exclude_modules": [], "keep_first_token_fp32": False}, {"max_outliers": 0}),
+    "all-ffn": {"exclude_modules": []},
+    "everything": {"exclude_modules": [], "keep_first_token_fp32": False, "max_outliers": 0},
 }
 
 
@@ -233,8 +233,7 @@ def build_graphs(args: argparse.Namespace, graphs: set[str], out: Path, selectio
     shipped = bundle.checks["int8_options"]
     todo = sorted(graphs - {SHIPPED})
     for name in tqdm(todo, desc="calibrating and quantising", unit="model"):
-        options, calibration = REQUANTISED.get(name, ({}, {}))
-        quantise(out / name, {**shipped, **options}, {**bundle.settings.get("calibration", {}), **calibration})
+        quantise(out / name, {**shipped, **REQUANTISED.get(name, {})}, bundle.settings.get("calibration", {}))
     return dropped
 
 
