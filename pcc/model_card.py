@@ -7,8 +7,11 @@ builds a model's input from its card.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+import numpy as np
 
 from pcc.errors import UserError
 from pcc.records import LABELS, write_json
@@ -31,6 +34,8 @@ class ModelCard:
     seed: int = 0
     epochs: int | None = None  # the count chosen on the held-out gold
     temperature: float = 1.0  # divides the output layer (already applied to the saved weights)
+    # label -> added to the log-probabilities of a sentence *given* without any context (`given_bare`); empty: none.
+    bare_offsets: dict[str, float] = field(default_factory=dict)
     folds: dict[str, int] = field(default_factory=dict)  # dev paper -> cross-fitting fold
     trained_papers: list[str] = field(default_factory=list)
     teacher: str | None = None  # a student (`pcc distill`): the model directory it learnt from
@@ -40,6 +45,21 @@ class ModelCard:
     def reads_leads(self) -> bool:
         """Whether the model reads a sentence's lead in its context (the `heading+lead` scheme)."""
         return self.use_heading and self.context == HEADINGS_AND_LEAD
+
+    def given_bare(self, probabilities: np.ndarray) -> np.ndarray:
+        """The probabilities (rows × `labels`) of sentences given alone and read bare, with `bare_offsets` applied.
+
+        A model trained with context reads a sentence stripped of its section as the section would rarely label
+        it: a shortfall alone reads as a problem, though under a causes heading it was a cause. `pcc train` fits
+        the offsets on the training corpus so that the bare view's mean probabilities match the in-context ones
+        (a prior shift). They are for sentences a caller gives without context (a list, a request), never for a
+        sentence read in its paper whose context happens to be empty: there the model saw the page."""
+        if not self.bare_offsets:
+            return probabilities
+        offsets = np.array([self.bare_offsets.get(label, 0.0) for label in self.labels])
+        shifted = np.log(np.clip(probabilities, 1e-12, 1.0)) + offsets
+        shifted = np.exp(shifted - shifted.max(axis=1, keepdims=True))
+        return (shifted / shifted.sum(axis=1, keepdims=True)).astype(probabilities.dtype)
 
 
 def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:
@@ -60,10 +80,18 @@ def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:
 
 
 def check_scheme(card: ModelCard, where: Path) -> None:
-    """A UserError naming `where` when the card's context scheme is none this code knows."""
+    """A UserError naming `where` when the card's context scheme is none this code knows, or its bare offsets are
+    not finite numbers for its own labels."""
     if card.context not in CONTEXT_SCHEMES:
         raise UserError(f"{where}: field 'context' is {card.context!r}, expected one of {', '.join(CONTEXT_SCHEMES)}; "
                         "it was written by another version of pcc: train or export the model again")
+    offsets = card.bare_offsets
+    valid = isinstance(offsets, dict) and all(
+        label in card.labels and isinstance(value, (int, float)) and not isinstance(value, bool)
+        and math.isfinite(value) for label, value in offsets.items())
+    if not valid:
+        raise UserError(f"{where}: field 'bare_offsets' must map labels of {card.labels} to finite numbers, got "
+                        f"{offsets!r}; train or export the model again")
 
 
 def write_model_card(model_dir: str | Path, card: ModelCard) -> None:

@@ -96,12 +96,18 @@ class SentenceClassifier:
         if unknown:
             raise UserError(f"{self.bundle_dir}: the model expects unknown inputs {sorted(unknown)}; run `pcc export` again")
 
-    def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None) -> list[Prediction]:
+    def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None,
+                 given_alone: bool = False) -> list[Prediction]:
         """Predict every sentence; `contexts[i]` is the context of `sentences[i]` as
-        `pcc.model_input.model_inputs` builds it with `self.card` (None: read bare)."""
+        `pcc.model_input.model_inputs` builds it with `self.card` (None: read bare). `given_alone`: the sentences
+        came without their paper (a list, a request), so those read bare get the card's bare offsets
+        (`ModelCard.given_bare`); a sentence of a paper read bare does not."""
         probabilities = np.empty((len(sentences), len(self.labels)), dtype=np.float32)
         for batch, feed in self.batches(sentences, contexts):
             probabilities[batch] = _softmax(self._session.run(None, feed)[0])
+        if given_alone:
+            bare = [i for i in range(len(sentences)) if contexts is None or not contexts[i]]
+            probabilities[bare] = self.card.given_bare(probabilities[bare])
         return [self._prediction(row) for row in probabilities]
 
     def batches(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None,

@@ -28,7 +28,8 @@ def test_an_exported_bundle_reads_back_as_it_was_written(bundle_dir):
     assert bundle.int8_scheme == CALIBRATED and bundle.checks["int8_options"]["scheme"] == CALIBRATED
     written = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
     assert bundle.to_json() == written and list(bundle.to_json()) == list(written)  # fields in the same order
-    changed = Bundle(ModelCard(max_length=64, context=HEADINGS_AND_LEAD, base_model="models/base"), 7,
+    changed = Bundle(ModelCard(max_length=64, context=HEADINGS_AND_LEAD, base_model="models/base",
+                               bare_offsets={"problem": -0.4, "cause": 0.7}), 7,
                      source_model="/models/run-1", opset=18, exported_at="2026-01-01T00:00:00+00:00",
                      checks={"int8_passed": True}, int8_scheme=CALIBRATED)
     write_bundle(bundle_dir, changed)
@@ -37,9 +38,11 @@ def test_an_exported_bundle_reads_back_as_it_was_written(bundle_dir):
 
 
 def test_a_bundle_from_before_document_context_and_calibrated_int8_reads_with_their_defaults(bundle_dir):
-    rewrite(bundle_dir, lambda values: [values.pop(name) for name in ("context", "int8_scheme", "checks")])
+    rewrite(bundle_dir, lambda values: [values.pop(name) for name in ("context", "int8_scheme", "checks",
+                                                                      "bare_offsets")])
     bundle = read_bundle(bundle_dir)
     assert bundle.card.context == HEADINGS and bundle.int8_scheme == DYNAMIC and not bundle.int8_passed
+    assert bundle.card.bare_offsets == {}
     assert bundle.batch_independent("fp32") and not bundle.batch_independent("int8")
     assert choose_precision(bundle_dir, None) == "fp32"
 
@@ -70,6 +73,7 @@ def test_without_its_int8_model_a_bundle_runs_fp32_only(bundle_dir):
     (lambda values: values.update(labels="problem"), r"bundle\.json: field 'labels' must be a list of labels"),
     (lambda values: values.update(context="paragraph"), r"bundle\.json: field 'context' is 'paragraph'"),
     (lambda values: values.update(int8_scheme="static"), r"bundle\.json: field 'int8_scheme' is 'static'"),
+    (lambda values: values.update(bare_offsets={"reason": 1.0}), r"bundle\.json: field 'bare_offsets' must map"),
 ])
 def test_a_bundle_json_that_cannot_be_run_is_named_with_its_field(bundle_dir, change, message):
     rewrite(bundle_dir, change)

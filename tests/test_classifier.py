@@ -72,6 +72,24 @@ def test_the_context_is_part_of_the_input(classifier):
         classifier.classify(SENTENCES[:2], [None])
 
 
+def test_only_sentences_given_alone_and_read_bare_get_the_bundles_offsets(tiny_bundle, classifier, tmp_path):
+    bundle = tmp_path / "offsets"
+    shutil.copytree(tiny_bundle, bundle)
+    values = json.loads((bundle / "bundle.json").read_text("utf-8"))
+    (bundle / "bundle.json").write_text(json.dumps({**values, "bare_offsets": {"countermeasure": 30.0}}), "utf-8")
+    shifted = SentenceClassifier(bundle, device="cpu", precision="fp32")
+    texts, contexts = SENTENCES[:3], [None, heading_context(["一、存在的问题"]), None]
+    plain = classifier.classify(texts, contexts)
+    alone = shifted.classify(texts, contexts, given_alone=True)
+    assert [p.label for p in alone] == ["countermeasure", plain[1].label, "countermeasure"]
+    assert alone[1].scores == pytest.approx(plain[1].scores, abs=1e-6)
+    # Not given alone (a paper's sentence whose context is empty, a caller's own inputs): as the model reads it.
+    assert [p.scores for p in shifted.classify(texts, contexts)] == [pytest.approx(p.scores, abs=1e-6) for p in plain]
+    prepared = prepare_text("警民关系紧张是当前面临的突出问题。执法不规范，群众不满意。")
+    assert ([item.prediction.scores for item in shifted.classify_paper(prepared).sentences]
+            == [pytest.approx(item.prediction.scores, abs=1e-6) for item in classifier.classify_paper(prepared).sentences])
+
+
 def test_a_papers_title_is_classified_with_the_title_marker(classifier):
     prepared = prepare_text("当前警民关系存在的问题及对策\n一、存在的问题\n警力不足。")
     title, heading, sentence = prepared.sentences

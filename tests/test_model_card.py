@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from pcc.errors import UserError
@@ -38,3 +39,25 @@ def test_only_a_model_that_reads_headings_reads_leads():
     assert ModelCard(context=HEADINGS_AND_LEAD).reads_leads
     assert not ModelCard(context=HEADINGS).reads_leads
     assert not ModelCard(use_heading=False, context=HEADINGS_AND_LEAD).reads_leads
+
+
+def test_bare_offsets_shift_the_probabilities_of_sentences_given_alone_and_read_back(tmp_path):
+    probabilities = np.array([[0.6, 0.2, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]], dtype=np.float32)
+    assert ModelCard().given_bare(probabilities) is probabilities  # a card without offsets changes nothing
+    card = ModelCard(bare_offsets={"problem": -np.log(2), "cause": np.log(2)})
+    shifted = card.given_bare(probabilities)
+    assert shifted.dtype == probabilities.dtype and np.allclose(shifted.sum(axis=1), 1.0)
+    # exp(offset) multiplies each probability, then the row is normalised again
+    assert np.allclose(shifted[0], np.array([0.3, 0.4, 0.1, 0.1]) / 0.9, atol=1e-6)
+    assert shifted[1, 1] > shifted[1, 2] == shifted[1, 3] > shifted[1, 0]
+    card = ModelCard(bare_offsets={"problem": -0.5, "cause": 0.75, "countermeasure": -0.1, "other": -0.15})
+    write_model_card(tmp_path, card)
+    assert read_model_card(tmp_path).bare_offsets == card.bare_offsets
+
+
+@pytest.mark.parametrize("offsets", [{"causes": 0.7}, {"cause": "0.7"}, {"cause": float("nan")}, {"cause": True},
+                                     [0.7, 0.0]])
+def test_bad_bare_offsets_are_named(tmp_path, offsets):
+    (tmp_path / "pcc_model.json").write_text(json.dumps({"bare_offsets": offsets}))
+    with pytest.raises(UserError, match="pcc_model.json: field 'bare_offsets' must map labels"):
+        read_model_card(tmp_path)

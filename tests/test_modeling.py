@@ -7,8 +7,8 @@ import torch
 from pcc.model_card import HEADINGS_AND_LEAD, ModelCard
 from pcc.model_input import heading_context
 from pcc.records import LABELS
-from training.modeling import (SoftLabelCollator, class_weights, encode, fit_temperature, load_model, predict_proba,
-                               scale_logits, soft_cross_entropy, with_temperature)
+from training.modeling import (SoftLabelCollator, class_weights, encode, fit_prior_offsets, fit_temperature, load_model,
+                               predict_proba, scale_logits, soft_cross_entropy, with_temperature)
 
 
 def test_soft_cross_entropy_equals_hard_cross_entropy_on_one_hot_targets():
@@ -109,6 +109,22 @@ def test_predict_proba_keeps_input_order(tiny_checkpoint):
     assert probs.shape == (3, 4) and np.allclose(probs.sum(1), 1, atol=1e-5)
     one_by_one = np.vstack([predict_proba(model, tokenizer, [t], [c], 64) for t, c in zip(texts, contexts)])
     assert np.allclose(probs, one_by_one, atol=1e-5)
+
+
+def test_prior_offsets_recover_the_shift_that_made_the_target_means():
+    generator = np.random.default_rng(1)
+    logits = generator.normal(size=(500, 4)) * 2
+    true_offsets = np.array([-0.5, 0.7, 0.0, -0.2])
+
+    def softmax(values):
+        values = np.exp(values - values.max(1, keepdims=True))
+        return values / values.sum(1, keepdims=True)
+
+    probs, target = softmax(logits), softmax(logits + true_offsets).mean(0)
+    offsets = fit_prior_offsets(probs, target)
+    assert np.allclose(offsets, true_offsets - true_offsets.mean(), atol=1e-3) and abs(offsets.sum()) < 1e-9
+    assert np.allclose(softmax(np.log(probs) + offsets).mean(0), target, atol=1e-5)
+    assert np.allclose(fit_prior_offsets(probs, probs.mean(0)), 0.0, atol=1e-9)  # means already equal: no shift
 
 
 @pytest.mark.parametrize("spread, temperature", [(2.0, 0.4), (0.05, 0.02)])  # 0.02: a soup's flat logits

@@ -1,6 +1,7 @@
 import ast
 import json
 import re
+import shutil
 
 import numpy as np
 import onnx
@@ -10,8 +11,10 @@ import torch
 import yaml
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+from pcc.bundle import read_bundle
 from pcc.cli import main
 from pcc.errors import UserError
+from pcc.model_card import ModelCard, write_model_card
 from pcc.model_input import TITLE_CONTEXT, heading_context
 from pcc.records import LABELS, read_jsonl
 from serving.classifier import SentenceClassifier
@@ -198,3 +201,12 @@ def test_last_layer_feed_forward_runs_on_the_first_position_only(tiny_bundle, tm
     inputs = {"input_ids": tokens, "attention_mask": np.ones_like(tokens), "token_type_ids": np.zeros_like(tokens)}
     first_layer, last_layer = session.run(gelu_outputs, inputs)
     assert first_layer.shape[:2] == (1, 6) and last_layer.shape[:2] == (1, 1)
+
+
+def test_the_bundle_carries_the_model_cards_offsets_for_sentences_given_alone(tiny_checkpoint, seed_sentences,
+                                                                              tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_checkpoint, model)
+    write_model_card(model, ModelCard(bare_offsets={"problem": -0.5, "cause": 0.7}))
+    bundle = export_bundle(model, tmp_path / "onnx", gold=None, calibration=seed_sentences)
+    assert read_bundle(bundle).card.bare_offsets == {"problem": -0.5, "cause": 0.7}

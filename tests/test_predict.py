@@ -102,6 +102,21 @@ def test_sentences_jsonl_with_headings(tiny_bundle, tmp_path, encoding):
     assert [r["scores"] for r in out] == [pytest.approx(p.scores, abs=1e-5) for p in expected]
 
 
+def test_listed_sentences_without_context_get_the_offsets_for_sentences_given_alone(tiny_bundle, tmp_path):
+    bundle = tmp_path / "offsets"
+    shutil.copytree(tiny_bundle, bundle)
+    values = json.loads((bundle / "bundle.json").read_text("utf-8"))
+    (bundle / "bundle.json").write_text(json.dumps({**values, "bare_offsets": {"cause": 30.0}}), "utf-8")
+    listed = tmp_path / "listed.jsonl"
+    rows = [{"text": "警民关系紧张。", "heading_path": ["一、存在的问题"]}, {"text": "要加强沟通。"}]
+    listed.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    assert predict(bundle, "--sentences", listed, "--out", tmp_path / "s.jsonl") == 0
+    headed, bare = read_jsonl(tmp_path / "s.jsonl")
+    expected = SentenceClassifier(tiny_bundle, device="cpu").classify([rows[0]["text"]], [heading_context(["一、存在的问题"])])
+    assert headed["scores"] == pytest.approx(expected[0].scores, abs=1e-5)
+    assert bare["label"] == "cause" and bare["confidence"] > 0.99
+
+
 def lead_bundle(tiny_bundle, folder):
     """The tiny bundle, told that its model reads leads."""
     bundle = folder / "lead-bundle"

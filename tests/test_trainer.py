@@ -75,7 +75,7 @@ def test_members_ship_their_averaged_weights_calibrated_on_the_dev_gold(tmp_path
         return run_dir, AutoModelForSequenceClassification.from_pretrained(run_dir)
 
     soup_dir, soup = trained("soup", members=2)
-    alone = [trained(f"seed{seed}", seed=seed)[1] for seed in (13, 14)]
+    alone = [trained(f"seed{seed}", seed=seed, bare_offsets=False)[1] for seed in (13, 14)]
     metrics = json.loads((soup_dir / "metrics.json").read_text("utf-8"))
     assert set(metrics["fits"]) == {"member 1/2 (seed 13)", "member 2/2 (seed 14)"} and metrics["members"] == 2
     # Each member is the model its seed trains alone; the shipped encoder is their mean (the output layer is
@@ -89,6 +89,14 @@ def test_members_ship_their_averaged_weights_calibrated_on_the_dev_gold(tmp_path
     assert info["temperature"] == calibration["temperature"] != 1.0
     assert "dev gold sentences" in calibration["fitted_on"] and "heldout" not in metrics
     assert calibration["heading"]["after"]["calibration_error"] <= calibration["heading"]["before"]["calibration_error"]
+    # Offsets for sentences given alone, fitted after the temperature on the corpus's body sentences, no labels.
+    offsets = metrics["bare_offsets"]
+    assert info["bare_offsets"] == offsets["offsets"] and list(offsets["offsets"]) == list(LABELS)
+    assert abs(sum(offsets["offsets"].values())) < 1e-3 and "body sentences" in offsets["fitted_on"]
+    assert sum(offsets["mean_in_context"].values()) == pytest.approx(1.0, abs=1e-3)
+    seed_dir = tmp_path / "seed13" / "models" / "latest"
+    assert json.loads((seed_dir / "pcc_model.json").read_text("utf-8"))["bare_offsets"] == {}
+    assert "bare_offsets" not in json.loads((seed_dir / "metrics.json").read_text("utf-8"))
 
 
 def test_averaging_weights_sets_each_trained_parameter_to_the_mean(tiny_checkpoint):

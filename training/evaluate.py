@@ -145,6 +145,8 @@ def _model_predictions(gold, model_dir: Path, card: ModelCard, inputs: list[Mode
         contexts = {WITH_CONTEXT: [inputs[i].context for i in to_predict], BARE: [None] * len(to_predict)}
         for view in VIEWS:
             probs[view][to_predict] = predict_proba(model, tokenizer, texts, contexts[view], card.max_length)
+    # The bare view stands for a caller who sends the sentence alone, which gets the card's offsets.
+    probs[BARE] = card.given_bare(probs[BARE])
     return origin, probs
 
 
@@ -322,7 +324,11 @@ def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card
                      "labels, no held-out prediction saved): their fine-tuned figures are optimistic.")
     lines.append("- *With heading* = the sentence plus its context as second segment: its heading path (or, for a "
                  "paper's title, the title marker) and, for a model that reads leads (`context: heading+lead`), its "
-                 "lead, the sentence announcing its list or opening its paragraph; *bare* = the sentence alone.")
+                 "lead, the sentence announcing its list or opening its paragraph; *bare* = the sentence alone, "
+                 "as a caller sends it without context" + (
+                     " (with the offsets for such sentences that `pcc train` fitted on the corpus: "
+                     + ", ".join(f"{label} {b:+.2f}" for label, b in card.bare_offsets.items()) + ")."
+                     if card.bare_offsets else "."))
     fine = scores["fine-tuned, with heading"]
     lines += ["", "## Fine-tuned model (with heading), per class", "",
               "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]

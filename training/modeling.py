@@ -142,6 +142,23 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(TEMPERATURES[int(np.argmin(losses))])
 
 
+def fit_prior_offsets(probs: np.ndarray, target: np.ndarray, iterations: int = 500,
+                      tolerance: float = 1e-6) -> np.ndarray:
+    """Per-class offsets to the log-probabilities `probs` (rows × classes) after which their mean over the rows is
+    `target`: a shift of the class prior, fitted with no labels (the EM prior adjustment of Saerens et al., 2002).
+    Centred on zero, since softmax ignores a common shift."""
+    log_probs = np.log(np.clip(probs, 1e-12, 1.0))
+    offsets = np.zeros(probs.shape[1])
+    for _ in range(iterations):
+        shifted = np.exp(log_probs + offsets - (log_probs + offsets).max(axis=1, keepdims=True))
+        shifted /= shifted.sum(axis=1, keepdims=True)
+        step = np.log(np.clip(target, 1e-12, None) / np.clip(shifted.mean(axis=0), 1e-12, None))
+        offsets += step
+        if np.abs(step).max() < tolerance:
+            break
+    return offsets - offsets.mean()
+
+
 def scale_logits(model, temperature: float) -> None:
     """Divide the output layer by the temperature, so the saved weights, and every export and service built
     from them, give calibrated probabilities with no extra step."""

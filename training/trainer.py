@@ -23,7 +23,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from pcc.errors import UserError
 from pcc.model_card import CONTEXT_SCHEMES, HEADINGS_AND_LEAD, ModelCard
-from pcc.model_input import BARE, VIEWS, WITH_CONTEXT
+from pcc.model_input import BARE, VIEWS, WITH_CONTEXT, model_inputs
 from pcc.paths import DEV_GOLD, MODELS, SENTENCES, TRAIN_CONFIG, WEAK_LABELS
 from pcc.records import LABELS, read_sentences, read_settings
 from training import augment, data, distributed
@@ -35,8 +35,8 @@ from training.labeling.apply import load_config
 from training.labeling.weak_labels import read_weak_labels, settings_path
 from training.metrics import calibration_scores, classification_scores, macro_f1
 from training.run_dir import new_run_dir, point_latest, write_run_records
-from training.modeling import (SoftLabelCollator, class_weights, fit_temperature, load_model, predict_proba,
-                               scale_logits, soft_cross_entropy, with_temperature)
+from training.modeling import (SoftLabelCollator, class_weights, fit_prior_offsets, fit_temperature, load_model,
+                               predict_proba, scale_logits, soft_cross_entropy, with_temperature)
 from training.options import add_settings, given_settings, setting
 
 
@@ -72,6 +72,9 @@ class TrainConfig:
     made_up_abstracts: int = setting(1, "made-up abstracts per paper listing its problems, causes and countermeasures "
                                         "after announcements (\"其原因在于：A；B。\"), each item labelled as its source")
     drop_abstained: bool = setting(True, "leave out sentences on which every labeling function abstained")
+    bare_offsets: bool = setting(True, "fit per-label offsets for sentences given without context (a list, a "
+                                       "request): the bare view's mean probabilities over the corpus made to match "
+                                       "the in-context ones; false = none")
     folds: int = setting(2, "cross-fitting folds over the dev papers; 0 = train once, no held-out figure")
     epochs: int = setting(6, "maximum epochs; the best count on the held-out gold is used for the final model")
     members: int = setting(1, "models trained for the final fit, with seeds seed, seed+1, ...; the shipped model's "
@@ -188,12 +191,13 @@ def train(config: TrainConfig) -> Path:
         calibration = _calibrate_on_trained_gold(model, tokenizer, dataset["gold"], config)
     if calibration is not None:
         scale_logits(model, calibration["temperature"])
+    bare_prior = _fit_bare_offsets(model, tokenizer, config)
     seconds = time.perf_counter() - started
     say(f"training time: {seconds:.0f} s")
     run_dir = None
     if distributed.is_main():  # one run directory, written by one process
-        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, calibration, epochs,
-                             timings, seconds, human.record if human else None)
+        run_dir = _write_run(config, base_model, model, tokenizer, dataset, folds, cross_fit, calibration, bare_prior,
+                             epochs, timings, seconds, human.record if human else None)
     return distributed.broadcast(run_dir)  # the others wait until it is written
 
 
@@ -308,6 +312,31 @@ def _calibrate_on_trained_gold(model, tokenizer, gold, config: TrainConfig) -> d
     }
     say(f"confidence calibrated on the dev gold sentences: temperature {temperature:.4f}")
     return calibration
+
+
+def _fit_bare_offsets(model, tokenizer, config: TrainConfig) -> dict | None:
+    """The record of the card's `bare_offsets` (`ModelCard.given_bare`): per-label shifts of the bare view's
+    log-probabilities under which its mean probabilities over the corpus's body sentences (no heading, no title)
+    equal the model's in context. No label enters, gold or weak: the in-context view is the reference. None for a
+    model that reads no context, or with `bare_offsets` off."""
+    if not (config.bare_offsets and config.use_heading):
+        return None
+    sentences = [s for s in read_sentences(config.sentences) if s.quality == "ok"]
+    body = [item for s, item in zip(sentences, model_inputs(config.card(), sentences))
+            if not s.is_heading and not s.is_title]
+    if not body:
+        return None
+    texts = [item.text for item in body]
+    in_context = predict_proba(model, tokenizer, texts, [item.context for item in body], config.max_length).mean(0)
+    bare = predict_proba(model, tokenizer, texts, [None] * len(body), config.max_length)
+    offsets = fit_prior_offsets(bare, in_context)
+    record = {"offsets": {label: round(float(b), 4) for label, b in zip(LABELS, offsets)},
+              "fitted_on": f"{len(body)} body sentences of {config.sentences}, in context and bare",
+              "mean_in_context": dict(zip(LABELS, in_context.round(4).tolist())),
+              "mean_bare_before": dict(zip(LABELS, bare.mean(0).round(4).tolist()))}
+    say("offsets for sentences given without context: " + ", ".join(
+        f"{label} {b:+.2f}" for label, b in record["offsets"].items()))
+    return record
 
 
 def _view_probs(model, tokenizer, rows, max_length: int) -> dict[str, np.ndarray]:
@@ -482,21 +511,24 @@ def _fit(config: TrainConfig, base_model: str, rows, gold_rows, name: str, timin
 
 
 def _write_run(config: TrainConfig, base_model: str, model, tokenizer, dataset, folds: dict[str, int],
-               cross_fit: CrossFit | None, calibration: dict | None, epochs: int, timings: dict, seconds: float,
-               human_labels: dict | None) -> Path:
+               cross_fit: CrossFit | None, calibration: dict | None, bare_prior: dict | None, epochs: int,
+               timings: dict, seconds: float, human_labels: dict | None) -> Path:
     """The model directory (`training.run_dir`): checkpoint, card, settings, metrics, held-out predictions."""
     run_dir = new_run_dir(config.output_dir, config.run_name)
     model.save_pretrained(run_dir)
     tokenizer.save_pretrained(run_dir)
     card = replace(
         config.card(), base_model=base_model, epochs=epochs,
-        temperature=calibration["temperature"] if calibration else 1.0, folds=folds,
+        temperature=calibration["temperature"] if calibration else 1.0,
+        bare_offsets=bare_prior["offsets"] if bare_prior else {}, folds=folds,
         trained_papers=sorted(set(dataset["train"]["paper_id"]) | set(dataset["dev"]["paper_id"])))
     metrics = {"chosen_epochs": card.epochs, "members": config.members, "training_seconds": round(seconds, 1),
                "fits": timings,
                "train_rows": len(dataset["train"]) + len(dataset["dev"])}
     if calibration:
         metrics["calibration"] = calibration
+    if bare_prior:
+        metrics["bare_offsets"] = bare_prior
     if human_labels:
         metrics["human_labels"] = human_labels
     heldout_rows = []
