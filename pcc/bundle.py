@@ -2,8 +2,9 @@
 `bundle.json`, read and written here only.
 
 A bundle holds `model.onnx` (fp32), `model.int8.onnx`, `tokenizer.json` and `bundle.json`: the model card's
-fields that say how the model reads a sentence (`labels`, `max_length`, `use_heading`, `context`), its
-`bare_offsets` (applied to sentences given without context) and its `base_model`, the graph's `input_names` and `pad_token_id`, where it comes from (`source_model`, `exported_at`,
+fields that say how the model reads a sentence (`labels`, `max_length`, `use_heading`, `context`,
+`lead_free_weight`), its `bare_offsets` (applied to sentences given without context) and its `base_model`, the
+graph's `input_names` and `pad_token_id`, where it comes from (`source_model`, `exported_at`,
 `opset`, the export `settings`), the export `checks`, and `int8_scheme`: how its int8 model was quantised.
 Unless exported with --no-embedder, it also holds `embedder/`, the corpus map's sentence embedder
 (`training.exporters.embedder`): the same model files and tokenizer name, and `embedder.json` in place of
@@ -43,8 +44,10 @@ _OPTIONAL = ("input_names", "source_model", "opset", "exported_at", "settings", 
 class Bundle:
     """What `bundle.json` says. A bundle from before document context names no `context` (it reads headings
     only), one from before calibrated int8 no `int8_scheme` (its int8 model is dynamically quantised), and one from
-    before the bare offsets none (it classifies a sentence given alone as it would one read in its paper)."""
-    card: ModelCard  # only `labels`, `max_length`, `use_heading`, `context`, `bare_offsets`, `base_model` are kept
+    before the lead-free view or the bare offsets neither (it reads a sentence with its lead only, and one given
+    alone as it would one read in its paper)."""
+    card: ModelCard  # kept: `labels`, `max_length`, `use_heading`, `context`, `lead_free_weight`, `bare_offsets`,
+    #                  `base_model`
     pad_token_id: int
     input_names: list[str] = field(default_factory=lambda: list(INPUT_NAMES))
     source_model: str | None = None  # the model directory it was exported from
@@ -70,7 +73,8 @@ class Bundle:
     def to_json(self) -> dict:
         card = self.card
         return {"labels": list(card.labels), "max_length": card.max_length, "use_heading": card.use_heading,
-                "context": card.context, "bare_offsets": dict(card.bare_offsets), "input_names": list(self.input_names), "pad_token_id": self.pad_token_id,
+                "context": card.context, "lead_free_weight": card.lead_free_weight,
+                "bare_offsets": dict(card.bare_offsets), "input_names": list(self.input_names), "pad_token_id": self.pad_token_id,
                 "source_model": self.source_model, "base_model": card.base_model, "opset": self.opset,
                 "files": dict(MODEL_FILES), "exported_at": self.exported_at, "settings": self.settings,
                 "checks": self.checks, "int8_scheme": self.int8_scheme}
@@ -105,7 +109,8 @@ def read_bundle(bundle_dir: str | Path, precision: str = "fp32") -> Bundle:
         if not isinstance(values[key], kind):
             raise UserError(f"{path}: field '{key}' must be {what}, got {values[key]!r}; {hint}")
     card = ModelCard(labels=values["labels"], max_length=values["max_length"], use_heading=values["use_heading"],
-                     context=values.get("context", HEADINGS), bare_offsets=values.get("bare_offsets", {}),
+                     context=values.get("context", HEADINGS), lead_free_weight=values.get("lead_free_weight", 0.0),
+                     bare_offsets=values.get("bare_offsets", {}),
                      base_model=values.get("base_model"))
     check_scheme(card, path)
     bundle = Bundle(card, values["pad_token_id"], **{name: values[name] for name in _OPTIONAL if name in values})

@@ -36,6 +36,8 @@ class ModelCard:
     temperature: float = 1.0  # divides the output layer (already applied to the saved weights)
     # label -> added to the log-probabilities of a sentence *given* without any context (`given_bare`); empty: none.
     bare_offsets: dict[str, float] = field(default_factory=dict)
+    # weight of a sentence's reading without its lead in its reading (`with_lead_free_view`); 0: the lead's alone.
+    lead_free_weight: float = 0.0
     folds: dict[str, int] = field(default_factory=dict)  # dev paper -> cross-fitting fold
     trained_papers: list[str] = field(default_factory=list)
     teacher: str | None = None  # a student (`pcc distill`): the model directory it learnt from
@@ -45,6 +47,19 @@ class ModelCard:
     def reads_leads(self) -> bool:
         """Whether the model reads a sentence's lead in its context (the `heading+lead` scheme)."""
         return self.use_heading and self.context == HEADINGS_AND_LEAD
+
+    def with_lead_free_view(self, with_lead: np.ndarray, without_lead: np.ndarray) -> np.ndarray:
+        """The probabilities of sentences read with their lead (rows × `labels`), mixed with their reading without
+        it (headings only): the geometric mean weighted by `lead_free_weight`, normalised.
+
+        A lead is one sentence of the page, cut to its end; where it misleads (an opening's background sentence
+        before a statement of the problem), the reading without it holds the model back. On real pages the mix
+        gains a point over the lead alone (`docs/model.md`)."""
+        weight = self.lead_free_weight
+        mixed = ((1 - weight) * np.log(np.clip(with_lead, 1e-12, 1.0))
+                 + weight * np.log(np.clip(without_lead, 1e-12, 1.0)))
+        mixed = np.exp(mixed - mixed.max(axis=1, keepdims=True))
+        return (mixed / mixed.sum(axis=1, keepdims=True)).astype(with_lead.dtype)
 
     def given_bare(self, probabilities: np.ndarray) -> np.ndarray:
         """The probabilities (rows × `labels`) of sentences given alone and read bare, with `bare_offsets` applied.
@@ -80,11 +95,15 @@ def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:
 
 
 def check_scheme(card: ModelCard, where: Path) -> None:
-    """A UserError naming `where` when the card's context scheme is none this code knows, or its bare offsets are
-    not finite numbers for its own labels."""
+    """A UserError naming `where` when the card's context scheme is none this code knows, its lead-free weight is
+    out of range, or its bare offsets are not finite numbers for its own labels."""
     if card.context not in CONTEXT_SCHEMES:
         raise UserError(f"{where}: field 'context' is {card.context!r}, expected one of {', '.join(CONTEXT_SCHEMES)}; "
                         "it was written by another version of pcc: train or export the model again")
+    weight = card.lead_free_weight
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < 1:
+        raise UserError(f"{where}: field 'lead_free_weight' must be a number from 0 up to (not including) 1, got "
+                        f"{weight!r}; train or export the model again")
     offsets = card.bare_offsets
     valid = isinstance(offsets, dict) and all(
         label in card.labels and isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -110,10 +110,13 @@ def _colon_announcement(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class ModelInput:
-    """A sentence as a model reads it: segment A, segment B (None: read bare), and the part of its lead in B."""
+    """A sentence as a model reads it: segment A, segment B (None: read bare), and the part of its lead in B; for a
+    sentence with a lead, also segment B without it (its headings alone), which the model card may mix in
+    (`ModelCard.with_lead_free_view`)."""
     text: str
     context: str | None
     lead: str | None
+    context_without_lead: str | None = None
 
 
 def model_inputs(card: ModelCard, sentences: Sequence[Sentence], papers: Sequence[Sentence] | None = None,
@@ -136,7 +139,8 @@ def model_inputs(card: ModelCard, sentences: Sequence[Sentence], papers: Sequenc
         leads = [by_id.get(s.id) for s in sentences]
     given = given_leads or {}
     leads = [lead_as_read(given[s.id] if s.id in given else lead) for s, lead in zip(sentences, leads)]
-    return [ModelInput(s.text, sentence_context(s, lead), lead) for s, lead in zip(sentences, leads)]
+    return [ModelInput(s.text, sentence_context(s, lead), lead, sentence_context(s) if lead else None)
+            for s, lead in zip(sentences, leads)]
 
 
 # The two ways a sentence is shown to the model, scored separately in training and evaluation: with its context

@@ -12,7 +12,7 @@ from tokenizers import Tokenizer
 
 from pcc.bundle import INPUT_NAMES, MODEL_FILES, TOKENIZER_FILE, choose_precision, read_bundle
 from pcc.errors import UserError
-from pcc.model_input import model_inputs
+from pcc.model_input import ModelInput, model_inputs
 from pcc.records import LABELS, Paper, Sentence
 
 if TYPE_CHECKING:
@@ -96,19 +96,33 @@ class SentenceClassifier:
         if unknown:
             raise UserError(f"{self.bundle_dir}: the model expects unknown inputs {sorted(unknown)}; run `pcc export` again")
 
-    def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None,
-                 given_alone: bool = False) -> list[Prediction]:
-        """Predict every sentence; `contexts[i]` is the context of `sentences[i]` as
-        `pcc.model_input.model_inputs` builds it with `self.card` (None: read bare). `given_alone`: the sentences
-        came without their paper (a list, a request), so those read bare get the card's bare offsets
-        (`ModelCard.given_bare`); a sentence of a paper read bare does not."""
+    def classify(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None) -> list[Prediction]:
+        """Predict every sentence as read once: `contexts[i]` is the context of `sentences[i]` (None: read bare).
+        `classify_inputs` is the model's reading of a sentence as the card defines it."""
+        return [self._prediction(row) for row in self._probabilities(sentences, contexts)]
+
+    def classify_inputs(self, inputs: Sequence[ModelInput], given_alone: bool = False) -> list[Prediction]:
+        """Predict each sentence as `pcc.model_input.model_inputs` built it with `self.card`: read with its
+        context and, where it has a lead and the card mixes one in (`ModelCard.with_lead_free_view`), without its
+        lead too. `given_alone`: the sentences came without their paper (a list, a request), so those read bare get
+        the card's bare offsets (`ModelCard.given_bare`); a sentence of a paper read bare does not."""
+        mixed = [i for i, item in enumerate(inputs) if item.lead and self.card.lead_free_weight]
+        probabilities = self._probabilities(
+            [item.text for item in inputs] + [inputs[i].text for i in mixed],
+            [item.context for item in inputs] + [inputs[i].context_without_lead for i in mixed])
+        readings = probabilities[:len(inputs)]
+        if mixed:
+            readings[mixed] = self.card.with_lead_free_view(readings[mixed], probabilities[len(inputs):])
+        if given_alone:
+            bare = [i for i, item in enumerate(inputs) if not item.context]
+            readings[bare] = self.card.given_bare(readings[bare])
+        return [self._prediction(row) for row in readings]
+
+    def _probabilities(self, sentences: Sequence[str], contexts: Sequence[str | None] | None) -> np.ndarray:
         probabilities = np.empty((len(sentences), len(self.labels)), dtype=np.float32)
         for batch, feed in self.batches(sentences, contexts):
             probabilities[batch] = _softmax(self._session.run(None, feed)[0])
-        if given_alone:
-            bare = [i for i in range(len(sentences)) if contexts is None or not contexts[i]]
-            probabilities[bare] = self.card.given_bare(probabilities[bare])
-        return [self._prediction(row) for row in probabilities]
+        return probabilities
 
     def batches(self, sentences: Sequence[str], contexts: Sequence[str | None] | None = None,
                 batch_size: int | None = None) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
@@ -134,8 +148,7 @@ class SentenceClassifier:
         """`classify_paper` for several papers at once: batches fill up across papers (fewer, fuller runs)."""
         every = [s for prepared in papers for s in prepared.sentences]
         inputs = model_inputs(self.card, every)
-        readable = [item for s, item in zip(every, inputs) if s.quality == "ok"]
-        predictions = iter(self.classify([item.text for item in readable], [item.context for item in readable]))
+        predictions = iter(self.classify_inputs([item for s, item in zip(every, inputs) if s.quality == "ok"]))
         analyzed = iter([AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, item.lead)
                          for s, item in zip(every, inputs)])
         return [PaperAnalysis(prepared.paper, [next(analyzed) for _ in prepared.sentences]) for prepared in papers]

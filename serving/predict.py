@@ -240,9 +240,8 @@ def _classify_lines(classifier: SentenceClassifier, paper: Paper, listed: list[t
     with tqdm(total=len(listed), desc="sentences", unit="sentence", disable=None) as progress:
         for start in range(0, len(listed), SENTENCE_CHUNK):
             chunk = pairs[start:start + SENTENCE_CHUNK]
-            readable = [item for s, item in chunk if s.quality == "ok"]
-            predictions = iter(classifier.classify([item.text for item in readable],
-                                                   [item.context for item in readable], given_alone=True))
+            predictions = iter(classifier.classify_inputs([item for s, item in chunk if s.quality == "ok"],
+                                                          given_alone=True))
             analyzed += [AnalyzedSentence(s, next(predictions) if s.quality == "ok" else None, item.lead)
                          for s, item in chunk]
             progress.update(len(chunk))

@@ -240,8 +240,7 @@ class PCC:
         given = [Sentence("", "", index, item.text, item.heading_path) for index, item in enumerate(sentences)]
         inputs = model_inputs(self.classifier.card, given, papers=(),
                               given_leads={s.id: item.lead for s, item in zip(given, sentences)})
-        predictions = self.classifier.classify([item.text for item in inputs], [item.context for item in inputs],
-                                               given_alone=True)
+        predictions = self.classifier.classify_inputs(inputs, given_alone=True)
         return [asdict(prediction) for prediction in predictions]
 
     @bentoml.api

@@ -29,7 +29,7 @@ def test_an_exported_bundle_reads_back_as_it_was_written(bundle_dir):
     written = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
     assert bundle.to_json() == written and list(bundle.to_json()) == list(written)  # fields in the same order
     changed = Bundle(ModelCard(max_length=64, context=HEADINGS_AND_LEAD, base_model="models/base",
-                               bare_offsets={"problem": -0.4, "cause": 0.7}), 7,
+                               lead_free_weight=0.5, bare_offsets={"problem": -0.4, "cause": 0.7}), 7,
                      source_model="/models/run-1", opset=18, exported_at="2026-01-01T00:00:00+00:00",
                      checks={"int8_passed": True}, int8_scheme=CALIBRATED)
     write_bundle(bundle_dir, changed)
@@ -39,10 +39,10 @@ def test_an_exported_bundle_reads_back_as_it_was_written(bundle_dir):
 
 def test_a_bundle_from_before_document_context_and_calibrated_int8_reads_with_their_defaults(bundle_dir):
     rewrite(bundle_dir, lambda values: [values.pop(name) for name in ("context", "int8_scheme", "checks",
-                                                                      "bare_offsets")])
+                                                                      "bare_offsets", "lead_free_weight")])
     bundle = read_bundle(bundle_dir)
     assert bundle.card.context == HEADINGS and bundle.int8_scheme == DYNAMIC and not bundle.int8_passed
-    assert bundle.card.bare_offsets == {}
+    assert bundle.card.bare_offsets == {} and bundle.card.lead_free_weight == 0.0
     assert bundle.batch_independent("fp32") and not bundle.batch_independent("int8")
     assert choose_precision(bundle_dir, None) == "fp32"
 

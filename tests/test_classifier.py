@@ -9,7 +9,8 @@ import pytest
 from pcc.bundle import choose_precision
 from pcc.documents import prepare_text
 from pcc.errors import UserError
-from pcc.model_input import TITLE_CONTEXT, heading_context
+from pcc.model_card import HEADINGS_AND_LEAD
+from pcc.model_input import TITLE_CONTEXT, ModelInput, heading_context, model_inputs
 from pcc.records import LABELS
 from serving.classifier import PaperAnalysis, SentenceClassifier, length_batches
 from tests.conftest import REPO
@@ -72,22 +73,57 @@ def test_the_context_is_part_of_the_input(classifier):
         classifier.classify(SENTENCES[:2], [None])
 
 
-def test_only_sentences_given_alone_and_read_bare_get_the_bundles_offsets(tiny_bundle, classifier, tmp_path):
-    bundle = tmp_path / "offsets"
+def changed_bundle(tiny_bundle, folder, **fields):
+    """A copy of the tiny bundle with these bundle.json fields."""
+    bundle = folder / "changed"
     shutil.copytree(tiny_bundle, bundle)
     values = json.loads((bundle / "bundle.json").read_text("utf-8"))
-    (bundle / "bundle.json").write_text(json.dumps({**values, "bare_offsets": {"countermeasure": 30.0}}), "utf-8")
-    shifted = SentenceClassifier(bundle, device="cpu", precision="fp32")
+    (bundle / "bundle.json").write_text(json.dumps({**values, **fields}), "utf-8")
+    return bundle
+
+
+def scores(predictions):
+    return np.array([list(p.scores.values()) for p in predictions])
+
+
+def test_only_sentences_given_alone_and_read_bare_get_the_bundles_offsets(tiny_bundle, classifier, tmp_path):
+    shifted = SentenceClassifier(changed_bundle(tiny_bundle, tmp_path, bare_offsets={"countermeasure": 30.0}),
+                                 device="cpu", precision="fp32")
     texts, contexts = SENTENCES[:3], [None, heading_context(["一、存在的问题"]), None]
+    inputs = [ModelInput(text, context, None) for text, context in zip(texts, contexts)]
     plain = classifier.classify(texts, contexts)
-    alone = shifted.classify(texts, contexts, given_alone=True)
+    alone = shifted.classify_inputs(inputs, given_alone=True)
     assert [p.label for p in alone] == ["countermeasure", plain[1].label, "countermeasure"]
     assert alone[1].scores == pytest.approx(plain[1].scores, abs=1e-6)
     # Not given alone (a paper's sentence whose context is empty, a caller's own inputs): as the model reads it.
-    assert [p.scores for p in shifted.classify(texts, contexts)] == [pytest.approx(p.scores, abs=1e-6) for p in plain]
+    assert np.allclose(scores(shifted.classify_inputs(inputs)), scores(plain), atol=1e-6)
+    assert np.allclose(scores(shifted.classify(texts, contexts)), scores(plain), atol=1e-6)
     prepared = prepare_text("警民关系紧张是当前面临的突出问题。执法不规范，群众不满意。")
-    assert ([item.prediction.scores for item in shifted.classify_paper(prepared).sentences]
-            == [pytest.approx(item.prediction.scores, abs=1e-6) for item in classifier.classify_paper(prepared).sentences])
+    assert np.allclose(scores(item.prediction for item in shifted.classify_paper(prepared).sentences),
+                       scores(item.prediction for item in classifier.classify_paper(prepared).sentences), atol=1e-6)
+
+
+def test_a_sentence_with_a_lead_is_read_with_and_without_it_as_the_card_mixes_them(tiny_bundle, tmp_path):
+    mixing = SentenceClassifier(changed_bundle(tiny_bundle, tmp_path, context=HEADINGS_AND_LEAD, lead_free_weight=0.5),
+                                device="cpu", precision="fp32", batch_size=2)
+    heading = heading_context(["二、原因分析"])
+    led = ModelInput(SENTENCES[1], heading_context(["二、原因分析"], "其原因主要有以下几点："), "其原因主要有以下几点：", heading)
+    unled = ModelInput(SENTENCES[2], heading, None)
+    with_lead, without_lead, alone = scores(mixing.classify([led.text, led.text, unled.text],
+                                                            [led.context, heading, heading]))
+    expected = np.sqrt(with_lead * without_lead)
+    expected /= expected.sum()
+    got = scores(mixing.classify_inputs([led, unled]))
+    # (the tiny model's readings differ little, so the mix is checked against how far apart they are)
+    apart = np.abs(with_lead - without_lead).max()
+    assert apart > 1e-5 and np.abs(got[0] - expected).max() < 0.01 * apart
+    assert np.allclose(got[1], alone, atol=1e-6)
+    # A paper's sentences are read the same way: the one after its neighbour with its lead and without.
+    prepared = prepare_text("二、原因分析\n警力长期不足。经费保障不到位。")
+    items = model_inputs(mixing.card, prepared.sentences)
+    assert items[-1].lead and items[-1].context_without_lead == heading_context(prepared.sentences[-1].heading_path)
+    assert np.allclose(scores(item.prediction for item in mixing.classify_paper(prepared).sentences),
+                       scores(mixing.classify_inputs(items)), atol=1e-6)
 
 
 def test_a_papers_title_is_classified_with_the_title_marker(classifier):

@@ -61,3 +61,17 @@ def test_bad_bare_offsets_are_named(tmp_path, offsets):
     (tmp_path / "pcc_model.json").write_text(json.dumps({"bare_offsets": offsets}))
     with pytest.raises(UserError, match="pcc_model.json: field 'bare_offsets' must map labels"):
         read_model_card(tmp_path)
+
+
+def test_the_lead_free_view_is_mixed_in_by_its_weight_and_a_bad_weight_is_named(tmp_path):
+    with_lead = np.array([[0.7, 0.1, 0.1, 0.1]])
+    without_lead = np.array([[0.1, 0.7, 0.1, 0.1]])
+    assert np.allclose(ModelCard().with_lead_free_view(with_lead, without_lead), with_lead)  # weight 0: the lead alone
+    even = ModelCard(lead_free_weight=0.5).with_lead_free_view(with_lead, without_lead)
+    assert np.allclose(even, np.array([[0.265, 0.265, 0.1, 0.1]]) / 0.73, atol=1e-3)
+    leaning = ModelCard(lead_free_weight=0.25).with_lead_free_view(with_lead, without_lead)
+    assert leaning[0, 0] > leaning[0, 1] and np.isclose(leaning.sum(), 1.0)
+    for weight in (1.0, -0.1, "0.5", True):
+        (tmp_path / "pcc_model.json").write_text(json.dumps({"lead_free_weight": weight}))
+        with pytest.raises(UserError, match="pcc_model.json: field 'lead_free_weight' must be a number from 0"):
+            read_model_card(tmp_path)

@@ -102,7 +102,7 @@ def test_the_card_decides_what_the_model_reads_of_a_sentence_placed_in_its_paper
              sentence(2, "究其原因，主要有以下几点：", path), sentence(3, "一是警力不足。", path)]
     announcement = "究其原因，主要有以下几点："
     assert model_inputs(ModelCard(context=HEADINGS_AND_LEAD), paper)[3] == \
-        ModelInput("一是警力不足。", f"二、原因分析 ‖ {announcement}", announcement)
+        ModelInput("一是警力不足。", f"二、原因分析 ‖ {announcement}", announcement, "二、原因分析")
     assert model_inputs(ModelCard(context=HEADINGS), paper)[3] == ModelInput("一是警力不足。", "二、原因分析", None)
     bare = model_inputs(ModelCard(use_heading=False, context=HEADINGS_AND_LEAD), paper)
     assert bare == [ModelInput(s.text, None, None) for s in paper]
@@ -119,7 +119,10 @@ def test_a_sentence_given_alone_reads_its_own_headings_and_lead():
     given = [Sentence("", "", 0, "警力不足。", ["一、存在的问题"]), Sentence("", "", 1, "要加强沟通。", [])]
     inputs = model_inputs(reader, given, papers=(), given_leads={given[0].id: "长" * 30 + "主要表现为：  "})
     assert inputs[0] == ModelInput("警力不足。", "一、存在的问题 ‖ " + ("长" * 30 + "主要表现为：")[-LEAD_CHARS:],
-                                   ("长" * 30 + "主要表现为：")[-LEAD_CHARS:])
+                                   ("长" * 30 + "主要表现为：")[-LEAD_CHARS:], "一、存在的问题")
+    # Without headings, the reading without the lead is the bare sentence.
+    alone = model_inputs(reader, given[1:], papers=(), given_leads={given[1].id: "其原因如下："})[0]
+    assert (alone.context, alone.context_without_lead) == ("‖ 其原因如下：", None)
     assert inputs[1] == ModelInput("要加强沟通。", None, None)  # no neighbours: the sentence before is unrelated
     assert [item.lead for item in model_inputs(ModelCard(), given, papers=(), given_leads={given[0].id: "x"})] == \
         [None, None]

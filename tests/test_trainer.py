@@ -87,6 +87,7 @@ def test_members_ship_their_averaged_weights_calibrated_on_the_dev_gold(tmp_path
     calibration = metrics["calibration"]
     info = json.loads((soup_dir / "pcc_model.json").read_text("utf-8"))
     assert info["temperature"] == calibration["temperature"] != 1.0
+    assert info["lead_free_weight"] == 0.5  # the setting's default, carried by the card
     assert "dev gold sentences" in calibration["fitted_on"] and "heldout" not in metrics
     assert calibration["heading"]["after"]["calibration_error"] <= calibration["heading"]["before"]["calibration_error"]
     # Offsets for sentences given alone, fitted after the temperature on the corpus's body sentences, no labels.
@@ -136,7 +137,8 @@ def test_config_overrides_and_bad_settings(tmp_path):
                           ("folds: 0\nepochs: 3\nstop_after_epochs: 4\n",
                            r"'stop_after_epochs' must be between 0 and epochs \(3\), got 4"),
                           ("folds: 2\nstop_after_epochs: 1\n", "stop_after_epochs is for folds: 0"),
-                          ("members: 0\n", "field 'members' must be at least 1, got 0")]:
+                          ("members: 0\n", "field 'members' must be at least 1, got 0"),
+                          ("lead_free_weight: 1\n", "field 'lead_free_weight' must be from 0 up to")]:
         config_file.write_text(text, "utf-8")
         with pytest.raises(UserError, match=message):
             TrainConfig.load(config_file, {})

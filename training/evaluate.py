@@ -145,6 +145,12 @@ def _model_predictions(gold, model_dir: Path, card: ModelCard, inputs: list[Mode
         contexts = {WITH_CONTEXT: [inputs[i].context for i in to_predict], BARE: [None] * len(to_predict)}
         for view in VIEWS:
             probs[view][to_predict] = predict_proba(model, tokenizer, texts, contexts[view], card.max_length)
+        # In context, the model's reading as the classifier gives it: mixed with the reading without the lead.
+        mixed = [i for i in to_predict if inputs[i].lead and card.lead_free_weight]
+        if mixed:
+            without_lead = predict_proba(model, tokenizer, [inputs[i].text for i in mixed],
+                                         [inputs[i].context_without_lead for i in mixed], card.max_length)
+            probs[WITH_CONTEXT][mixed] = card.with_lead_free_view(probs[WITH_CONTEXT][mixed], without_lead)
     # The bare view stands for a caller who sends the sentence alone, which gets the card's offsets.
     probs[BARE] = card.given_bare(probs[BARE])
     return origin, probs
@@ -324,7 +330,10 @@ def _report(gold_path, model_dir, gold, origin, scores, confidence, figure, card
                      "labels, no held-out prediction saved): their fine-tuned figures are optimistic.")
     lines.append("- *With heading* = the sentence plus its context as second segment: its heading path (or, for a "
                  "paper's title, the title marker) and, for a model that reads leads (`context: heading+lead`), its "
-                 "lead, the sentence announcing its list or opening its paragraph; *bare* = the sentence alone, "
+                 "lead, the sentence announcing its list or opening its paragraph" + (
+                     f" (a sentence with a lead is read with it and without it, the two mixed with weight "
+                     f"{card.lead_free_weight} on the reading without)" if card.reads_leads and card.lead_free_weight
+                     else "") + "; *bare* = the sentence alone, "
                  "as a caller sends it without context" + (
                      " (with the offsets for such sentences that `pcc train` fitted on the corpus: "
                      + ", ".join(f"{label} {b:+.2f}" for label, b in card.bare_offsets.items()) + ")."

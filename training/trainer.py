@@ -62,6 +62,9 @@ class TrainConfig:
                                               "announcement of the sentence's list, or the sentence before it)")
     heading_drop: float = setting(0.3, "share of training sentences shown bare, so a bare sentence works too")
     lead_drop: float = setting(0.2, "share of the others shown with their headings but without their lead")
+    lead_free_weight: float = setting(0.5, "weight of a sentence's reading without its lead, mixed into its reading "
+                                           "with it wherever it has one (geometric mean); 0 = the lead's reading "
+                                           "alone")
     headless_drop: float = setting(0.0, "share of training sentences shown as a page without headings shows them "
                                         "(their lead alone), labelled by the rules reading that page")
     heading_variants: int = setting(1, "copies of each sentence a section rule labelled, under a made-up heading "
@@ -116,6 +119,9 @@ class TrainConfig:
         if not 0 <= config.stop_after_epochs <= config.epochs:
             raise UserError(f"{path}: field 'stop_after_epochs' must be between 0 and epochs ({config.epochs}), got "
                             f"{config.stop_after_epochs}")
+        if not 0 <= config.lead_free_weight < 1:
+            raise UserError(f"{path}: field 'lead_free_weight' must be from 0 up to (not including) 1, got "
+                            f"{config.lead_free_weight}")
         if config.members < 1:
             raise UserError(f"{path}: field 'members' must be at least 1, got {config.members}")
         if config.stop_after_epochs and config.folds:
@@ -126,7 +132,7 @@ class TrainConfig:
     def card(self) -> ModelCard:
         """The model card of a model trained with these settings, before training tells the rest."""
         return ModelCard(labels=list(LABELS), max_length=self.max_length, use_heading=self.use_heading,
-                         context=self.context, seed=self.seed)
+                         context=self.context, lead_free_weight=self.lead_free_weight, seed=self.seed)
 
 
 _TYPE_NAMES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
@@ -327,7 +333,14 @@ def _fit_bare_offsets(model, tokenizer, config: TrainConfig) -> dict | None:
     if not body:
         return None
     texts = [item.text for item in body]
-    in_context = predict_proba(model, tokenizer, texts, [item.context for item in body], config.max_length).mean(0)
+    card = config.card()
+    in_context = predict_proba(model, tokenizer, texts, [item.context for item in body], config.max_length)
+    mixed = [i for i, item in enumerate(body) if item.lead and card.lead_free_weight]
+    if mixed:  # the in-context reading as the classifier gives it (`ModelCard.with_lead_free_view`)
+        without_lead = predict_proba(model, tokenizer, [texts[i] for i in mixed],
+                                     [body[i].context_without_lead for i in mixed], config.max_length)
+        in_context[mixed] = card.with_lead_free_view(in_context[mixed], without_lead)
+    in_context = in_context.mean(0)
     bare = predict_proba(model, tokenizer, texts, [None] * len(body), config.max_length)
     offsets = fit_prior_offsets(bare, in_context)
     record = {"offsets": {label: round(float(b), 4) for label, b in zip(LABELS, offsets)},
