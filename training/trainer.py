@@ -307,7 +307,7 @@ def _calibrate_on_trained_gold(model, tokenizer, gold, config: TrainConfig) -> d
     if not len(gold):
         return None
     labels = np.array(gold["label"])
-    probs = _view_probs(model, tokenizer, gold, config.max_length)
+    probs = _view_probs(model, tokenizer, gold, config)
     temperature = round(_fit_pooled_temperature(probs, labels), 4)
     calibration = {
         "temperature": temperature,
@@ -352,10 +352,20 @@ def _fit_bare_offsets(model, tokenizer, config: TrainConfig) -> dict | None:
     return record
 
 
-def _view_probs(model, tokenizer, rows, max_length: int) -> dict[str, np.ndarray]:
-    """The model's probabilities for gold `rows` in each view: with their context, and bare."""
+def _view_probs(model, tokenizer, rows, config: TrainConfig) -> dict[str, np.ndarray]:
+    """The model's probabilities for gold `rows` in each view: with their context, as the classifier reads it (a
+    row with a lead also without it, the two mixed: `ModelCard.with_lead_free_view`), and bare."""
+    texts = list(rows["text"])
     contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
-    return {view: predict_proba(model, tokenizer, list(rows["text"]), contexts[view], max_length) for view in VIEWS}
+    probs = {view: predict_proba(model, tokenizer, texts, contexts[view], config.max_length) for view in VIEWS}
+    card = config.card()
+    headings = list(rows["headings"])
+    mixed = [i for i, context in enumerate(contexts[WITH_CONTEXT]) if context != headings[i]]
+    if mixed and card.lead_free_weight:
+        without_lead = predict_proba(model, tokenizer, [texts[i] for i in mixed], [headings[i] for i in mixed],
+                                     config.max_length)
+        probs[WITH_CONTEXT][mixed] = card.with_lead_free_view(probs[WITH_CONTEXT][mixed], without_lead)
+    return probs
 
 
 def _fit_pooled_temperature(probs: dict[str, np.ndarray], labels: np.ndarray, rows=slice(None)) -> float:
@@ -457,7 +467,7 @@ class HeldOutRecorder(TrainerCallback):
     def on_epoch_end(self, args, state, control, model=None, **kwargs):
         rows = self.gold_rows
         if rows is not None and len(rows):
-            for view, probs in _view_probs(model, self.tokenizer, rows, self.config.max_length).items():
+            for view, probs in _view_probs(model, self.tokenizer, rows, self.config).items():
                 self.probs[view].append(probs)
             scores = [macro_f1(list(rows["label"]), self.probs[view][-1].argmax(1)) for view in VIEWS]
             say(f"{self.name}, epoch {round(state.epoch)}: this fold's held-out macro-F1 "
