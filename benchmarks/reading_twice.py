@@ -50,8 +50,9 @@ def main() -> None:
                     "read once (lead_free_weight 0)": read_once(args.bundle, Path(scratch) / "once")}
         if args.baseline:
             variants[f"{args.baseline_name}, read once"] = read_once(args.baseline, Path(scratch) / "baseline")
-        sentences, twice = count_sentences(args.bundle, args.papers)
-        engine, end_to_end = time_variants(variants, args.papers, args.rounds, Path(scratch))
+        prepared = prepared_papers(args.papers)
+        sentences, twice = count_sentences(args.bundle, prepared)
+        engine, end_to_end = time_variants(variants, prepared, args.papers, args.rounds, Path(scratch))
     report = write_report(args, variants, sentences, twice, engine, end_to_end)
     print(report)
 
@@ -73,20 +74,21 @@ def prepared_papers(papers: list[str]):
     return read_papers(collect_files(papers), "reading_twice")[0]
 
 
-def count_sentences(bundle: Path, papers: list[str]) -> tuple[int, int]:
-    """The readable sentences of the papers, and how many of them have a lead (read twice)."""
+def count_sentences(bundle: Path, prepared: list) -> tuple[int, int]:
+    """The readable sentences of the prepared papers, and how many of them are read twice."""
     from pcc.model_input import model_inputs
 
     card = read_bundle(bundle).card
-    every = [s for paper in prepared_papers(papers) for s in paper.sentences]
+    every = [s for paper in prepared for s in paper.sentences]
     readable = [item for s, item in zip(every, model_inputs(card, every)) if s.quality == "ok"]
-    return len(readable), sum(1 for item in readable if item.lead)
+    return len(readable), sum(1 for item in readable if item.read_twice)
 
 
-def time_variants(variants: dict[str, Path], papers: list[str], rounds: int, scratch: Path):
+def time_variants(variants: dict[str, Path], prepared: list, papers: list[str], rounds: int, scratch: Path):
+    """Seconds per round of each variant: classifying the `prepared` papers in this process, and `pcc predict`
+    reading `papers` in a fresh one."""
     from serving.classifier import SentenceClassifier
 
-    prepared = prepared_papers(papers)
     classifiers = {name: SentenceClassifier(bundle, device="cpu") for name, bundle in variants.items()}
     engine = {name: [] for name in variants}
     end_to_end = {name: [] for name in variants}

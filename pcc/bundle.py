@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pcc.errors import UserError
-from pcc.model_card import HEADINGS, ModelCard, check_scheme
+from pcc.model_card import HEADINGS, ModelCard, check_card
 from pcc.paths import LATEST_BUNDLE
 from pcc.records import write_json
 
@@ -112,7 +112,7 @@ def read_bundle(bundle_dir: str | Path, precision: str = "fp32") -> Bundle:
                      context=values.get("context", HEADINGS), lead_free_weight=values.get("lead_free_weight", 0.0),
                      bare_offsets=values.get("bare_offsets", {}),
                      base_model=values.get("base_model"))
-    check_scheme(card, path)
+    check_card(card, path)
     bundle = Bundle(card, values["pad_token_id"], **{name: values[name] for name in _OPTIONAL if name in values})
     if bundle.int8_scheme not in INT8_SCHEMES:
         raise UserError(f"{path}: field 'int8_scheme' is {bundle.int8_scheme!r}, expected one of "

@@ -56,10 +56,7 @@ class ModelCard:
         before a statement of the problem), the reading without it holds the model back. On real pages the mix
         gains a point over the lead alone (`docs/model.md`)."""
         weight = self.lead_free_weight
-        mixed = ((1 - weight) * np.log(np.clip(with_lead, 1e-12, 1.0))
-                 + weight * np.log(np.clip(without_lead, 1e-12, 1.0)))
-        mixed = np.exp(mixed - mixed.max(axis=1, keepdims=True))
-        return (mixed / mixed.sum(axis=1, keepdims=True)).astype(with_lead.dtype)
+        return _normalised((1 - weight) * _log(with_lead) + weight * _log(without_lead), with_lead.dtype)
 
     def given_bare(self, probabilities: np.ndarray) -> np.ndarray:
         """The probabilities (rows × `labels`) of sentences given alone and read bare, with `bare_offsets` applied.
@@ -72,9 +69,17 @@ class ModelCard:
         if not self.bare_offsets:
             return probabilities
         offsets = np.array([self.bare_offsets.get(label, 0.0) for label in self.labels])
-        shifted = np.log(np.clip(probabilities, 1e-12, 1.0)) + offsets
-        shifted = np.exp(shifted - shifted.max(axis=1, keepdims=True))
-        return (shifted / shifted.sum(axis=1, keepdims=True)).astype(probabilities.dtype)
+        return _normalised(_log(probabilities) + offsets, probabilities.dtype)
+
+
+def _log(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probabilities, 1e-12, 1.0))
+
+
+def _normalised(log_probabilities: np.ndarray, dtype) -> np.ndarray:
+    """Probabilities (rows summing to 1) from log-probabilities known up to a constant per row."""
+    shifted = np.exp(log_probabilities - log_probabilities.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(dtype)
 
 
 def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:
@@ -90,11 +95,11 @@ def read_model_card(model_dir: str | Path, required: bool = False) -> ModelCard:
         raise UserError(f"{path}: not valid JSON ({error.msg}); run `pcc train` again") from None
     known = {f.name for f in fields(ModelCard)}
     card = ModelCard(**{name: value for name, value in values.items() if name in known})
-    check_scheme(card, path)
+    check_card(card, path)
     return card
 
 
-def check_scheme(card: ModelCard, where: Path) -> None:
+def check_card(card: ModelCard, where: Path) -> None:
     """A UserError naming `where` when the card's context scheme is none this code knows, its lead-free weight is
     out of range, or its bare offsets are not finite numbers for its own labels."""
     if card.context not in CONTEXT_SCHEMES:

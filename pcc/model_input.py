@@ -110,13 +110,18 @@ def _colon_announcement(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class ModelInput:
-    """A sentence as a model reads it: segment A, segment B (None: read bare), and the part of its lead in B; for a
-    sentence with a lead, also segment B without it (its headings alone), which the model card may mix in
-    (`ModelCard.with_lead_free_view`)."""
+    """A sentence as a model reads it: segment A, segment B (None: read bare), the part of its lead in B, and
+    segment B without the lead (its headings alone; the same as B for a sentence without one), whose reading the
+    model card may mix in (`ModelCard.with_lead_free_view`)."""
     text: str
     context: str | None
     lead: str | None
-    context_without_lead: str | None = None
+    context_without_lead: str | None
+
+    @property
+    def read_twice(self) -> bool:
+        """Whether leaving out the lead changes what the model reads: a second reading for a card that mixes one in."""
+        return self.context_without_lead != self.context
 
 
 def model_inputs(card: ModelCard, sentences: Sequence[Sentence], papers: Sequence[Sentence] | None = None,
@@ -129,9 +134,9 @@ def model_inputs(card: ModelCard, sentences: Sequence[Sentence], papers: Sequenc
     sentences themselves; pass `papers=()` for sentences given alone, each with its own heading path and lead (a
     listed sentence, a request), whose paper title must be empty so that none reads as a title."""
     if not card.use_heading:
-        return [ModelInput(s.text, None, None) for s in sentences]
+        return [ModelInput(s.text, None, None, None) for s in sentences]
     if not card.reads_leads:
-        return [ModelInput(s.text, sentence_context(s), None) for s in sentences]
+        return [ModelInput(s.text, sentence_context(s), None, sentence_context(s)) for s in sentences]
     if papers is None:
         leads = paper_leads(sentences)
     else:
@@ -139,8 +144,7 @@ def model_inputs(card: ModelCard, sentences: Sequence[Sentence], papers: Sequenc
         leads = [by_id.get(s.id) for s in sentences]
     given = given_leads or {}
     leads = [lead_as_read(given[s.id] if s.id in given else lead) for s, lead in zip(sentences, leads)]
-    return [ModelInput(s.text, sentence_context(s, lead), lead, sentence_context(s) if lead else None)
-            for s, lead in zip(sentences, leads)]
+    return [ModelInput(s.text, sentence_context(s, lead), lead, sentence_context(s)) for s, lead in zip(sentences, leads)]
 
 
 # The two ways a sentence is shown to the model, scored separately in training and evaluation: with its context

@@ -106,13 +106,13 @@ class SentenceClassifier:
         context and, where it has a lead and the card mixes one in (`ModelCard.with_lead_free_view`), without its
         lead too. `given_alone`: the sentences came without their paper (a list, a request), so those read bare get
         the card's bare offsets (`ModelCard.given_bare`); a sentence of a paper read bare does not."""
-        mixed = [i for i, item in enumerate(inputs) if item.lead and self.card.lead_free_weight]
+        twice = [i for i, item in enumerate(inputs) if item.read_twice] if self.card.lead_free_weight else []
         probabilities = self._probabilities(
-            [item.text for item in inputs] + [inputs[i].text for i in mixed],
-            [item.context for item in inputs] + [inputs[i].context_without_lead for i in mixed])
+            [item.text for item in inputs] + [inputs[i].text for i in twice],
+            [item.context for item in inputs] + [inputs[i].context_without_lead for i in twice])
         readings = probabilities[:len(inputs)]
-        if mixed:
-            readings[mixed] = self.card.with_lead_free_view(readings[mixed], probabilities[len(inputs):])
+        if twice:
+            readings[twice] = self.card.with_lead_free_view(readings[twice], probabilities[len(inputs):])
         if given_alone:
             bare = [i for i, item in enumerate(inputs) if not item.context]
             readings[bare] = self.card.given_bare(readings[bare])

@@ -90,7 +90,7 @@ def test_only_sentences_given_alone_and_read_bare_get_the_bundles_offsets(tiny_b
     shifted = SentenceClassifier(changed_bundle(tiny_bundle, tmp_path, bare_offsets={"countermeasure": 30.0}),
                                  device="cpu", precision="fp32")
     texts, contexts = SENTENCES[:3], [None, heading_context(["一、存在的问题"]), None]
-    inputs = [ModelInput(text, context, None) for text, context in zip(texts, contexts)]
+    inputs = [ModelInput(text, context, None, context) for text, context in zip(texts, contexts)]
     plain = classifier.classify(texts, contexts)
     alone = shifted.classify_inputs(inputs, given_alone=True)
     assert [p.label for p in alone] == ["countermeasure", plain[1].label, "countermeasure"]
@@ -108,7 +108,7 @@ def test_a_sentence_with_a_lead_is_read_with_and_without_it_as_the_card_mixes_th
                                 device="cpu", precision="fp32", batch_size=2)
     heading = heading_context(["二、原因分析"])
     led = ModelInput(SENTENCES[1], heading_context(["二、原因分析"], "其原因主要有以下几点："), "其原因主要有以下几点：", heading)
-    unled = ModelInput(SENTENCES[2], heading, None)
+    unled = ModelInput(SENTENCES[2], heading, None, heading)
     with_lead, without_lead, alone = scores(mixing.classify([led.text, led.text, unled.text],
                                                             [led.context, heading, heading]))
     expected = np.sqrt(with_lead * without_lead)
@@ -121,7 +121,8 @@ def test_a_sentence_with_a_lead_is_read_with_and_without_it_as_the_card_mixes_th
     # A paper's sentences are read the same way: the one after its neighbour with its lead and without.
     prepared = prepare_text("二、原因分析\n警力长期不足。经费保障不到位。")
     items = model_inputs(mixing.card, prepared.sentences)
-    assert items[-1].lead and items[-1].context_without_lead == heading_context(prepared.sentences[-1].heading_path)
+    assert items[-1].lead and items[-1].read_twice
+    assert items[-1].context_without_lead == heading_context(prepared.sentences[-1].heading_path)
     assert np.allclose(scores(item.prediction for item in mixing.classify_paper(prepared).sentences),
                        scores(mixing.classify_inputs(items)), atol=1e-6)
 

@@ -64,7 +64,7 @@ def test_each_sentence_is_led_by_its_lists_announcement_or_the_sentence_before_i
     contexts = [item.context for item in model_inputs(ModelCard(context=HEADINGS_AND_LEAD), paper)]
     assert contexts[0] == TITLE_CONTEXT and contexts[4] == "二、原因分析 ‖ 究其原因，主要有以下几点："
     assert contexts[7] == "三、对策"
-    assert model_inputs(ModelCard(context=HEADINGS), paper)[4] == ModelInput("二是经费紧张。", "二、原因分析", None)
+    assert model_inputs(ModelCard(context=HEADINGS), paper)[4] == ModelInput("二是经费紧张。", "二、原因分析", None, "二、原因分析")
 
 
 def test_clauses_of_an_unnumbered_list_are_led_by_the_announcement_in_its_first_clause():
@@ -103,9 +103,9 @@ def test_the_card_decides_what_the_model_reads_of_a_sentence_placed_in_its_paper
     announcement = "究其原因，主要有以下几点："
     assert model_inputs(ModelCard(context=HEADINGS_AND_LEAD), paper)[3] == \
         ModelInput("一是警力不足。", f"二、原因分析 ‖ {announcement}", announcement, "二、原因分析")
-    assert model_inputs(ModelCard(context=HEADINGS), paper)[3] == ModelInput("一是警力不足。", "二、原因分析", None)
+    assert model_inputs(ModelCard(context=HEADINGS), paper)[3] == ModelInput("一是警力不足。", "二、原因分析", None, "二、原因分析")
     bare = model_inputs(ModelCard(use_heading=False, context=HEADINGS_AND_LEAD), paper)
-    assert bare == [ModelInput(s.text, None, None) for s in paper]
+    assert bare == [ModelInput(s.text, None, None, None) for s in paper]
     # Placed among the sentences of their papers: only the sentences asked for, each with its paper's lead; a
     # lead given by id wins over the paper's (None: no lead at all).
     reader = ModelCard(context=HEADINGS_AND_LEAD)
@@ -123,7 +123,9 @@ def test_a_sentence_given_alone_reads_its_own_headings_and_lead():
     # Without headings, the reading without the lead is the bare sentence.
     alone = model_inputs(reader, given[1:], papers=(), given_leads={given[1].id: "其原因如下："})[0]
     assert (alone.context, alone.context_without_lead) == ("‖ 其原因如下：", None)
-    assert inputs[1] == ModelInput("要加强沟通。", None, None)  # no neighbours: the sentence before is unrelated
+    assert alone.read_twice and inputs[0].read_twice
+    assert inputs[1] == ModelInput("要加强沟通。", None, None, None)  # no neighbours: the sentence before is unrelated
+    assert not inputs[1].read_twice
     assert [item.lead for item in model_inputs(ModelCard(), given, papers=(), given_leads={given[0].id: "x"})] == \
         [None, None]
 

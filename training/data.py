@@ -7,10 +7,9 @@ on their gold sentences; a fold's model trains on `train` plus the other folds' 
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Mapping
 
-from pcc.model_card import HEADINGS, ModelCard
+from pcc.model_card import ModelCard
 from pcc.model_input import model_inputs
 from pcc.records import LABELS, Sentence
 from training.augment import HeadlessView
@@ -46,13 +45,10 @@ def build_dataset(weak_rows: list[WeakRow], gold: list[GoldSentence], folds: dic
     labels: a heading, a made-up abstract's sentence and a sentence without a view read as they are."""
     from datasets import DatasetDict
 
-    without_leads = replace(card, context=HEADINGS)
-
     def sentence_columns(sentences: list[Sentence]) -> list[dict]:
-        read = model_inputs(card, sentences, papers, given_leads)
-        return [{"id": s.id, "paper_id": s.paper_id, "text": s.text, "context": full.context,
-                 "headings": headings.context}
-                for s, full, headings in zip(sentences, read, model_inputs(without_leads, sentences))]
+        return [{"id": s.id, "paper_id": s.paper_id, "text": s.text, "context": read.context,
+                 "headings": read.context_without_lead}
+                for s, read in zip(sentences, model_inputs(card, sentences, papers, given_leads))]
 
     def weak_split(keep):
         kept = [w for w in weak_rows

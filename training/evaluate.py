@@ -138,19 +138,14 @@ def _model_predictions(gold, model_dir: Path, card: ModelCard, inputs: list[Mode
             origin.append(SEEN if item.sentence.paper_id in trained else UNSEEN)
             to_predict.append(i)
     if to_predict:
-        from training.modeling import load_model, predict_proba
+        from training.modeling import load_model, predict_in_context, predict_proba
 
         tokenizer, model = load_model(str(model_dir))
         texts = [inputs[i].text for i in to_predict]
-        contexts = {WITH_CONTEXT: [inputs[i].context for i in to_predict], BARE: [None] * len(to_predict)}
-        for view in VIEWS:
-            probs[view][to_predict] = predict_proba(model, tokenizer, texts, contexts[view], card.max_length)
-        # In context, the model's reading as the classifier gives it: mixed with the reading without the lead.
-        mixed = [i for i in to_predict if inputs[i].lead and card.lead_free_weight]
-        if mixed:
-            without_lead = predict_proba(model, tokenizer, [inputs[i].text for i in mixed],
-                                         [inputs[i].context_without_lead for i in mixed], card.max_length)
-            probs[WITH_CONTEXT][mixed] = card.with_lead_free_view(probs[WITH_CONTEXT][mixed], without_lead)
+        probs[WITH_CONTEXT][to_predict] = predict_in_context(
+            model, tokenizer, texts, [inputs[i].context for i in to_predict],
+            [inputs[i].context_without_lead for i in to_predict], card)
+        probs[BARE][to_predict] = predict_proba(model, tokenizer, texts, [None] * len(to_predict), card.max_length)
     # The bare view stands for a caller who sends the sentence alone, which gets the card's offsets.
     probs[BARE] = card.given_bare(probs[BARE])
     return origin, probs

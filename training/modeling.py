@@ -130,6 +130,20 @@ def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return scaled / scaled.sum(axis=1, keepdims=True)
 
 
+def predict_in_context(model, tokenizer, texts: list[str], contexts: list[str | None],
+                       lead_free_contexts: list[str | None], card: ModelCard) -> np.ndarray:
+    """`predict_proba` with each sentence's context, as the classifier reads it: where leaving out the lead changes
+    the context (`lead_free_contexts[i]` differs from `contexts[i]`) and the card mixes a second reading in, the
+    sentence is read without its lead too and the two are mixed (`ModelCard.with_lead_free_view`)."""
+    probs = predict_proba(model, tokenizer, texts, contexts, card.max_length)
+    twice = [i for i, (context, lead_free) in enumerate(zip(contexts, lead_free_contexts)) if context != lead_free]
+    if twice and card.lead_free_weight:
+        without_lead = predict_proba(model, tokenizer, [texts[i] for i in twice],
+                                     [lead_free_contexts[i] for i in twice], card.max_length)
+        probs[twice] = card.with_lead_free_view(probs[twice], without_lead)
+    return probs
+
+
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     """The temperature whose rescaled probabilities give the gold labels the lowest negative log-likelihood.
 

@@ -36,7 +36,7 @@ from training.labeling.weak_labels import read_weak_labels, settings_path
 from training.metrics import calibration_scores, classification_scores, macro_f1
 from training.run_dir import new_run_dir, point_latest, write_run_records
 from training.modeling import (SoftLabelCollator, class_weights, fit_prior_offsets, fit_temperature, load_model,
-                               predict_proba, scale_logits, soft_cross_entropy, with_temperature)
+                               predict_in_context, predict_proba, scale_logits, soft_cross_entropy, with_temperature)
 from training.options import add_settings, given_settings, setting
 
 
@@ -333,14 +333,8 @@ def _fit_bare_offsets(model, tokenizer, config: TrainConfig) -> dict | None:
     if not body:
         return None
     texts = [item.text for item in body]
-    card = config.card()
-    in_context = predict_proba(model, tokenizer, texts, [item.context for item in body], config.max_length)
-    mixed = [i for i, item in enumerate(body) if item.lead and card.lead_free_weight]
-    if mixed:  # the in-context reading as the classifier gives it (`ModelCard.with_lead_free_view`)
-        without_lead = predict_proba(model, tokenizer, [texts[i] for i in mixed],
-                                     [body[i].context_without_lead for i in mixed], config.max_length)
-        in_context[mixed] = card.with_lead_free_view(in_context[mixed], without_lead)
-    in_context = in_context.mean(0)
+    in_context = predict_in_context(model, tokenizer, texts, [item.context for item in body],
+                                    [item.context_without_lead for item in body], config.card()).mean(0)
     bare = predict_proba(model, tokenizer, texts, [None] * len(body), config.max_length)
     offsets = fit_prior_offsets(bare, in_context)
     record = {"offsets": {label: round(float(b), 4) for label, b in zip(LABELS, offsets)},
@@ -356,16 +350,9 @@ def _view_probs(model, tokenizer, rows, config: TrainConfig) -> dict[str, np.nda
     """The model's probabilities for gold `rows` in each view: with their context, as the classifier reads it (a
     row with a lead also without it, the two mixed: `ModelCard.with_lead_free_view`), and bare."""
     texts = list(rows["text"])
-    contexts = {WITH_CONTEXT: list(rows["context"]), BARE: [None] * len(rows)}
-    probs = {view: predict_proba(model, tokenizer, texts, contexts[view], config.max_length) for view in VIEWS}
-    card = config.card()
-    headings = list(rows["headings"])
-    mixed = [i for i, context in enumerate(contexts[WITH_CONTEXT]) if context != headings[i]]
-    if mixed and card.lead_free_weight:
-        without_lead = predict_proba(model, tokenizer, [texts[i] for i in mixed], [headings[i] for i in mixed],
-                                     config.max_length)
-        probs[WITH_CONTEXT][mixed] = card.with_lead_free_view(probs[WITH_CONTEXT][mixed], without_lead)
-    return probs
+    return {WITH_CONTEXT: predict_in_context(model, tokenizer, texts, list(rows["context"]), list(rows["headings"]),
+                                             config.card()),
+            BARE: predict_proba(model, tokenizer, texts, [None] * len(rows), config.max_length)}
 
 
 def _fit_pooled_temperature(probs: dict[str, np.ndarray], labels: np.ndarray, rows=slice(None)) -> float:
